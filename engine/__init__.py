@@ -1,0 +1,1 @@
+"""TowerFlow engine: the runtime around SpiffWorkflow, usable without HTTP."""

@@ -1,0 +1,57 @@
+"""Registry of service-task handlers, keyed by the BPMN operator id."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ServiceCall:
+    """What a handler gets besides its parameters."""
+
+    operator: str
+    idempotency_key: str
+    instance_id: int
+    business_key: str | None
+    tenant: str | None
+    element_id: str
+    attempt: int
+    variables: dict[str, Any] = field(default_factory=dict)
+
+
+Handler = Callable[[dict[str, Any], ServiceCall], Any]
+
+
+class ServiceRegistry:
+    def __init__(self) -> None:
+        self._handlers: dict[str, Handler] = {}
+
+    def register(self, operator: str) -> Callable[[Handler], Handler]:
+        """Decorator: ``@registry.register("pms.create_project")``."""
+
+        def decorate(fn: Handler) -> Handler:
+            self._handlers[operator] = fn
+            return fn
+
+        return decorate
+
+    def add(self, operator: str, fn: Handler) -> None:
+        self._handlers[operator] = fn
+
+    def remove(self, operator: str) -> None:
+        self._handlers.pop(operator, None)
+
+    def get(self, operator: str) -> Handler | None:
+        return self._handlers.get(operator)
+
+    def __contains__(self, operator: str) -> bool:
+        return operator in self._handlers
+
+    def names(self) -> set[str]:
+        return set(self._handlers)
+
+
+registry = ServiceRegistry()
+service = registry.register
