@@ -169,15 +169,21 @@ class HumanTask(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     completed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    candidates: Mapped[list[TaskCandidate]] = relationship(
+        back_populates="task", cascade="all, delete-orphan"
+    )
 
 
-class TaskCandidateGroup(Base):
-    """Candidate groups of open tasks, one row each, so inbox queries can use an index."""
+class TaskCandidate(Base):
+    """A task's candidate groups and users, one row each, so inbox queries can use an index."""
 
-    __tablename__ = "task_candidate_groups"
+    __tablename__ = "task_candidates"
+    __table_args__ = (Index("ix_task_candidates_name", "kind", "name"),)
 
     task_id: Mapped[int] = mapped_column(ForeignKey("human_tasks.id", ondelete="CASCADE"), primary_key=True)
-    group: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    kind: Mapped[str] = mapped_column(String(5), primary_key=True)  # group | user
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    task: Mapped[HumanTask] = relationship(back_populates="candidates")
 
 
 class Job(Base):

@@ -1,0 +1,109 @@
+"""The platform object: database, registries, clock and script engine wired together.
+
+Like Flask's application object, it holds configuration and shared resources; the work
+itself lives in the modules named after what they do (deployments, instances, tasks,
+jobs, messages), each taking the platform and a session.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import db
+from .clock import Clock
+from .models import HumanTask, ProcessDefinition, ProcessInstance, TaskCandidate
+from .serialization import specs_from_json
+from .services import ServiceRegistry
+from .services import registry as default_services
+from .tasks_props import human_task_fields
+from .workflow import ServiceDispatch
+
+
+class Platform:
+    def __init__(self, url: str | None = None, *, forms: Mapping[str, Any] | None = None,
+                 services: ServiceRegistry | None = None, clock: Clock | None = None,
+                 retry_backoff_seconds: float = 5.0, lease_seconds: float = 300.0):
+        self.url = db.database_url(url)
+        self.engine = db.make_engine(self.url)
+        self.Session = db.make_session_factory(self.engine)
+        self.is_postgres = db.is_postgres(self.engine)
+        self.forms: Mapping[str, Any] = forms if forms is not None else _default_forms()
+        self.services = services or default_services
+        self.clock = clock or Clock()
+        self.retry_backoff_seconds = retry_backoff_seconds
+        self.lease_seconds = lease_seconds
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._spec_cache: dict[int, str] = {}
+
+    def init_db(self) -> None:
+        db.create_schema(self.engine)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session whose work commits on success and rolls back on any error."""
+        session = self.Session()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def real_now(self) -> datetime:
+        return datetime.now(UTC).replace(tzinfo=None)
+
+    def script_engine(self, call=None) -> ServiceDispatch:
+        return ServiceDispatch(environment=_sandbox(), call=call)
+
+    def spec_json(self, session: Session, definition_id: int) -> str:
+        """A version's spec JSON; versions never change, so it is cached by id."""
+        text = self._spec_cache.get(definition_id)
+        if text is None:
+            text = session.scalar(select(ProcessDefinition.spec_json).where(ProcessDefinition.id == definition_id))
+            if text is None:
+                raise LookupError(f"process definition {definition_id} is missing")
+            if len(self._spec_cache) > 500:
+                self._spec_cache.clear()
+            self._spec_cache[definition_id] = text
+        return text
+
+    def specs(self, session: Session, definition_id: int):
+        return specs_from_json(self.spec_json(session, definition_id))
+
+    def human_task_for(self, instance: ProcessInstance, task, now: datetime) -> HumanTask:
+        fields = human_task_fields(task, now, self.clock.now() - self.real_now())
+        row = HumanTask(
+            instance_id=instance.id, spiff_task_id=str(task.id), process_key=instance.process_key,
+            business_key=instance.business_key, tenant=instance.tenant, state="open", created_at=now,
+            **fields,
+        )
+        row.candidates = [TaskCandidate(kind="group", name=g) for g in fields["candidate_groups"]]
+        row.candidates += [TaskCandidate(kind="user", name=u) for u in fields["candidate_users"]]
+        return row
+
+
+def _default_forms() -> Mapping[str, Any]:
+    try:
+        from forms import FORMS  # the composition root normally passes them in
+    except ImportError:  # pragma: no cover
+        return {}
+    return FORMS
+
+
+def _sandbox():
+    try:
+        from .sandbox import SandboxEnvironment
+    except ImportError:  # pragma: no cover - only while the sandbox is being written
+        return None
+    return SandboxEnvironment()

@@ -1,0 +1,210 @@
+"""Load an instance under its row lock, advance its workflow, and write everything back.
+
+Every change to an instance goes through ``InstanceRun``: lock the row (``FOR UPDATE`` on
+PostgreSQL; SQLite transactions are already serialized), deserialize the workflow, change
+it, then ``save`` mirrors the workflow into the tables that people and the clock query:
+human tasks, timer and service jobs, message subscriptions, state and variables.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from . import audit
+from .errors import NotFound
+from .models import HumanTask, Incident, Job, MessageSubscription, ProcessDefinition, ProcessInstance
+from .serialization import workflow_from_json, workflow_to_json
+from .workflow import (
+    ServiceDispatch,
+    current_data,
+    is_completed,
+    ready_service_tasks,
+    ready_user_tasks,
+    waiting_messages,
+    waiting_timers,
+)
+
+if TYPE_CHECKING:
+    from .platform import Platform
+
+FINAL_STATES = ("completed", "terminated")
+
+
+def lock_instance(platform: Platform, session: Session, instance_id: int) -> ProcessInstance:
+    stmt = select(ProcessInstance).where(ProcessInstance.id == instance_id)
+    if platform.is_postgres:
+        stmt = stmt.with_for_update()
+    row = session.execute(stmt).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"process instance {instance_id} does not exist")
+    return row
+
+
+class InstanceRun:
+    """One locked instance with its workflow in memory, for the length of a transaction."""
+
+    def __init__(self, platform: Platform, session: Session, row: ProcessInstance, workflow: BpmnWorkflow):
+        self.platform = platform
+        self.session = session
+        self.row = row
+        self.workflow = workflow
+        self.variables_before = dict(row.variables or {})
+
+    @classmethod
+    def open(cls, platform: Platform, session: Session, instance_id: int) -> InstanceRun:
+        row = lock_instance(platform, session, instance_id)
+        spec_json = platform.spec_json(session, row.definition_id)
+        workflow = workflow_from_json(row.workflow_json, spec_json)
+        workflow.script_engine = platform.script_engine()
+        return cls(platform, session, row, workflow)
+
+    @classmethod
+    def create(cls, platform: Platform, session: Session, definition: ProcessDefinition,
+               business_key: str | None, tenant: str | None, actor: str | None) -> InstanceRun:
+        spec, subs = platform.specs(session, definition.id)
+        workflow = BpmnWorkflow(spec, subs, script_engine=platform.script_engine())
+        now = platform.clock.now()
+        row = ProcessInstance(
+            definition_id=definition.id, process_key=definition.key, version=definition.version,
+            business_key=business_key, tenant=tenant, state="running", started_by=actor,
+            started_at=now, updated_at=now, variables={}, workflow_json="{}",
+        )
+        session.add(row)
+        session.flush()
+        return cls(platform, session, row, workflow)
+
+    def save(self) -> None:
+        """Write the workflow back and bring every derived table in line with it."""
+        now = self.platform.clock.now()
+        row = self.row
+        row.variables = current_data(self.workflow)
+        row.workflow_json = workflow_to_json(self.workflow)
+        row.updated_at = now
+        self._sync_human_tasks(now)
+        self._sync_timer_jobs(now)
+        self._sync_service_jobs(now)
+        self._sync_subscriptions()
+        if row.state not in FINAL_STATES and row.state != "suspended" and is_completed(self.workflow):
+            row.state = "completed"
+            row.ended_at = now
+            audit.record(self.session, row.id, None, "instance.completed", at=now)
+        self.refresh_state()
+        changed = _changed(self.variables_before, row.variables)
+        if changed:
+            audit.record(self.session, row.id, None, "variables.changed", data={"changed": changed}, at=now)
+            self.variables_before = dict(row.variables)
+        self.session.flush()
+
+    def refresh_state(self) -> None:
+        row = self.row
+        if row.state in FINAL_STATES or row.state == "suspended":
+            return
+        row.state = derive_state(self.session, row.id)
+
+    def _sync_human_tasks(self, now: datetime) -> None:
+        ready = {str(t.id): t for t in ready_user_tasks(self.workflow)}
+        open_rows = self.session.scalars(
+            select(HumanTask).where(HumanTask.instance_id == self.row.id, HumanTask.state == "open")
+        ).all()
+        known = {r.spiff_task_id for r in open_rows}
+        for task_row in open_rows:
+            if task_row.spiff_task_id not in ready:
+                task_row.state = "cancelled"
+                task_row.completed_at = now
+        for task_id, task in ready.items():
+            if task_id not in known and not self._task_row_exists(task_id):
+                self.session.add(self.platform.human_task_for(self.row, task, now))
+
+    def _task_row_exists(self, spiff_task_id: str) -> bool:
+        return self.session.scalar(
+            select(HumanTask.id).where(HumanTask.instance_id == self.row.id,
+                                       HumanTask.spiff_task_id == spiff_task_id)
+        ) is not None
+
+    def _sync_timer_jobs(self, now: datetime) -> None:
+        offset = self.platform.clock.now() - self.platform.real_now()
+        due = {str(t.task.id): (t.task, t.due_at + offset) for t in waiting_timers(self.workflow)}
+        pending = self._pending_jobs("timer")
+        for job in pending.values():
+            if job.spiff_task_id not in due:
+                job.state = "cancelled"
+                job.finished_at = now
+        for task_id, (task, due_at) in due.items():
+            job = pending.get(task_id)
+            if job is None:
+                self.session.add(Job(instance_id=self.row.id, kind="timer", spiff_task_id=task_id,
+                                     element_id=task.task_spec.bpmn_id or task.task_spec.name,
+                                     due_at=due_at, max_attempts=1, created_at=now))
+            elif abs((job.due_at - due_at).total_seconds()) > 1:
+                job.due_at = due_at
+
+    def _sync_service_jobs(self, now: datetime) -> None:
+        ready = {str(t.id): t for t in ready_service_tasks(self.workflow)}
+        pending = self._pending_jobs("service")
+        for job in pending.values():
+            if job.spiff_task_id not in ready:
+                job.state = "cancelled"
+                job.finished_at = now
+        for task_id, task in ready.items():
+            if task_id in pending or self._failed_job_exists(task_id):
+                continue
+            self.session.add(Job(instance_id=self.row.id, kind="service", spiff_task_id=task_id,
+                                 element_id=task.task_spec.bpmn_id or task.task_spec.name,
+                                 due_at=now, max_attempts=service_retries(task), created_at=now))
+
+    def _pending_jobs(self, kind: str) -> dict[str, Job]:
+        jobs = self.session.scalars(
+            select(Job).where(Job.instance_id == self.row.id, Job.kind == kind, Job.state == "pending")
+        ).all()
+        return {j.spiff_task_id: j for j in jobs}
+
+    def _failed_job_exists(self, spiff_task_id: str) -> bool:
+        return self.session.scalar(
+            select(Job.id).where(Job.instance_id == self.row.id, Job.spiff_task_id == spiff_task_id,
+                                 Job.state == "failed")
+        ) is not None
+
+    def _sync_subscriptions(self) -> None:
+        self.session.execute(delete(MessageSubscription).where(MessageSubscription.instance_id == self.row.id))
+        for waiting in waiting_messages(self.workflow):
+            self.session.add(MessageSubscription(
+                instance_id=self.row.id, name=waiting.name, business_key=self.row.business_key,
+                tenant=self.row.tenant, correlations=json.loads(json.dumps(waiting.correlations, default=str)),
+            ))
+
+
+def derive_state(session: Session, instance_id: int) -> str:
+    """error with an open incident, running with work queued now, else waiting."""
+    if session.scalar(select(Incident.id).where(Incident.instance_id == instance_id,
+                                                Incident.state == "open").limit(1)):
+        return "error"
+    if session.scalar(select(Job.id).where(Job.instance_id == instance_id, Job.state == "pending",
+                                           Job.kind.in_(("service", "step"))).limit(1)):
+        return "running"
+    return "waiting"
+
+
+def service_retries(task) -> int:
+    props = (getattr(task.task_spec, "extensions", None) or {}).get("properties", {})
+    value = props.get("retries") or getattr(task.task_spec, "retries", None)
+    try:
+        return max(1, min(20, int(value))) if value is not None else 3
+    except (TypeError, ValueError):
+        return 3
+
+
+def backoff(base_seconds: float, attempts: int) -> timedelta:
+    """Exponential backoff: base, 2*base, 4*base, ... capped at one hour."""
+    return timedelta(seconds=min(3600.0, base_seconds * (2 ** max(0, attempts - 1))))
+
+
+def _changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    changed = {k: v for k, v in after.items() if before.get(k, object()) != v}
+    changed.update({k: None for k in before if k not in after})
+    return changed

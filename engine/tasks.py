@@ -1,0 +1,184 @@
+"""Human tasks: the inbox query, claim, unclaim, assign and complete.
+
+Claims are single conditional UPDATEs (``... WHERE assignee IS NULL``), so of two people
+claiming at once exactly one wins and the other gets a Conflict, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from . import advance, audit
+from .errors import Conflict, Forbidden, NotFound
+from .forms_check import validate_form
+from .models import HumanTask, ProcessInstance, TaskCandidate
+from .principal import Principal
+from .runtime import InstanceRun
+from .workflow import find_task
+
+if TYPE_CHECKING:
+    from .platform import Platform
+
+
+def is_candidate(task: HumanTask, actor: Principal) -> bool:
+    return actor.username in (task.candidate_users or []) or bool(set(task.candidate_groups or []) & actor.groups)
+
+
+def visible_task(session: Session, actor: Principal, task_id: int) -> HumanTask:
+    task = session.get(HumanTask, task_id)
+    if task is None or not actor.sees_tenant(task.tenant):
+        raise NotFound(f"task {task_id} does not exist")
+    return task
+
+
+def _open_task(session: Session, actor: Principal, task_id: int) -> HumanTask:
+    task = visible_task(session, actor, task_id)
+    if task.state != "open":
+        raise Conflict(f"task {task_id} is already {task.state}")
+    return task
+
+
+@dataclass
+class TaskFilter:
+    assignee_me: bool = False
+    candidate_me: bool = False
+    process_key: str | None = None
+    business_key: str | None = None
+    overdue: bool | None = None
+    text: str | None = None
+
+
+def list_tasks(session: Session, actor: Principal, flt: TaskFilter, now, offset: int = 0,
+               limit: int = 50) -> tuple[list[HumanTask], int]:
+    """Open tasks the actor may see, sorted by due time (none last) then priority (highest first)."""
+    stmt = select(HumanTask).where(HumanTask.state == "open")
+    if actor.tenant is not None:
+        stmt = stmt.where(HumanTask.tenant == actor.tenant)
+    candidate = _candidate_of(actor)
+    if flt.assignee_me:
+        stmt = stmt.where(HumanTask.assignee == actor.username)
+    if flt.candidate_me:
+        stmt = stmt.where(HumanTask.assignee.is_(None), candidate)
+    if not (flt.assignee_me or flt.candidate_me) and not (actor.is_admin or "supervisor" in actor.groups):
+        stmt = stmt.where(or_(HumanTask.assignee == actor.username, candidate))
+    if flt.process_key:
+        stmt = stmt.where(HumanTask.process_key == flt.process_key)
+    if flt.business_key:
+        stmt = stmt.where(HumanTask.business_key == flt.business_key)
+    if flt.text:
+        like = f"%{flt.text}%"
+        stmt = stmt.where(or_(HumanTask.title.like(like), HumanTask.business_key.like(like)))
+    if flt.overdue is True:
+        stmt = stmt.where(HumanTask.due_at.is_not(None), HumanTask.due_at < now)
+    elif flt.overdue is False:
+        stmt = stmt.where(or_(HumanTask.due_at.is_(None), HumanTask.due_at >= now))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
+    order = (HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.priority.desc(), HumanTask.id)
+    rows = session.scalars(stmt.order_by(*order).offset(offset).limit(limit)).all()
+    return list(rows), int(total or 0)
+
+
+def _candidate_of(actor: Principal):
+    """Tasks offered to one of the actor's groups or to the actor by name."""
+    offered = or_(
+        and_(TaskCandidate.kind == "user", TaskCandidate.name == actor.username),
+        and_(TaskCandidate.kind == "group", TaskCandidate.name.in_(sorted(actor.groups) or [""])),
+    )
+    return HumanTask.id.in_(select(TaskCandidate.task_id).where(offered))
+
+
+def claim(platform: Platform, actor: Principal, task_id: int) -> None:
+    with platform.transaction() as session:
+        task = _open_task(session, actor, task_id)
+        if not is_candidate(task, actor):
+            raise Forbidden("you are not a candidate for this task")
+        _set_assignee(session, task, actor.username, platform.clock.now())
+        audit.record(session, task.instance_id, actor.username, "task.claimed", task_id=task.id,
+                     element_id=task.element_id, at=platform.clock.now())
+
+
+def unclaim(platform: Platform, actor: Principal, task_id: int) -> None:
+    with platform.transaction() as session:
+        task = _open_task(session, actor, task_id)
+        if task.assignee != actor.username and not actor.is_admin:
+            raise Forbidden("only the assignee or an administrator may release this task")
+        session.execute(update(HumanTask).where(HumanTask.id == task.id).values(assignee=None, claimed_at=None))
+        audit.record(session, task.instance_id, actor.username, "task.unclaimed", task_id=task.id,
+                     element_id=task.element_id, data={"previous_assignee": task.assignee},
+                     at=platform.clock.now())
+
+
+def assign(platform: Platform, actor: Principal, task_id: int, username: str | None) -> None:
+    """Admins may give a task to anyone; the assignee may hand it to another candidate."""
+    with platform.transaction() as session:
+        task = _open_task(session, actor, task_id)
+        if not actor.is_admin and task.assignee != actor.username:
+            raise Forbidden("only an administrator or the current assignee may assign this task")
+        previous = task.assignee
+        session.execute(update(HumanTask).where(HumanTask.id == task.id)
+                        .values(assignee=username or None, claimed_at=platform.clock.now()))
+        audit.record(session, task.instance_id, actor.username, "task.assigned", task_id=task.id,
+                     element_id=task.element_id, data={"assignee": username, "previous_assignee": previous},
+                     at=platform.clock.now())
+
+
+def _set_assignee(session: Session, task: HumanTask, username: str, now) -> None:
+    """Claim only if nobody holds the task: the UPDATE's row count says who won."""
+    stmt = update(HumanTask).where(HumanTask.id == task.id, HumanTask.state == "open",
+                                   HumanTask.assignee.is_(None))
+    result = session.execute(stmt.values(assignee=username, claimed_at=now))
+    if result.rowcount != 1:
+        current = session.scalar(select(HumanTask.assignee).where(HumanTask.id == task.id))
+        raise Conflict(f"task {task.id} is already claimed by {current}", {"assignee": current})
+
+
+def complete(platform: Platform, actor: Principal, task_id: int, data: dict[str, Any] | None) -> int:
+    """Validate the form, complete the task and run the engine on; returns the instance id."""
+    with platform.Session() as session:
+        task = _open_task(session, actor, task_id)
+        _check_may_complete(task, actor)
+        cleaned = validate_form(platform.forms, task.form_key, data or {}) if task.form_key else dict(data or {})
+        instance_id, spiff_task_id = task.instance_id, task.spiff_task_id
+
+    def open_run(session: Session) -> InstanceRun:
+        run = InstanceRun.open(platform, session, instance_id)
+        row = session.get(HumanTask, task_id)
+        if row.state != "open":
+            raise Conflict(f"task {task_id} is already {row.state}")
+        if run.row.state == "suspended":
+            raise Conflict(f"instance {instance_id} is suspended")
+        _check_may_complete(row, actor)
+        return run
+
+    def change(run: InstanceRun) -> None:
+        spiff_task = find_task(run.workflow, spiff_task_id)
+        if spiff_task is None or spiff_task.state != TaskState.READY:
+            raise Conflict(f"task {task_id} is no longer waiting for input")
+        spiff_task.set_data(**cleaned)
+        spiff_task.run()
+        now = platform.clock.now()
+        run.session.execute(update(HumanTask).where(HumanTask.id == task_id).values(
+            state="completed", completed_at=now, completed_by=actor.username,
+            assignee=actor.username))
+        audit.record(run.session, instance_id, actor.username, "task.completed", task_id=task_id,
+                     element_id=spiff_task.task_spec.bpmn_id, data={"data": cleaned}, at=now)
+
+    advance.apply(platform, open_run, change)
+    return instance_id
+
+
+def _check_may_complete(task: HumanTask, actor: Principal) -> None:
+    if task.assignee is None:
+        if not is_candidate(task, actor):
+            raise Forbidden("you are not a candidate for this task")
+    elif task.assignee != actor.username:
+        raise Conflict(f"task {task.id} is claimed by {task.assignee}", {"assignee": task.assignee})
+
+
+def instance_of(session: Session, task: HumanTask) -> ProcessInstance:
+    return session.get(ProcessInstance, task.instance_id)

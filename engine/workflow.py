@@ -1,0 +1,217 @@
+"""Operations on one SpiffWorkflow workflow in memory; nothing here touches the database.
+
+SpiffWorkflow's own ``do_engine_steps`` finds READY tasks through a depth-limited tree
+iterator, so a gateway loop of a few hundred iterations silently stops and
+``is_completed()`` turns True with the end event never reached (DESIGN.md, "Known traps").
+Here every lookup walks the workflow's flat ``tasks`` dictionaries instead, completion means
+the top-level end ran, and a workflow that can make no progress without being complete is
+reported as stuck, never as completed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+
+MAX_STEPS_PER_ADVANCE = 200_000
+
+
+class StuckWorkflow(Exception):
+    """The workflow can make no progress and yet its end was never reached."""
+
+
+class RunawayWorkflow(Exception):
+    """The workflow ran more tasks in one go than any sane process needs."""
+
+
+class ServiceDispatch(PythonScriptEngine):
+    """Script engine that sends service tasks to a callable supplied by the runtime."""
+
+    def __init__(self, environment=None, call=None):
+        super().__init__(environment=environment)
+        self.call = call
+
+    def call_service(self, task, operation_name=None, operation_params=None, **_kwargs):
+        if self.call is None:
+            raise RuntimeError("service tasks run only from the job runner")
+        params = {name: p.get("value") for name, p in (operation_params or {}).items()}
+        return json.dumps(self.call(task, operation_name, params), default=str)
+
+
+def all_tasks(wf: BpmnWorkflow) -> Iterator[Task]:
+    """Every task of the workflow and of its subprocesses, without the depth limit."""
+    yield from list(wf.tasks.values())
+    for sub in list(wf.subprocesses.values()):
+        yield from list(sub.tasks.values())
+
+
+def is_service(task: Task) -> bool:
+    return isinstance(task.task_spec, ServiceTask)
+
+
+def ready_user_tasks(wf: BpmnWorkflow) -> list[Task]:
+    return [t for t in all_tasks(wf) if t.state == TaskState.READY and t.task_spec.manual]
+
+
+def ready_service_tasks(wf: BpmnWorkflow) -> list[Task]:
+    return [t for t in all_tasks(wf) if t.state == TaskState.READY and is_service(t)]
+
+
+def find_task(wf: BpmnWorkflow, task_id: str) -> Task | None:
+    for task in all_tasks(wf):
+        if str(task.id) == task_id:
+            return task
+    return None
+
+
+def _run_ready(workflow) -> int:
+    count = 0
+    for task in [t for t in workflow.tasks.values() if t.state == TaskState.READY]:
+        if task.state != TaskState.READY or task.task_spec.manual or is_service(task):
+            continue
+        task.run()
+        count += 1
+    return count
+
+
+def run_engine_steps(wf: BpmnWorkflow) -> int:
+    """Run every automatic READY task until only user tasks, service tasks and waits remain.
+
+    Mirrors ``BpmnWorkflow.do_engine_steps`` (subprocesses deepest first, then the top level)
+    but skips service tasks, which the runtime runs as jobs, and never uses the tree iterator.
+    """
+    total = 0
+    while True:
+        active = wf.get_active_subprocesses()
+        for sub in sorted(active, key=lambda s: s.depth, reverse=True):
+            while (n := _run_ready(sub)) > 0:
+                total += n
+            if sub.parent_task_id is not None:
+                parent = wf.get_task_from_id(sub.parent_task_id)
+                parent.task_spec._update(parent)
+        n = _run_ready(wf)
+        total += n
+        if total > MAX_STEPS_PER_ADVANCE:
+            raise RunawayWorkflow(f"more than {MAX_STEPS_PER_ADVANCE} tasks ran without a wait state")
+        if n == 0 and len(wf.get_active_subprocesses()) <= len(active):
+            break
+    wf.refresh_timers()
+    if any(t.state == TaskState.READY and not t.task_spec.manual and not is_service(t) for t in all_tasks(wf)):
+        return total + run_engine_steps(wf)
+    return total
+
+
+def is_completed(wf: BpmnWorkflow) -> bool:
+    """True only when an end event of the top-level process ran and nothing is left to do."""
+    end_ran = any(
+        isinstance(t.task_spec, EndEvent) and t.state == TaskState.COMPLETED for t in wf.tasks.values()
+    )
+    return end_ran and not any(t.state & TaskState.NOT_FINISHED_MASK for t in wf.tasks.values()
+                               if t.state not in (TaskState.MAYBE, TaskState.LIKELY, TaskState.FUTURE))
+
+
+def check_progress(wf: BpmnWorkflow) -> None:
+    """Raise StuckWorkflow when nothing is ready or waiting yet the end never ran."""
+    if is_completed(wf):
+        return
+    live = (TaskState.READY, TaskState.WAITING, TaskState.STARTED)
+    if not any(t.state in live for t in all_tasks(wf)):
+        raise StuckWorkflow(
+            "the process has no ready or waiting task but its end event was never reached"
+        )
+
+
+def errored_task(wf: BpmnWorkflow) -> Task | None:
+    for task in all_tasks(wf):
+        if task.state == TaskState.ERROR:
+            return task
+    return None
+
+
+def current_data(wf: BpmnWorkflow) -> dict[str, Any]:
+    """The instance's variables: the data of its live top-level tasks, or of its last task."""
+    live = (TaskState.READY, TaskState.WAITING, TaskState.STARTED)
+    data: dict[str, Any] = {}
+    tasks = [t for t in wf.tasks.values() if t.state in live]
+    if not tasks:
+        finished = [t for t in wf.tasks.values() if t.state == TaskState.COMPLETED]
+        tasks = [max(finished, key=lambda t: t.last_state_change)] if finished else []
+    for task in tasks:
+        data.update(task.data)
+    return json.loads(json.dumps(data, default=str))
+
+
+@dataclass
+class WaitingTimer:
+    task: Task
+    due_at: datetime  # naive UTC, real time (not shifted by a manual clock)
+
+
+def waiting_timers(wf: BpmnWorkflow) -> list[WaitingTimer]:
+    timers = []
+    for task in list(wf.event_manager.tasks.values()):
+        definition = getattr(task.task_spec, "event_definition", None)
+        if not isinstance(definition, TimerEventDefinition) or task.state != TaskState.WAITING:
+            continue
+        due = _timer_due(task, definition)
+        if due is not None:
+            timers.append(WaitingTimer(task, due))
+    return timers
+
+
+def _timer_due(task: Task, definition: TimerEventDefinition) -> datetime | None:
+    value = task._get_internal_data("event_value")
+    if value is None:
+        return None
+    if isinstance(definition, CycleTimerEventDefinition):
+        if not isinstance(value, dict) or value.get("cycles") == 0:
+            return None
+        value = value["next"]
+    due = TimerEventDefinition.get_datetime(str(value))
+    return due.astimezone(UTC).replace(tzinfo=None)
+
+
+def fire_timer(wf: BpmnWorkflow, task: Task) -> None:
+    """Make a waiting timer fire now, whatever the wall clock says (the job is due)."""
+    past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    value = task._get_internal_data("event_value")
+    if isinstance(value, dict):
+        value["next"] = past
+        task._set_internal_data(event_value=value)
+    else:
+        task._set_internal_data(event_value=past)
+    task.task_spec._update(task)
+
+
+@dataclass
+class WaitingMessage:
+    task: Task
+    name: str
+    correlations: dict[str, Any]
+
+
+def waiting_messages(wf: BpmnWorkflow) -> list[WaitingMessage]:
+    found = []
+    for task in list(wf.event_manager.tasks.values()):
+        definition = getattr(task.task_spec, "event_definition", None)
+        if isinstance(definition, MessageEventDefinition) and task.state == TaskState.WAITING:
+            flat = {}
+            for values in task.workflow.correlations.values():
+                flat.update(values)
+            found.append(WaitingMessage(task, definition.name, flat))
+    return found
