@@ -166,6 +166,16 @@ def _load_problem(name: str, data: bytes, kind: str | None) -> Problem | None:
     if line is not None:
         return Problem(name, line, None, "DOCTYPE declarations are not allowed (they can hide "
                        "entity-expansion attacks); remove the <!DOCTYPE ...> block")
+    return _encoding_problem(name, data)
+
+
+def _encoding_problem(name: str, data: bytes) -> Problem | None:
+    """Deployed files are stored and served as UTF-8 text."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return Problem(name, line, None, "the file is not UTF-8 encoded; save it as UTF-8")
     return None
 
 
@@ -481,11 +491,17 @@ def _spiff_problem(exc: Exception, locator: Locator, default_file: str) -> Probl
     if not isinstance(exc, ValidationException):
         return Problem(default_file, None, None, f"SpiffWorkflow could not parse the file: {exc!r}")
     element_id = exc.id or None
-    file = exc.file_name or locator.file_of(element_id) or default_file
+    file = exc.file_name or _file_with(locator, default_file, element_id)
     line = exc.line_number if isinstance(exc.line_number, int) else locator.line(file, element_id)
     message = str(exc.args[0]).rstrip(". ") if exc.args else "invalid"
     tag = f" ({exc.tag})" if getattr(exc, "tag", "") else ""
     return Problem(file, line, element_id, f"SpiffWorkflow cannot use this element{tag}: {message}")
+
+
+def _file_with(locator: Locator, preferred: str, element_id: str | None) -> str:
+    if locator.element(preferred, element_id) is not None:
+        return preferred
+    return locator.file_of(element_id) or preferred
 
 
 @dataclass

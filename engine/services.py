@@ -52,6 +52,12 @@ class ServiceRegistry:
     def names(self) -> set[str]:
         return set(self._handlers)
 
+    def copy(self) -> ServiceRegistry:
+        """A registry with the same handlers, to extend without touching this one."""
+        other = ServiceRegistry()
+        other._handlers.update(self._handlers)
+        return other
+
 
 registry = ServiceRegistry()
 service = registry.register

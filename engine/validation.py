@@ -103,7 +103,8 @@ class Locator:
             index: dict[str, etree._Element] = {}
             for element in self._roots[file].iter(etree.Element):
                 element_id = element.get("id")
-                if element_id is not None and (element_id not in index or _is_extension(index[element_id])):
+                if element_id is not None and (element_id not in index or _is_extension(index[element_id])
+                                               and not _is_extension(element)):
                     index[element_id] = element
             self._indexes[file] = index
         return self._indexes[file]
@@ -123,14 +124,23 @@ class CheckContext:
 def check_spec(spec: Any, ctx: CheckContext) -> list[Problem]:
     """Every platform check on one process (or subprocess) spec; rewrites bare timer literals."""
     problems = []
-    for task_spec in list(spec.task_specs.values()):
-        element_id = getattr(task_spec, "bpmn_id", None)
-        if element_id is None:
-            continue
-        for finding in task_findings(task_spec, ctx):
+    for element_id, group in _by_element(spec).items():
+        findings = [f for task_spec in group for f in task_findings(task_spec, ctx)]
+        findings += ignored_script_findings(group)
+        for finding in findings:
             line = ctx.locator.line(spec.file, element_id, finding.where, finding.value)
             problems.append(Problem(spec.file, line, element_id, finding.message))
     return problems
+
+
+def _by_element(spec: Any) -> dict[str, list[Any]]:
+    """Task specs per BPMN element: a loop or multi-instance element has two (wrapper, child)."""
+    groups: dict[str, list[Any]] = {}
+    for task_spec in spec.task_specs.values():
+        element_id = getattr(task_spec, "bpmn_id", None)
+        if element_id is not None:
+            groups.setdefault(element_id, []).append(task_spec)
+    return groups
 
 
 def check_has_end_event(spec: Any, ctx: CheckContext) -> list[Problem]:
@@ -155,7 +165,7 @@ def task_findings(task_spec: Any, ctx: CheckContext) -> Iterator[Finding]:
 # --- forms and user tasks -------------------------------------------------------------
 
 def properties(task_spec: Any) -> dict[str, str]:
-    return (getattr(task_spec, "extensions", None) or {}).get("properties", {})
+    return _extensions(task_spec).get("properties", {})
 
 
 def _where_property(name: str) -> str:
@@ -240,6 +250,20 @@ def script_findings(task_spec: Any) -> Iterator[Finding]:
         if error:
             yield Finding(f"the {tag} does not compile: {error}",
                           f"bpmn:extensionElements/spiffworkflow:{tag}")
+
+
+def ignored_script_findings(group: list[Any]) -> Iterator[Finding]:
+    """SpiffWorkflow drops preScript/postScript on script tasks and events without a word."""
+    for tag, attr in (("preScript", "prescript"), ("postScript", "postscript")):
+        written = any((_extensions(ts).get(tag) or "").strip() for ts in group)
+        if written and not any(getattr(ts, attr, None) for ts in group):
+            yield Finding(f"SpiffWorkflow never runs a {tag} on this kind of element; "
+                          "put the code in a script task instead",
+                          f"bpmn:extensionElements/spiffworkflow:{tag}")
+
+
+def _extensions(task_spec: Any) -> dict[str, Any]:
+    return getattr(task_spec, "extensions", None) or {}
 
 
 def expression_findings(task_spec: Any) -> Iterator[Finding]:

@@ -1,0 +1,39 @@
+# TowerFlow: `make run` serves the app with demo data; `make test` runs the test suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: install run test test-pg lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+run: install
+	$(BIN)/towerflow init-db
+	$(BIN)/towerflow deploy processes/
+	$(BIN)/towerflow demo
+	$(BIN)/towerflow serve --host $(HOST) --port $(PORT)
+
+test: install
+	$(BIN)/pytest
+
+test-pg: install
+	TOWERFLOW_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test $(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check engine handlers forms web tests
+
+bench: install
+	$(BIN)/pytest tests/bench -p no:cacheprovider -o addopts="" -q
+
+clean:
+	rm -rf $(VENV) towerflow.db towerflow.db-wal towerflow.db-shm

@@ -1,0 +1,125 @@
+"""Shared fixtures: a fresh database per test (SQLite file, or PostgreSQL when
+TOWERFLOW_TEST_DATABASE_URL is set), the platform on a manual clock, and an API client."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+import handlers  # noqa: F401  (registers the project's handlers)
+from engine import deployments, identity
+from engine.clock import ManualClock
+from engine.db import Base, create_schema, make_engine
+from engine.platform import Platform
+from engine.principal import SYSTEM
+from engine.services import registry
+from forms import FORMS
+from web.app import create_app
+
+DATA = Path(__file__).parent / "data"
+PG_URL = os.environ.get("TOWERFLOW_TEST_DATABASE_URL")
+
+
+def pytest_report_header(config):
+    return f"database: {PG_URL or 'SQLite (a new file per test)'}"
+
+
+@pytest.fixture(scope="session")
+def _pg_schema():
+    if not PG_URL:
+        return None
+    engine = make_engine(PG_URL)
+    Base.metadata.drop_all(engine)
+    create_schema(engine)
+    engine.dispose()
+    return PG_URL
+
+
+@pytest.fixture
+def database_url(tmp_path, _pg_schema) -> str:
+    """A clean database for this test."""
+    if not PG_URL:
+        return f"sqlite:///{tmp_path}/towerflow.db"
+    engine = make_engine(PG_URL)
+    names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return PG_URL
+
+
+@pytest.fixture
+def services():
+    """The project's handlers plus test ones; tests add their own with ``services.add``."""
+    return registry.copy()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def platform(database_url, services, clock):
+    pf = Platform(database_url, forms=FORMS, services=services, clock=clock, retry_backoff_seconds=2.0)
+    pf.init_db()
+    yield pf
+    pf.engine.dispose()
+
+
+def read(name: str) -> bytes:
+    return (DATA / name).read_bytes()
+
+
+def deploy(platform: Platform, *names: str) -> dict:
+    return deployments.deploy(platform, SYSTEM, {n: read(n) for n in names})
+
+
+class UserClient:
+    """A Flask test client that sends one user's API token."""
+
+    def __init__(self, client, token: str):
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def __getattr__(self, method):
+        call = getattr(self.client, method)
+
+        def send(url, **kwargs):
+            kwargs["headers"] = {**self.headers, **kwargs.get("headers", {})}
+            return call(url, **kwargs)
+
+        return send
+
+
+@pytest.fixture
+def app(platform):
+    return create_app({"TESTING": True}, platform=platform)
+
+
+@pytest.fixture
+def api(app, platform):
+    """``api("li", ["city_director"], tenant=None)`` gives a client acting as that user."""
+    client = app.test_client()
+
+    def make(username: str, groups: list[str], tenant: str | None = None) -> UserClient:
+        with platform.transaction() as session:
+            try:
+                identity.get_user(session, username)
+            except Exception:
+                identity.add_user(session, username, "password123", groups, tenant)
+            token = identity.create_token(session, username)
+        return UserClient(client, token)
+
+    make.anonymous = client
+    return make
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch):
+    """Real scrypt at a lower cost: the cost is stored with each hash, so any cost verifies."""
+    monkeypatch.setattr(identity, "SCRYPT_N", 2**10)
+    monkeypatch.setattr(identity, "SCRYPT_P", 1)

@@ -1,0 +1,16 @@
+"""The REST API under /api/v1, described by flask-smorest at /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+
+def register_api(app: Flask) -> Api:
+    from . import auth, deployments, incidents, instances, messages, tasks
+
+    api = Api(app, spec_kwargs={"components": {"securitySchemes": {
+        "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
+    for module in (auth, deployments, instances, tasks, messages, incidents):
+        api.register_blueprint(module.blp, url_prefix=f"/api/v1{module.PREFIX}")
+    return api

@@ -1,0 +1,94 @@
+"""Process instances: start, list, inspect, suspend, resume, terminate, history."""
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from engine import audit, instances
+from engine.views import audit_view, instance_view
+
+from .context import listing, page, platform, principal
+from .schemas import History, Instance, InstancePage, InstanceQuery, StartRequest, TerminateRequest
+
+PREFIX = "/process-instances"
+blp = Blueprint("instances", __name__, description="Process instances")
+
+
+def _view(instance_id: int) -> dict:
+    actor = principal()
+    with platform().Session() as session:
+        return instance_view(session, instances.visible_instance(session, actor, instance_id))
+
+
+@blp.route("")
+class InstancesView(MethodView):
+    @blp.arguments(InstanceQuery, location="query")
+    @blp.response(200, InstancePage)
+    def get(self, args):
+        """List instances visible to the caller, newest first."""
+        actor = principal()
+        offset, limit = page(args)
+        flt = instances.InstanceFilter(**{k: args.get(k) for k in
+                                          ("process_key", "state", "business_key", "tenant", "version")})
+        with platform().Session() as session:
+            rows, total = instances.list_instances(session, actor, flt, offset, limit)
+            return listing([instance_view(session, r, detail=False) for r in rows], total, args)
+
+    @blp.arguments(StartRequest)
+    @blp.response(201, Instance)
+    def post(self, body):
+        """Start the latest version of a process."""
+        actor = principal()
+        instance_id = instances.start(platform(), actor, body["process_key"], body.get("business_key"),
+                                      body.get("variables"), body.get("tenant"))
+        from engine import jobs
+
+        jobs.drain(platform(), instance_id)
+        return _view(instance_id)
+
+
+@blp.route("/<int:instance_id>")
+class InstanceView(MethodView):
+    @blp.response(200, Instance)
+    def get(self, instance_id):
+        """An instance with its variables, active tasks and open incidents."""
+        return _view(instance_id)
+
+
+@blp.route("/<int:instance_id>/suspend")
+class SuspendView(MethodView):
+    @blp.response(200, Instance)
+    def post(self, instance_id):
+        """Suspend: nothing runs and no task can be completed until resumed."""
+        instances.suspend(platform(), principal(), instance_id)
+        return _view(instance_id)
+
+
+@blp.route("/<int:instance_id>/resume")
+class ResumeView(MethodView):
+    @blp.response(200, Instance)
+    def post(self, instance_id):
+        """Resume a suspended instance."""
+        instances.resume(platform(), principal(), instance_id)
+        return _view(instance_id)
+
+
+@blp.route("/<int:instance_id>/terminate")
+class TerminateView(MethodView):
+    @blp.arguments(TerminateRequest)
+    @blp.response(200, Instance)
+    def post(self, body, instance_id):
+        """Terminate with a reason: every open task and timer is cancelled."""
+        instances.terminate(platform(), principal(), instance_id, body["reason"])
+        return _view(instance_id)
+
+
+@blp.route("/<int:instance_id>/history")
+class HistoryView(MethodView):
+    @blp.response(200, History)
+    def get(self, instance_id):
+        """The audit trail: who changed what, when, in which task."""
+        actor = principal()
+        with platform().Session() as session:
+            instances.visible_instance(session, actor, instance_id)
+            events = [audit_view(e) for e in audit.history(session, instance_id)]
+        return {"items": events, "total": len(events)}

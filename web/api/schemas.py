@@ -1,0 +1,217 @@
+"""Request and response schemas of the REST API (they make the OpenAPI document)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+
+class PageArgs(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+class ErrorSchema(Schema):
+    error = fields.Dict()
+
+
+class TokenRequest(Schema):
+    username = fields.String(required=True)
+    password = fields.String(required=True)
+
+
+class TokenResponse(Schema):
+    token = fields.String()
+
+
+class Task(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    process_key = fields.String()
+    process_instance_id = fields.Integer()
+    business_key = fields.String(allow_none=True)
+    tenant = fields.String(allow_none=True)
+    candidate_groups = fields.List(fields.String())
+    candidate_users = fields.List(fields.String())
+    assignee = fields.String(allow_none=True)
+    due_at = fields.String(allow_none=True)
+    priority = fields.Integer()
+    form_key = fields.String(allow_none=True)
+    created_at = fields.String()
+    state = fields.String()
+    element_id = fields.String()
+
+
+class TaskDetail(Task):
+    form = fields.List(fields.Dict(), allow_none=True)
+    variables = fields.Dict()
+
+
+class TaskPage(Schema):
+    items = fields.List(fields.Nested(Task))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+
+
+class TaskQuery(PageArgs):
+    assignee = fields.String(validate=validate.OneOf(["me"]))
+    candidate = fields.String(validate=validate.OneOf(["me"]))
+    process_key = fields.String()
+    business_key = fields.String()
+    overdue = fields.Boolean()
+    q = fields.String(metadata={"description": "text in title or business key"})
+
+
+class CompleteRequest(Schema):
+    data = fields.Dict(load_default=dict)
+
+
+class AssignRequest(Schema):
+    user = fields.String(required=True, allow_none=True)
+
+
+class Incident(Schema):
+    id = fields.Integer()
+    process_instance_id = fields.Integer()
+    element_id = fields.String(allow_none=True)
+    kind = fields.String()
+    message = fields.String()
+    traceback = fields.String(allow_none=True)
+    state = fields.String()
+    created_at = fields.String()
+    resolved_at = fields.String(allow_none=True)
+    resolved_by = fields.String(allow_none=True)
+
+
+class IncidentPage(Schema):
+    items = fields.List(fields.Nested(Incident))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+
+
+class IncidentQuery(PageArgs):
+    state = fields.String(load_default="open", validate=validate.OneOf(["open", "resolved", "all"]))
+    process_instance_id = fields.Integer()
+
+
+class Instance(Schema):
+    id = fields.Integer()
+    process_key = fields.String()
+    version = fields.Integer()
+    business_key = fields.String(allow_none=True)
+    tenant = fields.String(allow_none=True)
+    state = fields.String()
+    variables = fields.Dict()
+    active_tasks = fields.List(fields.Nested(Task))
+    incidents = fields.List(fields.Nested(Incident))
+    started_at = fields.String()
+    ended_at = fields.String(allow_none=True)
+    started_by = fields.String(allow_none=True)
+    end_reason = fields.String(allow_none=True)
+
+
+class InstancePage(Schema):
+    items = fields.List(fields.Nested(Instance))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+
+
+class InstanceQuery(PageArgs):
+    process_key = fields.String()
+    state = fields.String(validate=validate.OneOf(
+        ["running", "waiting", "suspended", "completed", "terminated", "error"]))
+    business_key = fields.String()
+    tenant = fields.String()
+    version = fields.Integer()
+
+
+class StartRequest(Schema):
+    process_key = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    business_key = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    variables = fields.Dict(load_default=dict)
+    tenant = fields.String(load_default=None, allow_none=True)
+
+
+class TerminateRequest(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class AuditEvent(Schema):
+    id = fields.Integer()
+    at = fields.String()
+    actor = fields.String(allow_none=True)
+    action = fields.String()
+    task_id = fields.Integer(allow_none=True)
+    element_id = fields.String(allow_none=True)
+    data = fields.Dict()
+
+
+class History(Schema):
+    items = fields.List(fields.Nested(AuditEvent))
+    total = fields.Integer()
+
+
+class Definition(Schema):
+    id = fields.Integer()
+    key = fields.String()
+    version = fields.Integer()
+    name = fields.String()
+    deployment_id = fields.Integer()
+    deployed_at = fields.String()
+    starter_groups = fields.List(fields.String())
+    start_form_key = fields.String(allow_none=True)
+    message_starts = fields.List(fields.String())
+
+
+class DefinitionPage(Schema):
+    items = fields.List(fields.Nested(Definition))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+
+
+class DefinitionQuery(PageArgs):
+    key = fields.String()
+    latest = fields.Boolean(load_default=False)
+
+
+class DeployedItem(Schema):
+    key = fields.String()
+    version = fields.Integer()
+    new = fields.Boolean()
+
+
+class DeploymentResult(Schema):
+    deployment_id = fields.Integer(allow_none=True)
+    processes = fields.List(fields.Nested(DeployedItem))
+    decisions = fields.List(fields.Nested(DeployedItem))
+
+
+class Deployment(Schema):
+    id = fields.Integer()
+    deployed_at = fields.String()
+    deployed_by = fields.String(allow_none=True)
+    files = fields.List(fields.String())
+
+
+class DeploymentPage(Schema):
+    items = fields.List(fields.Nested(Deployment))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+
+
+class MessageRequest(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    business_key = fields.String(load_default=None, allow_none=True)
+    correlation = fields.Dict(load_default=dict)
+    payload = fields.Dict(load_default=dict)
+    message_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class MessageResult(Schema):
+    message_id = fields.String()
+    delivered_to = fields.List(fields.Integer())
+    started = fields.List(fields.Integer())

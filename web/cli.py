@@ -1,0 +1,201 @@
+"""The ``towerflow`` command line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from engine import deployments, identity
+from engine.errors import EngineError
+from engine.principal import SYSTEM
+
+from .app import build_platform, create_app
+
+DEMO_PASSWORD = "towerflow"
+DEMO_USERS = [
+    ("admin", ["admin"], None, "平台管理员"),
+    ("designer", ["designer"], None, "流程设计"),
+    ("supervisor", ["supervisor"], None, "各级领导"),
+    ("manager", ["customer_manager"], None, "客户经理"),
+    ("planner", ["planning"], None, "规划支撑"),
+    ("dispatcher", ["dispatcher"], None, "地市派单人"),
+    ("regional", ["regional_manager"], None, "区域经理"),
+    ("negotiator", ["negotiator"], None, "谈址人"),
+    ("director", ["city_director"], None, "地市建维主任"),
+    ("monitor", ["monitoring_center"], None, "监控中心"),
+    ("repair", ["maintenance"], None, "维护班组"),
+    ("cmcc", ["operator"], "china_mobile", "中国移动 运营商客户"),
+    ("unicom", ["operator"], "china_unicom", "中国联通 运营商客户"),
+    ("telecom", ["operator"], "china_telecom", "中国电信 运营商客户"),
+]
+
+
+def _platform(database: str | None):
+    platform = build_platform(database)
+    platform.init_db()
+    return platform
+
+
+def _collect(paths: tuple[str, ...]) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    for raw in paths:
+        path = Path(raw)
+        found = sorted(p for p in path.rglob("*") if p.suffix in (".bpmn", ".dmn")) if path.is_dir() else [path]
+        for file in found:
+            if not file.is_file():
+                raise click.ClickException(f"{file}: no such file")
+            files[file.name] = file.read_bytes()
+    return files
+
+
+@click.group()
+@click.option("--database", envvar="TOWERFLOW_DATABASE_URL", default=None,
+              help="Database URL (default: TOWERFLOW_DATABASE_URL, else sqlite:///towerflow.db).")
+@click.pass_context
+def main(ctx: click.Context, database: str | None) -> None:
+    """TowerFlow: BPMN processes for tower orders and enterprise fault dispatch."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = {"database": database}
+
+
+@main.command("init-db")
+@click.pass_context
+def init_db(ctx: click.Context) -> None:
+    """Create the database tables (safe to run again)."""
+    _platform(ctx.obj["database"])
+    click.echo("database ready")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.pass_context
+def lint(ctx: click.Context, paths: tuple[str, ...]) -> None:
+    """Check BPMN/DMN files (or folders of them) without deploying."""
+    platform = _platform(ctx.obj["database"])
+    result = deployments.lint(platform, _collect(paths))
+    for problem in result.problems:
+        click.echo(str(problem), err=True)
+    if result.problems:
+        raise SystemExit(1)
+    click.echo(f"ok: {len(result.processes)} process(es), {len(result.decisions)} decision(s)")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.pass_context
+def deploy(ctx: click.Context, paths: tuple[str, ...]) -> None:
+    """Validate and deploy BPMN/DMN files (or folders); nothing is deployed on any error."""
+    platform = _platform(ctx.obj["database"])
+    files = _collect(paths)
+    if not files:
+        click.echo("no .bpmn or .dmn files found")
+        return
+    try:
+        summary = deployments.deploy(platform, SYSTEM, files)
+    except EngineError as exc:
+        for problem in (exc.details or {}).get("problems", []):
+            click.echo(f"{problem['file']}:{problem['line']}: [{problem['element_id']}] {problem['message']}",
+                       err=True)
+        raise click.ClickException(exc.message) from None
+    for item in summary["processes"] + summary["decisions"]:
+        click.echo(f"{item['key']} v{item['version']} {'deployed' if item['new'] else 'unchanged'}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=8, show_default=True, type=int, help="Request threads of the server.")
+@click.option("--no-clock", is_flag=True, help="Do not run timers and jobs in this process.")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, workers: int, no_clock: bool) -> None:
+    """Serve the web app and API with waitress (a production WSGI server)."""
+    from waitress import serve as waitress_serve
+
+    platform = _platform(ctx.obj["database"])
+    app = create_app({"START_CLOCK": not no_clock}, platform=platform)
+    click.echo(f"TowerFlow on http://{host}:{port}/ (API: http://{host}:{port}/api/v1/openapi.json)")
+    waitress_serve(app, host=host, port=port, threads=workers)
+
+
+@main.command()
+@click.option("--tick", default=0.25, show_default=True, help="Seconds between polls of the job table.")
+@click.pass_context
+def worker(ctx: click.Context, tick: float) -> None:
+    """Run timers, service tasks and retries without serving HTTP."""
+    from .clock import start_clock
+
+    platform = _platform(ctx.obj["database"])
+    start_clock(platform, tick)
+    click.echo(f"worker {platform.worker_id} running; Ctrl-C to stop")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+
+
+@main.command()
+@click.pass_context
+def demo(ctx: click.Context) -> None:
+    """Seed the demo users (one per role, three operator tenants) and print their logins."""
+    platform = _platform(ctx.obj["database"])
+    with platform.transaction() as session:
+        for username, groups, tenant, display in DEMO_USERS:
+            try:
+                identity.get_user(session, username)
+            except EngineError:
+                identity.add_user(session, username, DEMO_PASSWORD, groups, tenant, display_name=display)
+    click.echo("Demo logins (password for all: %s):" % DEMO_PASSWORD)
+    for username, groups, tenant, display in DEMO_USERS:
+        click.echo(f"  {username:<11} {','.join(groups):<18} {tenant or '':<14} {display}")
+
+
+@main.group()
+def user() -> None:
+    """Manage users."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--password", required=True)
+@click.option("--group", "groups", multiple=True, help="Group id; repeat for several.")
+@click.option("--tenant", default=None, help="Operator company the user belongs to.")
+@click.option("--display-name", default="")
+@click.pass_context
+def user_add(ctx: click.Context, name: str, password: str, groups: tuple[str, ...], tenant: str | None,
+             display_name: str) -> None:
+    """Add a user with groups and an optional tenant."""
+    platform = _platform(ctx.find_root().obj["database"])
+    try:
+        with platform.transaction() as session:
+            identity.add_user(session, name, password, list(groups), tenant, display_name=display_name)
+    except EngineError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"user {name} added")
+
+
+@main.group()
+def token() -> None:
+    """Manage API tokens."""
+
+
+@token.command("create")
+@click.argument("name")
+@click.pass_context
+def token_create(ctx: click.Context, name: str) -> None:
+    """Create an API token for user NAME and print it (shown only once)."""
+    platform = _platform(ctx.find_root().obj["database"])
+    try:
+        with platform.transaction() as session:
+            value = identity.create_token(session, name, name="cli")
+    except EngineError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(value)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""Every error leaves as JSON ``{"error": {"code", "message", "details"}}``."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from engine.errors import EngineError
+
+log = logging.getLogger(__name__)
+
+
+def error_response(status: int, code: str, message: str, details=None):
+    response = jsonify({"error": {"code": code, "message": message, "details": details}})
+    response.status_code = status
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(EngineError)
+    def _engine_error(exc: EngineError):
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        data = getattr(exc, "data", None) or {}
+        details = data.get("messages") or data.get("errors")
+        code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 413: "too_large",
+                422: "validation_failed"}.get(exc.code, exc.name.lower().replace(" ", "_"))
+        message = data.get("message") or exc.description or exc.name
+        return error_response(exc.code or 500, code, message, details)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error")
+        return error_response(500, "internal_error", "the server failed to handle this request")
