@@ -141,6 +141,8 @@ def catch_message(run: InstanceRun, name: str, payload: dict[str, Any]) -> bool:
             run.workflow.send_event(event)
         except WorkflowException:
             return False
+        if getattr(definition, "message_var", None) is None:
+            waiting.task.set_data(**payload)  # Camunda-like: payload fields become variables
         return True
     return False
 

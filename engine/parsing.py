@@ -97,7 +97,6 @@ class _Source:
     data: bytes
     kind: str
     root: Any = None
-    known: bool = False
     failed: bool = False
     process_ids: list[str] = field(default_factory=list)
     decision: tuple[str, str] | None = None
@@ -133,11 +132,11 @@ def parse_files(files: dict[str, bytes], *, form_keys: set[str], operators: set[
     problems = _unique(problems)
     if problems:
         return ParseResult([], [], problems)
-    return _result(parser, builds, sources, problems)
+    return _result(parser, builds, sources)
 
 
 def _stage(source: _Source, found: list[Problem], problems: list[Problem]) -> None:
-    """Run one stage for a file that has not failed yet."""
+    """Record one stage's problems for a file; a file with any goes no further."""
     if found:
         source.failed = True
         problems.extend(found)
@@ -215,7 +214,6 @@ def _load_known(known_files: dict[str, bytes], new_names: set[str]) -> list[_Sou
     for name, data in known_files.items():
         source = None if name in new_names else _load(name, data, [])
         if source is not None:
-            source.known = True
             known.append(source)
     return known
 
@@ -494,7 +492,7 @@ def _spiff_problem(exc: Exception, locator: Locator, default_file: str) -> Probl
     file = exc.file_name or _file_with(locator, default_file, element_id)
     line = exc.line_number if isinstance(exc.line_number, int) else locator.line(file, element_id)
     message = str(exc.args[0]).rstrip(". ") if exc.args else "invalid"
-    tag = f" ({exc.tag})" if getattr(exc, "tag", "") else ""
+    tag = f" ({_readable(exc.tag)})" if getattr(exc, "tag", "") else ""
     return Problem(file, line, element_id, f"SpiffWorkflow cannot use this element{tag}: {message}")
 
 
@@ -601,9 +599,8 @@ def _unique(problems: list[Problem]) -> list[Problem]:
 
 # --- the result -----------------------------------------------------------------------
 
-def _result(parser: SpiffBpmnParser, builds: list[_Build], sources: list[_Source],
-            problems: list[Problem]) -> ParseResult:
-    processes = []
+def _result(parser: SpiffBpmnParser, builds: list[_Build], sources: list[_Source]) -> ParseResult:
+    processes, problems = [], []
     for build in builds:
         try:
             processes.append(_parsed_process(parser, build))

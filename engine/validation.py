@@ -54,9 +54,9 @@ class Problem:
         return asdict(self)
 
     def __str__(self) -> str:
-        line = "" if self.line is None else self.line
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
         element = f"[{self.element_id}] " if self.element_id else ""
-        return f"{self.file}:{line}: {element}{self.message}"
+        return f"{where}: {element}{self.message}"
 
 
 class Finding(NamedTuple):

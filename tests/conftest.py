@@ -28,27 +28,38 @@ def pytest_report_header(config):
 
 
 @pytest.fixture(scope="session")
-def _pg_schema():
+def _pg_url():
+    """A schema of this test run's own on the PostgreSQL server, so parallel runs never meet."""
     if not PG_URL:
-        return None
-    engine = make_engine(PG_URL)
-    Base.metadata.drop_all(engine)
+        yield None
+        return
+    schema = f"towerflow_test_{os.getpid()}"
+    admin = make_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in PG_URL else "?"
+    url = f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
+    engine = make_engine(url)
     create_schema(engine)
     engine.dispose()
-    return PG_URL
+    yield url
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+    admin.dispose()
 
 
 @pytest.fixture
-def database_url(tmp_path, _pg_schema) -> str:
+def database_url(tmp_path, _pg_url) -> str:
     """A clean database for this test."""
-    if not PG_URL:
+    if not _pg_url:
         return f"sqlite:///{tmp_path}/towerflow.db"
-    engine = make_engine(PG_URL)
+    engine = make_engine(_pg_url)
     names = ", ".join(t.name for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     engine.dispose()
-    return PG_URL
+    return _pg_url
 
 
 @pytest.fixture

@@ -1,0 +1,127 @@
+"""Process instances: start, states, the gateway-loop trap, suspend, resume, terminate, history."""
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+from conftest import deploy
+
+from engine.serialization import specs_from_json
+from engine.workflow import is_completed, run_engine_steps
+
+
+def start(client, key, business_key=None, **variables):
+    r = client.post("/api/v1/process-instances",
+                    json={"process_key": key, "business_key": business_key, "variables": variables})
+    assert r.status_code == 201, r.json
+    return r.json
+
+
+def test_a_loop_of_1000_iterations_completes_with_the_right_count(platform, api):
+    deploy(platform, "loop.bpmn")
+    instance = start(api("admin", ["admin"]), "loop", "LOOP-1", limit=1000)
+    assert instance["state"] == "completed"
+    assert instance["variables"]["i"] == 1000
+    assert instance["ended_at"] is not None
+
+
+def test_spiffworkflow_alone_reports_a_false_completion_that_the_engine_never_does(platform):
+    """The measured trap: SpiffWorkflow's own stepping stops at depth 1000 and says 'completed'."""
+    deploy(platform, "loop.bpmn")
+    with platform.Session() as session:
+        spec, subs = platform.specs(session, 1)
+    trapped = BpmnWorkflow(spec, subs)
+    for task in trapped.get_tasks(state=TaskState.READY):
+        task.set_data(limit=1000)
+    trapped.do_engine_steps()
+    assert trapped.is_completed()            # SpiffWorkflow's claim ...
+    assert not is_completed(trapped)          # ... which the engine does not believe
+    run_engine_steps(trapped)                 # and the engine's own stepping finishes the loop
+    assert is_completed(trapped)
+    assert trapped.last_task.data["i"] == 1000
+
+
+def test_instance_view_has_the_contract_fields(platform, api):
+    deploy(platform, "approval.bpmn")
+    director = api("li", ["city_director"])
+    instance = start(director, "approval", "BK-7", amount=12)
+    for field in ("id", "process_key", "version", "business_key", "tenant", "state", "variables",
+                  "active_tasks", "incidents", "started_at", "ended_at"):
+        assert field in instance
+    assert instance["state"] == "waiting" and instance["variables"] == {"amount": 12}
+    assert instance["business_key"] == "BK-7" and instance["incidents"] == []
+
+
+def test_list_filters_and_pagination(platform, api):
+    deploy(platform, "approval.bpmn", "loop.bpmn")
+    admin = api("admin", ["admin"])
+    for n in range(5):
+        start(admin, "approval", f"A-{n}")
+    start(admin, "loop", "L-1", limit=3)
+    page = admin.get("/api/v1/process-instances", query_string={"process_key": "approval", "page_size": 2}).json
+    assert page["total"] == 5 and len(page["items"]) == 2
+    second = admin.get("/api/v1/process-instances",
+                       query_string={"process_key": "approval", "page_size": 2, "page": 3}).json
+    assert len(second["items"]) == 1
+    assert admin.get("/api/v1/process-instances", query_string={"state": "completed"}).json["total"] == 1
+    by_key = admin.get("/api/v1/process-instances", query_string={"business_key": "A-3"}).json
+    assert [i["business_key"] for i in by_key["items"]] == ["A-3"]
+    bad = admin.get("/api/v1/process-instances", query_string={"state": "sleeping"})
+    assert bad.status_code == 422 and bad.json["error"]["code"] == "validation_failed"
+
+
+def test_unknown_process_is_404(api):
+    r = api("admin", ["admin"]).post("/api/v1/process-instances", json={"process_key": "nope"})
+    assert r.status_code == 404 and "nope" in r.json["error"]["message"]
+
+
+def test_suspend_blocks_work_until_resumed(platform, api):
+    deploy(platform, "approval.bpmn")
+    boss = api("boss", ["supervisor"])
+    director = api("li", ["city_director"])
+    instance = start(director, "approval", "S-1")
+    task_id = instance["active_tasks"][0]["id"]
+    suspended = boss.post(f"/api/v1/process-instances/{instance['id']}/suspend")
+    assert suspended.status_code == 200 and suspended.json["state"] == "suspended"
+    blocked = director.post(f"/api/v1/tasks/{task_id}/complete", json={"data": {"approved": True}})
+    assert blocked.status_code == 409 and "suspended" in blocked.json["error"]["message"]
+    assert boss.post(f"/api/v1/process-instances/{instance['id']}/suspend").status_code == 409
+    resumed = boss.post(f"/api/v1/process-instances/{instance['id']}/resume")
+    assert resumed.json["state"] == "waiting"
+    done = director.post(f"/api/v1/tasks/{task_id}/complete", json={"data": {"approved": False}})
+    assert done.json["state"] == "completed"
+
+
+def test_terminate_needs_a_reason_and_cancels_open_tasks(platform, api):
+    deploy(platform, "approval.bpmn")
+    boss = api("boss", ["supervisor"])
+    director = api("li", ["city_director"])
+    instance = start(director, "approval", "T-1")
+    url = f"/api/v1/process-instances/{instance['id']}/terminate"
+    assert boss.post(url, json={}).status_code == 422
+    assert director.post(url, json={"reason": "no"}).status_code == 403
+    r = boss.post(url, json={"reason": "demand cancelled by the operator"})
+    assert r.status_code == 200
+    assert r.json["state"] == "terminated" and r.json["end_reason"] == "demand cancelled by the operator"
+    assert r.json["active_tasks"] == []
+    assert director.get("/api/v1/tasks", query_string={"candidate": "me"}).json["total"] == 0
+    assert boss.post(url, json={"reason": "again"}).status_code == 409
+
+
+def test_history_records_who_did_what_when(platform, api):
+    deploy(platform, "approval.bpmn")
+    boss = api("boss", ["supervisor"])
+    director = api("li", ["city_director"])
+    instance = start(director, "approval", "H-1", amount=3)
+    task_id = instance["active_tasks"][0]["id"]
+    director.post(f"/api/v1/tasks/{task_id}/claim")
+    director.post(f"/api/v1/tasks/{task_id}/complete", json={"data": {"approved": True, "comment": "fine"}})
+    events = boss.get(f"/api/v1/process-instances/{instance['id']}/history").json["items"]
+    actions = [e["action"] for e in events]
+    for expected in ("instance.started", "task.claimed", "task.completed", "service.completed",
+                     "instance.completed"):
+        assert expected in actions, actions
+    completed = next(e for e in events if e["action"] == "task.completed")
+    assert completed["actor"] == "li" and completed["task_id"] == task_id and completed["element_id"] == "review"
+    assert completed["data"]["data"] == {"approved": True, "comment": "fine"}
+    assert all(e["at"] for e in events)
+    changes = [e for e in events if e["action"] == "variables.changed"]
+    assert any(e["data"]["changed"].get("comment") == "fine" for e in changes)
