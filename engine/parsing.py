@@ -191,12 +191,14 @@ def _hardened_parser() -> etree.XMLParser:
 
 
 def _parse_xml(name: str, data: bytes) -> tuple[Any, Problem | None]:
+    parser = _hardened_parser()
     try:
-        root = etree.fromstring(data, _hardened_parser())
+        root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
-        first = exc.error_log[0] if len(exc.error_log) else None
+        # the parser's own log: the exception's log can hold errors of earlier parses in this thread
+        first = parser.error_log[0] if len(parser.error_log) else None
         line = first.line if first is not None else exc.lineno
-        message = first.message if first is not None else str(exc)
+        message = first.message if first is not None else exc.msg
         return None, Problem(name, line, None, f"the XML is not well-formed: {message}")
     except (etree.LxmlError, ValueError) as exc:
         return None, Problem(name, None, None, f"the file could not be read as XML: {exc}")
@@ -364,6 +366,8 @@ def _reference_problems(source: _Source, index: _Index) -> list[Problem]:
     if source.kind == "bpmn":
         problems += _flow_problems(source) + _call_problems(source, index)
         problems += _decision_ref_problems(source, index) + _id_clash_problems(source)
+        if not problems and _uses_failed_decision(source, index):
+            source.failed = True  # SpiffWorkflow cannot build it; the DMN file's problems say why
     return problems
 
 
@@ -408,11 +412,22 @@ def _call_problems(source: _Source, index: _Index) -> list[Problem]:
     return problems
 
 
-def _decision_ref_problems(source: _Source, index: _Index) -> list[Problem]:
-    problems = []
+def _decision_refs(source: _Source) -> list[tuple[Any, Any, str | None]]:
+    """(business rule task, its calledDecisionId element or None, the decision id)."""
+    refs = []
     for task in source.root.iter(f"{{{BPMN_NS}}}businessRuleTask"):
         found = task.xpath("bpmn:extensionElements/spiffworkflow:calledDecisionId", namespaces=NSMAP)
-        decision = found[0].text if found else None
+        refs.append((task, found[0] if found else None, found[0].text if found else None))
+    return refs
+
+
+def _uses_failed_decision(source: _Source, index: _Index) -> bool:
+    return any(index.decisions[decision].failed for _, _, decision in _decision_refs(source))
+
+
+def _decision_ref_problems(source: _Source, index: _Index) -> list[Problem]:
+    problems = []
+    for task, found, decision in _decision_refs(source):
         if not decision:
             message = "the business rule task has no spiffworkflow:calledDecisionId"
         elif decision not in index.decisions:
@@ -421,7 +436,7 @@ def _decision_ref_problems(source: _Source, index: _Index) -> list[Problem]:
                        f"earlier one (known decisions: {known})")
         else:
             continue
-        line = found[0].sourceline if found else task.sourceline
+        line = found.sourceline if found is not None else task.sourceline
         problems.append(Problem(source.name, line, task.get("id"), message))
     return problems
 

@@ -21,7 +21,6 @@ from .errors import NotFound
 from .models import HumanTask, Incident, Job, MessageSubscription, ProcessDefinition, ProcessInstance
 from .serialization import workflow_from_json, workflow_to_json
 from .workflow import (
-    ServiceDispatch,
     current_data,
     is_completed,
     ready_service_tasks,
@@ -37,7 +36,8 @@ FINAL_STATES = ("completed", "terminated")
 
 
 def lock_instance(platform: Platform, session: Session, instance_id: int) -> ProcessInstance:
-    stmt = select(ProcessInstance).where(ProcessInstance.id == instance_id)
+    stmt = (select(ProcessInstance).where(ProcessInstance.id == instance_id)
+            .execution_options(populate_existing=True))
     if platform.is_postgres:
         stmt = stmt.with_for_update()
     row = session.execute(stmt).scalar_one_or_none()

@@ -13,8 +13,8 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from . import advance, audit
-from .errors import Conflict, Forbidden, NotFound
+from . import advance, audit, identity
+from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .forms_check import validate_form
 from .models import HumanTask, ProcessInstance, TaskCandidate
 from .principal import Principal
@@ -119,12 +119,24 @@ def assign(platform: Platform, actor: Principal, task_id: int, username: str | N
         task = _open_task(session, actor, task_id)
         if not actor.is_admin and task.assignee != actor.username:
             raise Forbidden("only an administrator or the current assignee may assign this task")
+        if username:
+            _check_may_receive(session, task, actor, username)
         previous = task.assignee
         session.execute(update(HumanTask).where(HumanTask.id == task.id)
                         .values(assignee=username or None, claimed_at=platform.clock.now()))
         audit.record(session, task.instance_id, actor.username, "task.assigned", task_id=task.id,
                      element_id=task.element_id, data={"assignee": username, "previous_assignee": previous},
                      at=platform.clock.now())
+
+
+def _check_may_receive(session: Session, task: HumanTask, actor: Principal, username: str) -> None:
+    """The new assignee must exist; an assignee (not an admin) may hand on only to a candidate."""
+    try:
+        user = identity.get_user(session, username)
+    except NotFound:
+        raise ValidationFailed(f"no user named {username!r}", {"user": username}) from None
+    if not actor.is_admin and not is_candidate(task, identity.principal_for(user)):
+        raise Forbidden(f"{username} is not a candidate for this task; only an administrator may assign it")
 
 
 def _set_assignee(session: Session, task: HumanTask, username: str, now) -> None:

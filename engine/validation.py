@@ -184,15 +184,14 @@ def form_findings(task_spec: Any, ctx: CheckContext) -> Iterator[Finding]:
 
 
 def user_task_findings(task_spec: Any) -> Iterator[Finding]:
-    props = properties(task_spec)
+    """Blank values count as absent, as the runtime reads them (tasks_props)."""
+    props = {name: value.strip() for name, value in properties(task_spec).items() if (value or "").strip()}
     if "priority" in props and not _int_in_range(props["priority"], 0, 100):
         yield Finding(f"priority must be a whole number from 0 to 100, not '{props['priority']}'",
                       _where_property("priority"))
-    if "dueIn" in props:
-        due_in = props["dueIn"].strip().strip("'\"")
-        if _duration_error(due_in):
-            yield Finding(f"dueIn '{props['dueIn']}' is not an ISO 8601 duration (for example PT30M or P2D)",
-                          _where_property("dueIn"))
+    if "dueIn" in props and _duration_error(props["dueIn"].strip("'\"")):
+        yield Finding(f"dueIn '{props['dueIn']}' is not an ISO 8601 duration (for example PT30M or P2D)",
+                      _where_property("dueIn"))
     if "dueDate" in props:
         error = expression_error(props["dueDate"])
         if error:
@@ -224,8 +223,8 @@ def service_task_findings(task_spec: Any, ctx: CheckContext) -> Iterator[Finding
 
 def retries_findings(task_spec: Any) -> Iterator[Finding]:
     """Retries come from a `retries` property or from spiffworkflow:retry; both must be sane."""
-    retries = properties(task_spec).get("retries")
-    if retries is not None and not _int_in_range(retries, 1, MAX_RETRIES):
+    retries = (properties(task_spec).get("retries") or "").strip()
+    if retries and not _int_in_range(retries, 1, MAX_RETRIES):
         yield Finding(f"retries must be a whole number from 1 to {MAX_RETRIES}, not '{retries}'",
                       _where_property("retries"))
     retry = getattr(task_spec, "retries", None)

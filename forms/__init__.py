@@ -18,7 +18,7 @@ def form(key: str):
 
 
 def describe(schema: type[Schema]) -> list[dict]:
-    """Field descriptions for a client to render the form."""
+    """Field descriptions a client needs to render the form: name, type, labels, choices."""
     fields = []
     for name, fld in schema().fields.items():
         meta = dict(fld.metadata)
@@ -28,14 +28,12 @@ def describe(schema: type[Schema]) -> list[dict]:
             "required": bool(fld.required),
             "label": meta.pop("label", {"zh": name, "en": name}),
         }
-        choices = getattr(getattr(fld, "validate", None), "choices", None)
         for validator in fld.validators:
-            choices = getattr(validator, "choices", choices)
-        if choices is not None:
-            entry["choices"] = list(choices)
+            if hasattr(validator, "choices"):
+                entry["choices"] = list(validator.choices)
         entry.update(meta)
         fields.append(entry)
     return fields
 
 
-from . import core  # noqa: E402,F401  (registers the platform's own forms)
+from . import core, sites  # noqa: E402,F401  (registers the forms)

@@ -1,10 +1,9 @@
 """Process instances: start, states, the gateway-loop trap, suspend, resume, terminate, history."""
 
+from conftest import deploy
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from conftest import deploy
 
-from engine.serialization import specs_from_json
 from engine.workflow import is_completed, run_engine_steps
 
 

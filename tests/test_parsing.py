@@ -201,6 +201,14 @@ def test_malformed_xml():
     assert "not well-formed" in problem.message and "startEvnt" in problem.message
 
 
+def test_malformed_xml_is_located_after_an_earlier_xml_error():
+    lint({"other.bpmn": b"<definitions><a"})
+
+    problem = only_problem(lint_broken("malformed.bpmn"), "malformed.bpmn")
+
+    assert problem.line == line_of("malformed.bpmn", "</bpmn:startEvnt>")
+
+
 def test_doctype_entity_bomb_is_refused_before_parsing():
     problem = only_problem(lint_broken("entity_bomb.bpmn"), "entity_bomb.bpmn")
 
@@ -400,6 +408,15 @@ def test_calling_a_broken_new_process_reports_only_the_broken_file():
     result = lint(files)
 
     assert {p.file for p in result.problems} == {"site_survey.bpmn"}
+
+
+def test_using_a_broken_new_decision_reports_only_the_broken_file():
+    files = good_files()
+    files["site_fee.dmn"] = files["site_fee.dmn"].replace(b'hitPolicy="UNIQUE"', b'hitPolicy="ANY"')
+
+    result = lint(files)
+
+    assert {p.file for p in result.problems} == {"site_fee.dmn"}
 
 
 def test_duplicate_process_id_in_two_new_files():

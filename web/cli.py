@@ -149,7 +149,7 @@ def demo(ctx: click.Context) -> None:
                 identity.get_user(session, username)
             except EngineError:
                 identity.add_user(session, username, DEMO_PASSWORD, groups, tenant, display_name=display)
-    click.echo("Demo logins (password for all: %s):" % DEMO_PASSWORD)
+    click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
     for username, groups, tenant, display in DEMO_USERS:
         click.echo(f"  {username:<11} {','.join(groups):<18} {tenant or '':<14} {display}")
 

@@ -1,0 +1,118 @@
+"""The towerflow command line, run as a user runs it."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from click.testing import CliRunner
+from conftest import DATA
+
+from engine import identity
+from web.cli import main
+
+
+@pytest.fixture
+def cli(database_url):
+    runner = CliRunner()
+
+    def run(*args):
+        return runner.invoke(main, ["--database", database_url, *args], catch_exceptions=False)
+
+    return run
+
+
+def test_every_command_has_help(cli):
+    for command in (["init-db"], ["deploy"], ["lint"], ["serve"], ["worker"], ["demo"], ["user", "add"],
+                    ["token", "create"]):
+        result = cli(*command, "--help")
+        assert result.exit_code == 0 and "Usage:" in result.output, command
+
+
+def test_user_add_and_token_create(cli, platform):
+    assert cli("init-db").exit_code == 0
+    added = cli("user", "add", "wang", "--password", "s3cret-pass", "--group", "negotiator",
+                "--group", "regional_manager", "--tenant", "china_unicom")
+    assert added.exit_code == 0, added.output
+    with platform.Session() as session:
+        user = identity.get_user(session, "wang")
+        assert user.group_ids == ["negotiator", "regional_manager"] and user.tenant == "china_unicom"
+        assert "s3cret-pass" not in user.password_hash
+    duplicate = cli("user", "add", "wang", "--password", "s3cret-pass")
+    assert duplicate.exit_code != 0 and "wang" in duplicate.output
+    token = cli("token", "create", "wang")
+    assert token.exit_code == 0
+    with platform.Session() as session:
+        assert identity.user_for_token(session, token.output.strip()).username == "wang"
+    assert cli("token", "create", "nobody").exit_code != 0
+
+
+def test_lint_prints_problems_and_exits_non_zero(cli, tmp_path):
+    broken = (DATA / "approval.bpmn").read_bytes().replace(b'id="core.echo"', b'id="pms.no_such_call"')
+    (tmp_path / "broken.bpmn").write_bytes(broken)
+    result = cli("lint", str(tmp_path / "broken.bpmn"))
+    assert result.exit_code != 0
+    assert "broken.bpmn:" in result.output and "notify" in result.output and "pms.no_such_call" in result.output
+    good = cli("lint", str(DATA / "approval.bpmn"))
+    assert good.exit_code == 0 and "1 process" in good.output
+
+
+def test_deploy_folder_then_unchanged(cli, tmp_path):
+    for name in ("approval.bpmn", "loop.bpmn"):
+        (tmp_path / name).write_bytes((DATA / name).read_bytes())
+    first = cli("deploy", str(tmp_path))
+    assert first.exit_code == 0 and "approval v1 deployed" in first.output and "loop v1 deployed" in first.output
+    second = cli("deploy", str(tmp_path))
+    assert "approval v1 unchanged" in second.output
+
+
+def test_deploy_refuses_broken_files(cli, tmp_path):
+    (tmp_path / "bad.bpmn").write_text("<definitions")
+    result = cli("deploy", str(tmp_path / "bad.bpmn"))
+    assert result.exit_code != 0 and "bad.bpmn" in result.output and "nothing was deployed" in result.output
+
+
+def test_demo_seeds_users_for_every_role(cli, platform):
+    result = cli("demo")
+    assert result.exit_code == 0 and "cmcc" in result.output and "password" in result.output
+    with platform.Session() as session:
+        groups = {g for u in identity.list_users(session) for g in u.group_ids}
+        assert {"operator", "customer_manager", "regional_manager", "city_director", "supervisor",
+                "designer", "admin", "monitoring_center", "maintenance"} <= groups
+        assert identity.get_user(session, "unicom").tenant == "china_unicom"
+    assert cli("demo").exit_code == 0  # seeding twice is harmless
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_answers_real_http(database_url, tmp_path):
+    port = _free_port()
+    env = {**os.environ, "TOWERFLOW_DATABASE_URL": database_url}
+    server = subprocess.Popen([sys.executable, "-m", "web.cli", "serve", "--port", str(port), "--workers", "2"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        body = None
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=2) as r:
+                    body = json.loads(r.read())
+                    break
+            except OSError:
+                time.sleep(0.1)
+        assert body is not None, "the server never answered"
+        assert body["info"]["title"] == "TowerFlow API"
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/tasks")
+        with pytest.raises(urllib.error.HTTPError) as denied:
+            urllib.request.urlopen(request, timeout=2)
+        assert denied.value.code == 401
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -1,0 +1,130 @@
+"""Several job runners on one database: each job runs exactly once, and a job whose runner
+died is taken over by another, which calls the handler with the same idempotency key."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from conftest import PG_URL, deploy
+from sqlalchemy import func, select, update
+
+from engine import instances, jobs
+from engine.clock import ManualClock
+from engine.models import AuditEvent, HumanTask, Job, ProcessInstance
+from engine.platform import Platform
+from engine.principal import SYSTEM
+from forms import FORMS
+
+INSTANCES = 200
+WORKERS = 3
+
+
+def run_jobs_until_none_left(url: str, clock_offset_seconds: float, go, results) -> None:
+    """One worker process: its own Platform, running due jobs until there are none left."""
+    import handlers  # noqa: F401  (a fresh process registers the project's handlers)
+    from engine.services import registry
+
+    clock = ManualClock()
+    clock.advance(timedelta(seconds=clock_offset_seconds))
+    platform = Platform(url, forms=FORMS, services=registry, clock=clock)
+    go.wait(60)
+    ran = 0
+    try:
+        while (n := jobs.run_due_jobs(platform, limit=5)) > 0:
+            ran += n
+    finally:
+        platform.engine.dispose()
+        results.put((platform.worker_id, ran))
+
+
+@pytest.mark.skipif(not PG_URL, reason="several processes share jobs on PostgreSQL only")
+def test_three_processes_run_200_due_timers_exactly_once(platform, database_url):
+    deploy(platform, "jobs_wait.bpmn")
+    ids = [instances.start(platform, SYSTEM, "jobs_wait", business_key=f"ORD-{n}") for n in range(INSTANCES)]
+    with platform.Session() as session:
+        assert session.scalar(select(func.count()).select_from(Job)
+                              .where(Job.kind == "timer", Job.state == "pending")) == INSTANCES
+
+    ctx = multiprocessing.get_context("spawn")
+    go, results = ctx.Event(), ctx.Queue()
+    workers = [ctx.Process(target=run_jobs_until_none_left, args=(database_url, 3600, go, results))
+               for _ in range(WORKERS)]
+    for worker in workers:
+        worker.start()
+    go.set()
+    ran = dict(results.get(timeout=120) for _ in workers)
+    for worker in workers:
+        worker.join(timeout=30)
+        assert worker.exitcode == 0
+
+    assert len(ran) == WORKERS
+    print("jobs run per worker:", ran)
+    assert sum(ran.values()) == INSTANCES
+    with platform.Session() as session:
+        fired = Counter(session.scalars(select(AuditEvent.instance_id)
+                                        .where(AuditEvent.action == "timer.fired")))
+        assert fired == Counter({i: 1 for i in ids})
+        states = Counter(session.scalars(select(Job.state).where(Job.kind == "timer")))
+        assert states == Counter({"done": INSTANCES})
+        follow_ups = Counter(session.scalars(select(HumanTask.instance_id).where(
+            HumanTask.element_id == "follow_up", HumanTask.state == "open")))
+        assert follow_ups == Counter({i: 1 for i in ids})
+        assert set(session.scalars(select(ProcessInstance.state))) == {"waiting"}
+
+
+class WorkerDied(BaseException):
+    """Stands for the runner's process being killed in the middle of a handler call."""
+
+
+def test_job_of_a_dead_worker_is_taken_over_with_the_same_idempotency_key(
+        platform, database_url, services, clock):
+    calls = []
+
+    def book_crane(params, call):
+        calls.append((call.idempotency_key, call.attempt))
+        if len(calls) == 1:
+            raise WorkerDied()
+        return {"crane": "C-12", "site": params["site"]}
+
+    services.add("test.book", book_crane)
+    deploy(platform, "jobs_lease.bpmn")
+    instance_id = instances.start(platform, SYSTEM, "jobs_lease", business_key="ORD-1",
+                                  variables={"site_id": "0571-003"})
+
+    with pytest.raises(WorkerDied):
+        jobs.run_due_jobs(platform)  # the first runner dies holding the lease
+    [job] = _service_jobs(platform, instance_id)
+    assert job.state == "pending"
+    assert job.locked_by == platform.worker_id
+
+    other = Platform(database_url, forms=FORMS, services=services, clock=clock)
+    try:
+        assert jobs.run_due_jobs(other) == 0, "a live lease must not be taken over"
+        assert len(calls) == 1
+
+        with platform.transaction() as session:  # the dead runner's lease has run out
+            session.execute(update(Job).where(Job.id == job.id).values(
+                locked_by="tower-host-7:4242:dead00", locked_until=clock.now() - timedelta(seconds=1)))
+        assert jobs.run_due_jobs(other) == 1
+    finally:
+        other.engine.dispose()
+
+    assert len(calls) == 2
+    assert calls[1][0] == calls[0][0]
+    assert calls[1][0]
+    [job] = _service_jobs(platform, instance_id)
+    assert (job.state, job.locked_by) == ("done", None)
+    with platform.Session() as session:
+        row = session.get(ProcessInstance, instance_id)
+        assert row.state == "completed"
+        assert row.variables["booking"] == {"crane": "C-12", "site": "0571-003"}
+    assert jobs.run_job(platform, job.id) is False, "the first runner, back to life, must not run it again"
+    assert len(calls) == 2
+
+
+def _service_jobs(platform: Platform, instance_id: int) -> list[Job]:
+    with platform.Session() as session:
+        return list(session.scalars(select(Job).where(Job.instance_id == instance_id, Job.kind == "service")))
