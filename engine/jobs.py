@@ -117,6 +117,7 @@ def _execute(platform: Platform, session: Session, job: Job) -> None:
         if task is None or task.state != TaskState.WAITING:
             return
         fire_timer(run.workflow, task)
+        job.state = "done"  # before the save, so a cycle timer's next occurrence gets a job of its own
         audit.record(session, run.row.id, None, "timer.fired", element_id=job.element_id, at=now)
     elif job.kind == "service":
         _run_service(platform, run, job)

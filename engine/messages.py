@@ -100,7 +100,7 @@ def _deliver_to_waiting(platform: Platform, session: Session, actor: Principal, 
                            if _correlates(sub, inst, correlation)})
     delivered = []
     for instance_id in instance_ids:
-        caught = _send(platform, session, actor, instance_id, name, payload)
+        caught = _send(platform, session, actor, instance_id, name, payload, correlation)
         if caught:
             delivered.append(instance_id)
     return delivered
@@ -114,12 +114,12 @@ def _correlates(sub: MessageSubscription, instance: ProcessInstance, correlation
 
 
 def _send(platform: Platform, session: Session, actor: Principal, instance_id: int, name: str,
-          payload: dict[str, Any]) -> bool:
+          payload: dict[str, Any], correlation: dict[str, Any]) -> bool:
     def open_run(s: Session) -> InstanceRun:
         return InstanceRun.open(platform, s, instance_id)
 
     def change(run: InstanceRun) -> bool:
-        caught = catch_message(run, name, payload)
+        caught = catch_message(run, name, payload, correlation)
         if caught:
             audit.record(run.session, instance_id, actor.username, "message.received",
                          data={"name": name, "payload": payload}, at=platform.clock.now())
@@ -129,14 +129,18 @@ def _send(platform: Platform, session: Session, actor: Principal, instance_id: i
     return bool(caught)
 
 
-def catch_message(run: InstanceRun, name: str, payload: dict[str, Any]) -> bool:
+def catch_message(run: InstanceRun, name: str, payload: dict[str, Any],
+                  correlation: dict[str, Any] | None = None) -> bool:
+    """Hand the message to the first task waiting for it; False when none takes it."""
     for waiting in waiting_messages(run.workflow):
         if waiting.name != name:
             continue
         definition: MessageEventDefinition = waiting.task.task_spec.event_definition
-        event_definition = copy.copy(definition)
-        correlations = definition.get_correlations(waiting.task, payload)
-        event = BpmnEvent(event_definition, payload=payload, correlations=correlations)
+        message = {**(correlation or {}), **payload}  # the model's retrieval expressions read both
+        correlations = _event_correlations(waiting.task, definition, message)
+        if correlations is None:
+            return False
+        event = BpmnEvent(copy.copy(definition), payload=message, correlations=correlations)
         try:
             run.workflow.send_event(event)
         except WorkflowException:
@@ -145,6 +149,15 @@ def catch_message(run: InstanceRun, name: str, payload: dict[str, Any]) -> bool:
             waiting.task.set_data(**payload)  # Camunda-like: payload fields become variables
         return True
     return False
+
+
+def _event_correlations(task, definition: MessageEventDefinition, message: dict[str, Any]) -> dict[str, Any]:
+    """The message's correlation keys from the model's retrieval expressions; None when the
+    message lacks a value they need, so it correlates with nothing."""
+    try:
+        return definition.get_correlations(task, message)
+    except Exception:
+        return None
 
 
 def _start_by_message(platform: Platform, session: Session, actor: Principal, name: str,

@@ -129,19 +129,21 @@ class InstanceRun:
 
     def _sync_timer_jobs(self, now: datetime) -> None:
         offset = self.platform.clock.now() - self.platform.real_now()
-        due = {str(t.task.id): (t.task, t.due_at + offset) for t in waiting_timers(self.workflow)}
+        due = {str(t.task.id): (t.task, t.due_at + offset, t.cycle) for t in waiting_timers(self.workflow)}
         pending = self._pending_jobs("timer")
         for job in pending.values():
             if job.spiff_task_id not in due:
                 job.state = "cancelled"
                 job.finished_at = now
-        for task_id, (task, due_at) in due.items():
+        for task_id, (task, due_at, cycle) in due.items():
             job = pending.get(task_id)
             if job is None:
                 self.session.add(Job(instance_id=self.row.id, kind="timer", spiff_task_id=task_id,
                                      element_id=task.task_spec.bpmn_id or task.task_spec.name,
                                      due_at=due_at, max_attempts=1, created_at=now))
-            elif abs((job.due_at - due_at).total_seconds()) > 1:
+            elif cycle and abs((job.due_at - due_at).total_seconds()) > 1:
+                # A duration or date never moves once the timer started: recomputing it would
+                # shift it by however far a manual clock moved since.
                 job.due_at = due_at
 
     def _sync_service_jobs(self, now: datetime) -> None:

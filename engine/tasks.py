@@ -135,6 +135,9 @@ def _check_may_receive(session: Session, task: HumanTask, actor: Principal, user
         user = identity.get_user(session, username)
     except NotFound:
         raise ValidationFailed(f"no user named {username!r}", {"user": username}) from None
+    if not identity.principal_for(user).sees_tenant(task.tenant):
+        raise ValidationFailed(f"{username} belongs to another tenant and cannot see this task",
+                               {"user": username})
     if not actor.is_admin and not is_candidate(task, identity.principal_for(user)):
         raise Forbidden(f"{username} is not a candidate for this task; only an administrator may assign it")
 

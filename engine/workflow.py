@@ -152,6 +152,8 @@ def current_data(wf: BpmnWorkflow) -> dict[str, Any]:
         finished = [t for t in wf.tasks.values() if t.state == TaskState.COMPLETED]
         tasks = [max(finished, key=lambda t: t.last_state_change)] if finished else []
     for task in tasks:
+        if task.state == TaskState.WAITING and not task.data and task.parent is not None:
+            data.update(task.parent.data)  # a parallel join holds no data until all branches arrive
         data.update(task.data)
     return json.loads(json.dumps(data, default=str))
 
@@ -160,6 +162,7 @@ def current_data(wf: BpmnWorkflow) -> dict[str, Any]:
 class WaitingTimer:
     task: Task
     due_at: datetime  # naive UTC, real time (not shifted by a manual clock)
+    cycle: bool = False  # only a cycle timer's due time moves while its task waits
 
 
 def waiting_timers(wf: BpmnWorkflow) -> list[WaitingTimer]:
@@ -170,7 +173,7 @@ def waiting_timers(wf: BpmnWorkflow) -> list[WaitingTimer]:
             continue
         due = _timer_due(task, definition)
         if due is not None:
-            timers.append(WaitingTimer(task, due))
+            timers.append(WaitingTimer(task, due, isinstance(definition, CycleTimerEventDefinition)))
     return timers
 
 

@@ -121,3 +121,26 @@ def test_the_same_message_sent_concurrently_is_delivered_once(platform, api):
     assert all(body["delivered_to"] == [instance["id"]] for _, body in answers)
     history = staff.get(f"/api/v1/process-instances/{instance['id']}/history").json["items"]
     assert [e["action"] for e in history].count("message.received") == 1
+
+
+def test_bpmn_correlation_properties_pick_the_instance(platform, api):
+    """The model's correlation property (site_code, from each instance's my_site) decides."""
+    deploy(platform, "msg_correlated.bpmn")
+    staff = api("admin", ["admin"])
+    a = start(staff, "msg_correlated", "BATCH", my_site="S-1")
+    b = start(staff, "msg_correlated", "BATCH", my_site="S-2")
+    by_payload = send(staff, "p-1", "screening_done", "BATCH", {"site_code": "S-2", "result": "share"})
+    assert by_payload.json["delivered_to"] == [b["id"]]
+    assert staff.get(f"/api/v1/process-instances/{b['id']}").json["state"] == "completed"
+    by_correlation = send(staff, "p-2", "screening_done", correlation={"site_code": "S-1"})
+    assert by_correlation.json["delivered_to"] == [a["id"]]
+    nobody = send(staff, "p-3", "screening_done", "BATCH", {"site_code": "S-9"})
+    assert nobody.status_code == 404
+
+
+def test_a_message_without_the_correlation_value_reaches_nobody(platform, api):
+    deploy(platform, "msg_correlated.bpmn")
+    staff = api("admin", ["admin"])
+    start(staff, "msg_correlated", "BATCH", my_site="S-1")
+    r = send(staff, "q-1", "screening_done", "BATCH", {"result": "share"})
+    assert r.status_code == 404

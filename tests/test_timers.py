@@ -145,6 +145,44 @@ def test_timer_duration_is_an_expression_over_instance_data(platform, clock, cle
     assert open_task_titles(clerk, started["id"]) == ["Follow up"]
 
 
+def test_cycle_timer_reminds_three_times_while_the_task_stays_open(platform, clock, clerk):
+    deploy(platform, "jobs_reminder.bpmn")
+    started = start(clerk, "jobs_reminder")
+
+    clock.advance(timedelta(minutes=9))
+    assert run_all_due(platform) == 0
+    for reminders in (1, 2, 3):
+        clock.advance(timedelta(minutes=10, seconds=30))
+        assert run_all_due(platform) == 1
+        assert fired_count(platform, started["id"]) == reminders
+        assert open_task_titles(clerk, started["id"]) == ["Review the order"]
+
+    clock.advance(timedelta(hours=2))
+    assert run_all_due(platform) == 0
+    assert fired_count(platform, started["id"]) == 3
+    task = instance(clerk, started["id"])["active_tasks"][0]
+    r = clerk.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": {"comment": "done"}})
+    assert r.status_code == 200, r.json
+    assert r.json["state"] == "completed"
+
+
+def test_timer_keeps_its_due_time_when_another_branch_moves_on(platform, clock, clerk):
+    deploy(platform, "jobs_parallel_wait.bpmn")
+    started = start(clerk, "jobs_parallel_wait")
+    [survey] = started["active_tasks"]
+
+    clock.advance(timedelta(minutes=20))
+    r = clerk.post(f"/api/v1/tasks/{survey['id']}/complete", json={"data": {"comment": "surveyed"}})
+    assert r.status_code == 200, r.json
+    assert open_task_titles(clerk, started["id"]) == []
+
+    clock.advance(timedelta(minutes=9))
+    assert jobs.run_due_jobs(platform) == 0
+    clock.advance(timedelta(minutes=2))  # 31 minutes after the start
+    assert jobs.run_due_jobs(platform) == 1
+    assert open_task_titles(clerk, started["id"]) == ["Follow up"]
+
+
 def test_timer_is_cancelled_when_the_task_completes_first(platform, clock, clerk):
     deploy(platform, "jobs_timer_bare.bpmn")
     started = start(clerk, "jobs_timer_bare")
@@ -184,6 +222,13 @@ def test_suspended_instance_timer_waits_until_resumed(platform, clock, clerk, su
     resumed = instance(supervisor, started["id"])
     assert resumed["state"] == "completed"
     assert resumed["variables"]["timed_out"] is True
+
+
+def run_all_due(platform: Platform) -> int:
+    ran = 0
+    while (n := jobs.run_due_jobs(platform)) > 0:
+        ran += n
+    return ran
 
 
 def wait_for_follow_up(platform: Platform, instance_id: int) -> bool:

@@ -59,6 +59,7 @@ def _collect(paths: tuple[str, ...]) -> dict[str, bytes]:
 def main(ctx: click.Context, database: str | None) -> None:
     """TowerFlow: BPMN processes for tower orders and enterprise fault dispatch."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every tick otherwise
     ctx.obj = {"database": database}
 
 

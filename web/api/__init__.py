@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, request
 from flask_smorest import Api
+
+from .context import principal
 
 
 def register_api(app: Flask) -> Api:
@@ -13,4 +15,12 @@ def register_api(app: Flask) -> Api:
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
     for module in (auth, deployments, instances, tasks, messages, incidents):
         api.register_blueprint(module.blp, url_prefix=f"/api/v1{module.PREFIX}")
+    protected = {module.blp.name for module in (deployments, instances, tasks, messages, incidents)}
+
+    @app.before_request
+    def _authenticate():
+        """A missing or bad token answers 401 before the request body is even looked at."""
+        if request.blueprint in protected:
+            principal()
+
     return api
