@@ -28,11 +28,13 @@ def database_url(url: str | None = None) -> str:
     return url
 
 
-def make_engine(url: str | None = None) -> Engine:
+def make_engine(url: str | None = None, *, for_writing: bool = True) -> Engine:
+    """An engine; on SQLite, ``for_writing=False`` gives one whose transactions are plain
+    (deferred) snapshots, so readers never wait for a writer."""
     url = database_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
-        _serialize_sqlite_writers(engine)
+        _take_over_sqlite_transactions(engine, "BEGIN IMMEDIATE" if for_writing else "BEGIN")
     else:
         engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
     return engine
@@ -42,8 +44,8 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-def _serialize_sqlite_writers(engine: Engine) -> None:
-    """Take pysqlite's own transaction handling away and begin every transaction IMMEDIATE."""
+def _take_over_sqlite_transactions(engine: Engine, begin: str) -> None:
+    """Take pysqlite's own transaction handling away; writers begin IMMEDIATE (serialized)."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
@@ -56,7 +58,7 @@ def _serialize_sqlite_writers(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql(begin)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker:

@@ -23,7 +23,7 @@ from .advance import step_and_save
 from .errors import Conflict, Forbidden, NotFound
 from .models import Incident, Job, ProcessInstance
 from .principal import Principal
-from .runtime import FINAL_STATES, InstanceRun, backoff, derive_state
+from .runtime import FINAL_STATES, InstanceRun, backoff, derive_state, lock_instance
 from .services import ServiceCall
 from .workflow import errored_task, find_task, fire_timer
 
@@ -77,6 +77,7 @@ def drain(platform: Platform, instance_id: int, rounds: int = 50) -> None:
 def run_job(platform: Platform, job_id: int) -> bool:
     try:
         with platform.transaction() as session:
+            _lock_instance_of(platform, session, job_id)
             job = _leased_job(platform, session, job_id)
             if job is None:
                 return False
@@ -93,6 +94,14 @@ def run_job(platform: Platform, job_id: int) -> bool:
         log.info("job %s failed", job_id, exc_info=True)
         _record_failure(platform, job_id, exc)
         return True
+
+
+def _lock_instance_of(platform: Platform, session: Session, job_id: int) -> None:
+    """Lock the job's instance before the job row: every writer takes instance then job,
+    so a job runner and a person completing a task never deadlock on PostgreSQL."""
+    instance_id = session.scalar(select(Job.instance_id).where(Job.id == job_id))
+    if instance_id is not None:
+        lock_instance(platform, session, instance_id)
 
 
 def _leased_job(platform: Platform, session: Session, job_id: int) -> Job | None:
@@ -162,6 +171,7 @@ def _record_failure(platform: Platform, job_id: int, exc: BaseException) -> None
     trace = "".join(traceback.format_exception(exc))
     now = platform.clock.now()
     with platform.transaction() as session:
+        _lock_instance_of(platform, session, job_id)
         job = session.get(Job, job_id)
         if job is None or job.state != "pending":
             return
@@ -234,6 +244,8 @@ def retry_incident(platform: Platform, actor: Principal, incident_id: int) -> in
     now = platform.clock.now()
     with platform.transaction() as session:
         incident = visible_incident(session, actor, incident_id)
+        lock_instance(platform, session, incident.instance_id)
+        session.refresh(incident)
         if incident.state != "open":
             raise Conflict(f"incident {incident_id} is already {incident.state}")
         job = session.get(Job, incident.job_id) if incident.job_id else None

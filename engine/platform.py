@@ -34,8 +34,10 @@ class Platform:
                  retry_backoff_seconds: float = 5.0, lease_seconds: float = 300.0):
         self.url = db.database_url(url)
         self.engine = db.make_engine(self.url)
-        self.Session = db.make_session_factory(self.engine)
         self.is_postgres = db.is_postgres(self.engine)
+        self.read_engine = self.engine if self.is_postgres else db.make_engine(self.url, for_writing=False)
+        self.Session = db.make_session_factory(self.read_engine)  # for reading
+        self.WriteSession = db.make_session_factory(self.engine)
         self.forms: Mapping[str, Any] = forms if forms is not None else _default_forms()
         self.services = services or default_services
         self.clock = clock or Clock()
@@ -50,7 +52,7 @@ class Platform:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session whose work commits on success and rolls back on any error."""
-        session = self.Session()
+        session = self.WriteSession()
         try:
             yield session
             session.commit()
@@ -59,6 +61,11 @@ class Platform:
             raise
         finally:
             session.close()
+
+    def close(self) -> None:
+        """Close every pooled connection (tests, and processes that stop)."""
+        self.engine.dispose()
+        self.read_engine.dispose()
 
     def real_now(self) -> datetime:
         return datetime.now(UTC).replace(tzinfo=None)

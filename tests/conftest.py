@@ -78,7 +78,7 @@ def platform(database_url, services, clock):
     pf = Platform(database_url, forms=FORMS, services=services, clock=clock, retry_backoff_seconds=2.0)
     pf.init_db()
     yield pf
-    pf.engine.dispose()
+    pf.close()
 
 
 def read(name: str) -> bytes:
