@@ -4,22 +4,26 @@ died is taken over by another, which calls the handler with the same idempotency
 from __future__ import annotations
 
 import multiprocessing
+import threading
+import time
 from collections import Counter
 from datetime import timedelta
 
 import pytest
 from conftest import PG_URL, deploy
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
-from engine import instances, jobs
+from engine import instances, jobs, tasks
 from engine.clock import ManualClock
 from engine.models import AuditEvent, HumanTask, Job, ProcessInstance
 from engine.platform import Platform
 from engine.principal import SYSTEM
+from engine.runtime import InstanceRun
 from forms import FORMS
 
 INSTANCES = 200
 WORKERS = 3
+BLOCKED_BY = text("select count(*) from pg_stat_activity where :pid = any(pg_blocking_pids(pid))")
 
 
 def run_jobs_until_none_left(url: str, clock_offset_seconds: float, go, results) -> None:
@@ -36,7 +40,7 @@ def run_jobs_until_none_left(url: str, clock_offset_seconds: float, go, results)
         while (n := jobs.run_due_jobs(platform, limit=5)) > 0:
             ran += n
     finally:
-        platform.engine.dispose()
+        platform.close()
         results.put((platform.worker_id, ran))
 
 
@@ -110,7 +114,7 @@ def test_job_of_a_dead_worker_is_taken_over_with_the_same_idempotency_key(
                 locked_by="tower-host-7:4242:dead00", locked_until=clock.now() - timedelta(seconds=1)))
         assert jobs.run_due_jobs(other) == 1
     finally:
-        other.engine.dispose()
+        other.close()
 
     assert len(calls) == 2
     assert calls[1][0] == calls[0][0]
@@ -128,3 +132,58 @@ def test_job_of_a_dead_worker_is_taken_over_with_the_same_idempotency_key(
 def _service_jobs(platform: Platform, instance_id: int) -> list[Job]:
     with platform.Session() as session:
         return list(session.scalars(select(Job).where(Job.instance_id == instance_id, Job.kind == "service")))
+
+
+@pytest.mark.skipif(not PG_URL, reason="row locks between concurrent transactions: PostgreSQL")
+def test_timer_coming_due_while_the_task_is_completed_neither_deadlocks_nor_raises_an_incident(
+        platform, clock, api, monkeypatch):
+    clerk = api("wang", ["clerk"])
+    deploy(platform, "jobs_timer_bare.bpmn")
+    r = clerk.post("/api/v1/process-instances", json={"process_key": "jobs_timer_bare", "variables": {}})
+    assert r.status_code == 201, r.json
+    started = r.json
+    clock.advance(timedelta(minutes=16))
+    [job_id] = jobs.lease_due_jobs(platform)  # the clock took the due timer ...
+    outcome = {}
+    runner = threading.Thread(target=lambda: outcome.update(ran=jobs.run_job(platform, job_id)))
+
+    class CompletionInProgress(InstanceRun):
+        """... and runs it while the clerk's completion holds the instance."""
+
+        @classmethod
+        def open(cls, platform_, session, instance_id):
+            run = super().open(platform_, session, instance_id)
+            if not outcome.get("runner started"):
+                outcome["runner started"] = True
+                pid = session.connection().exec_driver_sql("select pg_backend_pid()").scalar()
+                runner.start()
+                assert wait_until_blocked_by(platform, pid), "the job runner never waited for the instance"
+            return run
+
+    monkeypatch.setattr(tasks, "InstanceRun", CompletionInProgress)
+    task = started["active_tasks"][0]
+    r = clerk.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": {"comment": "just in time"}})
+    runner.join(timeout=30)
+
+    assert r.status_code == 200, r.json
+    assert r.json["state"] == "completed"
+    assert "timed_out" not in r.json["variables"]
+    assert outcome["ran"] is False
+    assert clerk.get("/api/v1/incidents").json["items"] == []
+    with platform.Session() as session:
+        assert session.get(Job, job_id).state == "cancelled"
+        assert session.scalar(select(func.count()).select_from(AuditEvent)
+                              .where(AuditEvent.action == "timer.fired")) == 0
+
+
+def wait_until_blocked_by(platform: Platform, pid: int, limit_seconds: float = 10) -> bool:
+    """Bounded wait until some other database session waits for a lock ``pid`` holds."""
+    deadline = time.monotonic() + limit_seconds
+    with platform.engine.connect() as conn:
+        while time.monotonic() < deadline:
+            blocked = conn.execute(BLOCKED_BY, {"pid": pid}).scalar()
+            conn.rollback()
+            if blocked:
+                return True
+            time.sleep(0.05)
+    return False

@@ -196,6 +196,28 @@ def test_supervisor_retry_after_the_incident_completes_the_instance(
     assert r.status_code == 409, r.json
 
 
+def test_retry_of_a_suspended_instance_waits_until_it_is_resumed(platform, clock, flaky, clerk, supervisor):
+    deploy(platform, "jobs_flaky.bpmn")
+    started = start(clerk, "jobs_flaky", site_id="0571", amount=10)
+    complete_review(clerk, started, {"approved": True})
+    assert flaky.attempts == [1]
+    r = supervisor.post(f"/api/v1/process-instances/{started['id']}/suspend")
+    assert r.status_code == 200, r.json
+
+    flaky.broken = False
+    clock.advance(timedelta(minutes=5))
+    assert jobs.run_due_jobs(platform) == 0
+    assert flaky.attempts == [1]
+    assert instance(supervisor, started["id"])["state"] == "suspended"
+
+    r = supervisor.post(f"/api/v1/process-instances/{started['id']}/resume")
+    assert r.status_code == 200, r.json
+    assert r.json["state"] == "running"
+    assert jobs.run_due_jobs(platform) == 1
+    assert flaky.attempts == [1, 2]
+    assert instance(supervisor, started["id"])["state"] == "completed"
+
+
 def test_handler_gets_evaluated_parameters_and_its_result_lands_in_the_result_variable(
         platform, flaky, clerk):
     flaky.broken = False

@@ -247,7 +247,7 @@ def test_timer_fires_after_a_restart(platform, services, database_url, clerk):
     deploy(platform, "jobs_short.bpmn")
     started = start(clerk, "jobs_short")
     assert started["active_tasks"] == []
-    platform.engine.dispose()  # the process that created the timer goes away
+    platform.close()  # the process that created the timer goes away
 
     restarted = Platform(database_url, forms=FORMS, services=services, clock=Clock())
     scheduler = start_clock(restarted)
@@ -255,7 +255,7 @@ def test_timer_fires_after_a_restart(platform, services, database_url, clerk):
         assert wait_for_follow_up(restarted, started["id"]), "the timer never fired after the restart"
     finally:
         scheduler.shutdown(wait=True)
-        restarted.engine.dispose()
+        restarted.close()
 
     assert open_task_titles(clerk, started["id"]) == ["Follow up"]
     assert fired_count(platform, started["id"]) == 1
