@@ -207,6 +207,8 @@ def _describe(exc: BaseException) -> str:
 
 
 def _element_of(exc: BaseException) -> str | None:
+    if getattr(exc, "element_id", None):
+        return exc.element_id
     spec = getattr(exc, "task_spec", None)
     return getattr(spec, "bpmn_id", None) or getattr(spec, "name", None)
 

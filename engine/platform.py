@@ -25,7 +25,7 @@ from .serialization import specs_from_json
 from .services import ServiceRegistry
 from .services import registry as default_services
 from .tasks_props import human_task_fields
-from .workflow import ServiceDispatch
+from .workflow import PlatformScriptEngine
 
 
 class Platform:
@@ -70,8 +70,8 @@ class Platform:
     def real_now(self) -> datetime:
         return datetime.now(UTC).replace(tzinfo=None)
 
-    def script_engine(self, call=None) -> ServiceDispatch:
-        return ServiceDispatch(environment=_sandbox(), call=call)
+    def script_engine(self, call=None) -> PlatformScriptEngine:
+        return PlatformScriptEngine(environment=_sandbox(), call=call)
 
     def spec_json(self, session: Session, definition_id: int) -> str:
         """A version's spec JSON; versions never change, so it is cached by id."""

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -22,6 +23,7 @@ from .models import HumanTask, Incident, Job, MessageSubscription, ProcessDefini
 from .serialization import workflow_from_json, workflow_to_json
 from .workflow import (
     current_data,
+    find_task,
     is_completed,
     ready_service_tasks,
     ready_user_tasks,
@@ -133,8 +135,7 @@ class InstanceRun:
         pending = self._pending_jobs("timer")
         for job in pending.values():
             if job.spiff_task_id not in due:
-                job.state = "cancelled"
-                job.finished_at = now
+                self._close_timer_job(job, now)
         for task_id, (task, due_at, cycle) in due.items():
             job = pending.get(task_id)
             if job is None:
@@ -145,6 +146,17 @@ class InstanceRun:
                 # A duration or date never moves once the timer started: recomputing it would
                 # shift it by however far a manual clock moved since.
                 job.due_at = due_at
+
+    def _close_timer_job(self, job: Job, now: datetime) -> None:
+        """A timer no longer waits: SpiffWorkflow fired it itself (its due time passed while
+        the instance was saved for another reason), or its activity ended first."""
+        task = find_task(self.workflow, job.spiff_task_id)
+        job.finished_at = now
+        if task is not None and task.state == TaskState.COMPLETED:
+            job.state = "done"
+            audit.record(self.session, self.row.id, None, "timer.fired", element_id=job.element_id, at=now)
+        else:
+            job.state = "cancelled"
 
     def _sync_service_jobs(self, now: datetime) -> None:
         ready = {str(t.id): t for t in ready_service_tasks(self.workflow)}

@@ -21,6 +21,7 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
+    DurationTimerEventDefinition,
     TimerEventDefinition,
 )
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
@@ -39,8 +40,17 @@ class RunawayWorkflow(Exception):
     """The workflow ran more tasks in one go than any sane process needs."""
 
 
-class ServiceDispatch(PythonScriptEngine):
-    """Script engine that sends service tasks to a callable supplied by the runtime."""
+class TimerError(Exception):
+    """A timer's expression gave something that is not a date, duration or cycle."""
+
+    def __init__(self, message: str, element_id: str):
+        super().__init__(message)
+        self.element_id = element_id
+
+
+class PlatformScriptEngine(PythonScriptEngine):
+    """SpiffWorkflow's script engine with the platform's sandbox, service calls sent to a
+    callable supplied by the job runner, and timer values checked where they are computed."""
 
     def __init__(self, environment=None, call=None):
         super().__init__(environment=environment)
@@ -51,6 +61,37 @@ class ServiceDispatch(PythonScriptEngine):
             raise RuntimeError("service tasks run only from the job runner")
         params = {name: p.get("value") for name, p in (operation_params or {}).items()}
         return json.dumps(self.call(task, operation_name, params), default=str)
+
+    def evaluate(self, task, expression, external_context=None):
+        value = super().evaluate(task, expression, external_context)
+        definition = getattr(task.task_spec, "event_definition", None)
+        if isinstance(definition, TimerEventDefinition) and expression == definition.expression:
+            _check_timer_value(task, definition, value)
+        return value
+
+
+def _check_timer_value(task: Task, definition: TimerEventDefinition, value: Any) -> None:
+    """SpiffWorkflow fails on a bad timer value with a bare 'Invalid duration' naming nothing."""
+    try:
+        if isinstance(definition, CycleTimerEventDefinition):
+            TimerEventDefinition.parse_iso_recurring_interval(value)
+        elif isinstance(definition, DurationTimerEventDefinition):
+            TimerEventDefinition.parse_iso_duration(value)
+        else:
+            TimerEventDefinition.get_datetime(value)
+    except Exception:
+        element = task.task_spec.bpmn_id or task.task_spec.name
+        raise TimerError(
+            f"timer '{element}': {definition.expression} gave {value!r}, which is not an ISO 8601 "
+            f"{_timer_kind(definition)}", element) from None
+
+
+def _timer_kind(definition: TimerEventDefinition) -> str:
+    if isinstance(definition, CycleTimerEventDefinition):
+        return "repeating interval (e.g. R3/PT1H)"
+    if isinstance(definition, DurationTimerEventDefinition):
+        return "duration (e.g. PT15M)"
+    return "date and time (e.g. 2026-12-01T09:00:00)"
 
 
 def all_tasks(wf: BpmnWorkflow) -> Iterator[Task]:

@@ -145,6 +145,16 @@ def test_timer_duration_is_an_expression_over_instance_data(platform, clock, cle
     assert open_task_titles(clerk, started["id"]) == ["Follow up"]
 
 
+def test_a_timer_given_a_bad_value_raises_an_incident_naming_it(platform, clerk, supervisor):
+    deploy(platform, "jobs_wait_expr.bpmn")
+    started = start(clerk, "jobs_wait_expr", wait_time="soon")
+    assert started["state"] == "error"
+    incident = supervisor.get("/api/v1/incidents").json["items"][0]
+    assert incident["process_instance_id"] == started["id"]
+    assert incident["element_id"] == "pause"
+    assert "pause" in incident["message"] and "wait_time" in incident["message"]
+
+
 def test_cycle_timer_reminds_three_times_while_the_task_stays_open(platform, clock, clerk):
     deploy(platform, "jobs_reminder.bpmn")
     started = start(clerk, "jobs_reminder")
