@@ -326,7 +326,8 @@ def test_lists_never_show_another_tenants_rows(tenants, request, user):
     instances = ok(client.get("/api/v1/process-instances"))
     assert [i["id"] for i in instances["items"]] == [a["id"]]
     assert instances["total"] == 1
-    for query in ({"tenant": TENANT_B}, {"business_key": "ORDER-B"}, {"process_key": "tasks_tenant", "tenant": TENANT_B}):
+    for query in ({"tenant": TENANT_B}, {"business_key": "ORDER-B"},
+                  {"process_key": "tasks_tenant", "tenant": TENANT_B}):
         assert ok(client.get("/api/v1/process-instances", query_string=query))["total"] == 0
 
     tasks = ok(client.get("/api/v1/tasks"))

@@ -37,7 +37,7 @@ def assert_one_winner(outcomes: dict[str, tuple[int, dict]], task: dict) -> None
     assert statuses == [200] + [409] * (len(outcomes) - 1), outcomes
     (winner,) = [name for name, (status, _) in outcomes.items() if status == 200]
     assert task["assignee"] == winner
-    for name, (status, body) in outcomes.items():
+    for status, body in outcomes.values():
         if status == 409:
             assert body["error"]["code"] == "conflict", body
             assert "already claimed" in body["error"]["message"], body
@@ -87,7 +87,11 @@ def test_threads_claiming_at_once_have_exactly_one_winner(platform, app, api, pe
 
 def claim_in_own_process(url: str, mode: str, name: str, authorization: str, task_id: int,
                          ready, go, results) -> None:
-    """A fresh interpreter: its own platform and engine pool, then claim when told to."""
+    """A fresh interpreter: its own platform and engine pool, then claim when told to.
+
+    It always answers on ``results``, with status -1 and the traceback when it broke."""
+    import traceback
+
     from engine import tasks
     from engine.errors import EngineError
     from web.app import build_platform, create_app
@@ -108,13 +112,16 @@ def claim_in_own_process(url: str, mode: str, name: str, authorization: str, tas
                 results.put((name, 200, {}))
             except EngineError as exc:
                 results.put((name, exc.status, {"error": {"code": exc.code, "message": exc.message}}))
+    except Exception:
+        results.put((name, -1, {"traceback": traceback.format_exc()}))
     finally:
+        ready.set()
         platform.engine.dispose()
 
 
 @pytest.mark.skipif(not PG_URL, reason="separate processes need PostgreSQL (TOWERFLOW_TEST_DATABASE_URL)")
 @pytest.mark.parametrize("mode", ["api", "engine"])
-def test_processes_claiming_at_once_have_exactly_one_winner(platform, api, mode):
+def test_processes_claiming_at_once_have_exactly_one_winner(platform, api, database_url, mode):
     task_id = start_review(platform, api)
     headers = tokens_for(api, DIRECTORS[:6])
     ctx = multiprocessing.get_context("spawn")
@@ -123,12 +130,12 @@ def test_processes_claiming_at_once_have_exactly_one_winner(platform, api, mode)
     for name, authorization in headers.items():
         ready = ctx.Event()
         proc = ctx.Process(target=claim_in_own_process,
-                           args=(PG_URL, mode, name, authorization, task_id, ready, go, results))
+                           args=(database_url, mode, name, authorization, task_id, ready, go, results))
         proc.start()
         workers.append((proc, ready))
     try:
-        for proc, ready in workers:
-            assert ready.wait(timeout=180), "a claimant process never got ready"
+        for _, ready in workers:
+            assert ready.wait(timeout=120), "a claimant process never got ready"
         go.set()
         outcomes = {}
         for _ in workers:
