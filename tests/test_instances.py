@@ -1,17 +1,10 @@
 """Process instances: start, states, the gateway-loop trap, suspend, resume, terminate, history."""
 
-from conftest import deploy
+from conftest import deploy, start
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
 from engine.workflow import is_completed, run_engine_steps
-
-
-def start(client, key, business_key=None, **variables):
-    r = client.post("/api/v1/process-instances",
-                    json={"process_key": key, "business_key": business_key, "variables": variables})
-    assert r.status_code == 201, r.json
-    return r.json
 
 
 def test_a_loop_of_1000_iterations_completes_with_the_right_count(platform, api):

@@ -2,14 +2,7 @@
 
 import threading
 
-from conftest import deploy
-
-
-def start(client, key, business_key, **variables):
-    r = client.post("/api/v1/process-instances",
-                    json={"process_key": key, "business_key": business_key, "variables": variables})
-    assert r.status_code == 201, r.json
-    return r.json
+from conftest import deploy, start
 
 
 def send(client, message_id, name, business_key=None, payload=None, correlation=None):

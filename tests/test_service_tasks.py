@@ -11,7 +11,7 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import deploy, read
+from conftest import deploy, instance, read, start
 from sqlalchemy import select
 
 from engine import jobs, validation
@@ -58,11 +58,6 @@ def supervisor(api):
     return api("zhao", ["supervisor"])
 
 
-def start(user, process_key: str, **variables) -> dict:
-    r = user.post("/api/v1/process-instances",
-                  json={"process_key": process_key, "business_key": "ORD-1", "variables": variables})
-    assert r.status_code == 201, r.json
-    return r.json
 
 
 def complete_review(user, instance: dict, data: dict) -> dict:
@@ -72,10 +67,6 @@ def complete_review(user, instance: dict, data: dict) -> dict:
     return r.json
 
 
-def instance(user, instance_id: int) -> dict:
-    r = user.get(f"/api/v1/process-instances/{instance_id}")
-    assert r.status_code == 200, r.json
-    return r.json
 
 
 def open_incidents(user) -> list[dict]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import deploy
+from conftest import deploy, start
 
 TASK_FIELDS = {"id", "title", "process_key", "process_instance_id", "business_key", "tenant",
                "candidate_groups", "candidate_users", "assignee", "due_at", "priority", "form_key",
@@ -19,14 +19,6 @@ TASK_FIELDS = {"id", "title", "process_key", "process_instance_id", "business_ke
 
 # --- helpers ---------------------------------------------------------------------------------
 
-def start(client, process_key: str, business_key: str | None = None, tenant: str | None = None,
-          **variables) -> dict:
-    body = {"process_key": process_key, "business_key": business_key, "variables": variables}
-    if tenant is not None:
-        body["tenant"] = tenant
-    r = client.post("/api/v1/process-instances", json=body)
-    assert r.status_code == 201, r.json
-    return r.json
 
 
 def only_task(instance: dict) -> dict:

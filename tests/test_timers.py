@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import deploy
+from conftest import deploy, instance, start
 from sqlalchemy import select
 
 from engine import jobs
@@ -35,17 +35,8 @@ def supervisor(api):
     return api("zhao", ["supervisor"])
 
 
-def start(user, process_key: str, **variables) -> dict:
-    r = user.post("/api/v1/process-instances",
-                  json={"process_key": process_key, "business_key": "ORD-1", "variables": variables})
-    assert r.status_code == 201, r.json
-    return r.json
 
 
-def instance(user, instance_id: int) -> dict:
-    r = user.get(f"/api/v1/process-instances/{instance_id}")
-    assert r.status_code == 200, r.json
-    return r.json
 
 
 def open_task_titles(user, instance_id: int) -> list[str]:

@@ -6,12 +6,19 @@ from flask import Flask, request
 from flask_smorest import Api
 
 from .context import principal
+from .schemas import ErrorSchema
+
+
+class TowerFlowApi(Api):
+    """flask-smorest's Api documenting the platform's own error shape."""
+
+    ERROR_SCHEMA = ErrorSchema
 
 
 def register_api(app: Flask) -> Api:
     from . import auth, deployments, incidents, instances, messages, tasks
 
-    api = Api(app, spec_kwargs={"components": {"securitySchemes": {
+    api = TowerFlowApi(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
     for module in (auth, deployments, instances, tasks, messages, incidents):
         api.register_blueprint(module.blp, url_prefix=f"/api/v1{module.PREFIX}")

@@ -10,8 +10,24 @@ class PageArgs(Schema):
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
+def page_of(item: type[Schema], name: str) -> type[Schema]:
+    """The list answer: one page of items with the total count."""
+    return Schema.from_dict({
+        "items": fields.List(fields.Nested(item)), "total": fields.Integer(),
+        "page": fields.Integer(), "page_size": fields.Integer(),
+    }, name=name)
+
+
+class ErrorBody(Schema):
+    code = fields.String()
+    message = fields.String()
+    details = fields.Raw(allow_none=True)
+
+
 class ErrorSchema(Schema):
-    error = fields.Dict()
+    """Every error answer: ``{"error": {"code", "message", "details"}}``."""
+
+    error = fields.Nested(ErrorBody)
 
 
 class TokenRequest(Schema):
@@ -46,11 +62,7 @@ class TaskDetail(Task):
     variables = fields.Dict()
 
 
-class TaskPage(Schema):
-    items = fields.List(fields.Nested(Task))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
+TaskPage = page_of(Task, "TaskPage")
 
 
 class TaskQuery(PageArgs):
@@ -83,11 +95,7 @@ class Incident(Schema):
     resolved_by = fields.String(allow_none=True)
 
 
-class IncidentPage(Schema):
-    items = fields.List(fields.Nested(Incident))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
+IncidentPage = page_of(Incident, "IncidentPage")
 
 
 class IncidentQuery(PageArgs):
@@ -111,11 +119,7 @@ class Instance(Schema):
     end_reason = fields.String(allow_none=True)
 
 
-class InstancePage(Schema):
-    items = fields.List(fields.Nested(Instance))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
+InstancePage = page_of(Instance, "InstancePage")
 
 
 class InstanceQuery(PageArgs):
@@ -165,11 +169,7 @@ class Definition(Schema):
     message_starts = fields.List(fields.String())
 
 
-class DefinitionPage(Schema):
-    items = fields.List(fields.Nested(Definition))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
+DefinitionPage = page_of(Definition, "DefinitionPage")
 
 
 class DefinitionQuery(PageArgs):
@@ -196,11 +196,7 @@ class Deployment(Schema):
     files = fields.List(fields.String())
 
 
-class DeploymentPage(Schema):
-    items = fields.List(fields.Nested(Deployment))
-    total = fields.Integer()
-    page = fields.Integer()
-    page_size = fields.Integer()
+DeploymentPage = page_of(Deployment, "DeploymentPage")
 
 
 class MessageRequest(Schema):
