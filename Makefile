@@ -6,9 +6,13 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run test test-pg lint bench clean
+.PHONY: install run test test-pg lint bench screenshots clean
 
-install: $(STAMP)
+install: $(STAMP) node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch node_modules/.installed
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +33,9 @@ test: install
 test-pg: install
 	TOWERFLOW_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test $(BIN)/pytest
 
+screenshots: install
+	TOWERFLOW_SCREENSHOTS=1 $(BIN)/pytest tests/browser
+
 lint: install
 	$(BIN)/ruff check engine handlers forms web tests
 
@@ -36,4 +43,4 @@ bench: install
 	$(BIN)/pytest tests/bench -p no:cacheprovider -o addopts="" -q
 
 clean:
-	rm -rf $(VENV) towerflow.db towerflow.db-wal towerflow.db-shm
+	rm -rf $(VENV) node_modules towerflow.db towerflow.db-wal towerflow.db-shm

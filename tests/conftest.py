@@ -4,23 +4,19 @@ TOWERFLOW_TEST_DATABASE_URL is set), the platform on a manual clock, and an API 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
+from helpers import PG_URL, UserClient
 from sqlalchemy import text
 
 import handlers  # noqa: F401  (registers the project's handlers)
-from engine import deployments, identity
+from engine import identity
 from engine.clock import ManualClock
 from engine.db import Base, create_schema, make_engine
 from engine.platform import Platform
-from engine.principal import SYSTEM
 from engine.services import registry
 from forms import FORMS
 from web.app import create_app
-
-DATA = Path(__file__).parent / "data"
-PG_URL = os.environ.get("TOWERFLOW_TEST_DATABASE_URL")
 
 
 def pytest_report_header(config):
@@ -79,49 +75,6 @@ def platform(database_url, services, clock):
     pf.init_db()
     yield pf
     pf.close()
-
-
-def read(name: str) -> bytes:
-    return (DATA / name).read_bytes()
-
-
-def deploy(platform: Platform, *names: str) -> dict:
-    return deployments.deploy(platform, SYSTEM, {n: read(n) for n in names})
-
-
-def start(client, process_key: str, business_key: str | None = None, tenant: str | None = None,
-          **variables) -> dict:
-    """Start an instance through the API and return it (asserting 201)."""
-    body = {"process_key": process_key, "business_key": business_key, "variables": variables}
-    if tenant is not None:
-        body["tenant"] = tenant
-    r = client.post("/api/v1/process-instances", json=body)
-    assert r.status_code == 201, r.json
-    return r.json
-
-
-def instance(client, instance_id: int) -> dict:
-    """An instance as the API shows it (asserting 200)."""
-    r = client.get(f"/api/v1/process-instances/{instance_id}")
-    assert r.status_code == 200, r.json
-    return r.json
-
-
-class UserClient:
-    """A Flask test client that sends one user's API token."""
-
-    def __init__(self, client, token: str):
-        self.client = client
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    def __getattr__(self, method):
-        call = getattr(self.client, method)
-
-        def send(url, **kwargs):
-            kwargs["headers"] = {**self.headers, **kwargs.get("headers", {})}
-            return call(url, **kwargs)
-
-        return send
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import io
 from dataclasses import dataclass
 
 import pytest
-from conftest import UserClient, deploy, read
+from helpers import UserClient, deploy, read
 
 from engine import identity
 

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 from click.testing import CliRunner
-from conftest import DATA
+from helpers import DATA
 
 from engine import identity
 from web.cli import main

@@ -11,7 +11,7 @@ import queue
 import threading
 
 import pytest
-from conftest import PG_URL, deploy
+from helpers import PG_URL, deploy
 
 from engine import identity
 

@@ -2,7 +2,7 @@
 
 import io
 
-from conftest import read
+from helpers import read
 
 from engine.models import ProcessDefinition
 

@@ -1,6 +1,6 @@
 """Process instances: start, states, the gateway-loop trap, suspend, resume, terminate, history."""
 
-from conftest import deploy, start
+from helpers import deploy, start
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 

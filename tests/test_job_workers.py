@@ -10,7 +10,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from conftest import PG_URL, deploy
+from helpers import PG_URL, deploy
 from sqlalchemy import func, select, text, update
 
 from engine import instances, jobs, tasks

@@ -2,7 +2,7 @@
 
 import threading
 
-from conftest import deploy, start
+from helpers import deploy, start
 
 
 def send(client, message_id, name, business_key=None, payload=None, correlation=None):

@@ -11,7 +11,7 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import deploy, instance, read, start
+from helpers import deploy, instance, read, start
 from sqlalchemy import select
 
 from engine import jobs, validation

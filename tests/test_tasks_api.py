@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import deploy, start
+from helpers import deploy, start
 
 TASK_FIELDS = {"id", "title", "process_key", "process_instance_id", "business_key", "tenant",
                "candidate_groups", "candidate_users", "assignee", "due_at", "priority", "form_key",

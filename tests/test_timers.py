@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import deploy, instance, start
+from helpers import deploy, instance, start
 from sqlalchemy import select
 
 from engine import jobs

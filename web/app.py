@@ -29,14 +29,10 @@ def create_app(config: dict[str, Any] | None = None, platform: Platform | None =
 
     from .api import register_api
     from .errors import register_error_handlers
+    from .ui import register_ui
 
-    register_api(app)
+    register_ui(app, api_blueprints=register_api(app))
     register_error_handlers(app)
-
-    @app.get("/")
-    def index():
-        """Until the inbox pages exist, point people at the API."""
-        return {"name": "TowerFlow", "api": "/api/v1", "openapi": "/api/v1/openapi.json"}
 
     if app.config["START_CLOCK"]:
         from .clock import start_clock

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from engine.errors import EngineError
@@ -18,9 +18,20 @@ def error_response(status: int, code: str, message: str, details=None):
     return response
 
 
+def wants_page() -> bool:
+    """Pages get HTML errors; the API (and anything asking for JSON) gets JSON."""
+    return not request.path.startswith("/api/") and request.accept_mimetypes.accept_html
+
+
+def error_page(status: int, message: str):
+    return render_template("error.html", code=status, message=message), status
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(EngineError)
     def _engine_error(exc: EngineError):
+        if wants_page():
+            return error_page(exc.status, exc.message)
         return error_response(exc.status, exc.code, exc.message, exc.details)
 
     @app.errorhandler(HTTPException)
@@ -30,9 +41,13 @@ def register_error_handlers(app: Flask) -> None:
         code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 413: "too_large",
                 422: "validation_failed"}.get(exc.code, exc.name.lower().replace(" ", "_"))
         message = data.get("message") or exc.description or exc.name
+        if wants_page():
+            return error_page(exc.code or 500, message)
         return error_response(exc.code or 500, code, message, details)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled error")
+        if wants_page():
+            return error_page(500, "the server failed to handle this request")
         return error_response(500, "internal_error", "the server failed to handle this request")

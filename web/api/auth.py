@@ -9,7 +9,7 @@ from .context import platform
 from .schemas import TokenRequest, TokenResponse
 
 PREFIX = "/auth"
-blp = Blueprint("auth", __name__, description="Authentication")
+blp = Blueprint("api_auth", __name__, description="Authentication")
 
 
 @blp.route("/token")

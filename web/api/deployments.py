@@ -14,7 +14,7 @@ from .context import listing, page, platform, principal
 from .schemas import DefinitionPage, DefinitionQuery, DeploymentPage, DeploymentResult, PageArgs
 
 PREFIX = ""
-blp = Blueprint("deployments", __name__, description="Deploy BPMN and DMN; list process definitions")
+blp = Blueprint("api_deployments", __name__, description="Deploy BPMN and DMN; list process definitions")
 
 UPLOAD_DOC = {"requestBody": {"content": {"multipart/form-data": {"schema": {
     "type": "object", "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}},

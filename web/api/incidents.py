@@ -10,7 +10,7 @@ from .context import listing, page, platform, principal
 from .schemas import Incident, IncidentPage, IncidentQuery
 
 PREFIX = "/incidents"
-blp = Blueprint("incidents", __name__, description="Incidents")
+blp = Blueprint("api_incidents", __name__, description="Incidents")
 
 
 @blp.route("")

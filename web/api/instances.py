@@ -10,7 +10,7 @@ from .context import listing, page, platform, principal
 from .schemas import History, Instance, InstancePage, InstanceQuery, StartRequest, TerminateRequest
 
 PREFIX = "/process-instances"
-blp = Blueprint("instances", __name__, description="Process instances")
+blp = Blueprint("api_instances", __name__, description="Process instances")
 
 
 def _view(instance_id: int) -> dict:

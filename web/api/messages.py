@@ -9,7 +9,7 @@ from .context import platform, principal
 from .schemas import MessageRequest, MessageResult
 
 PREFIX = "/messages"
-blp = Blueprint("messages", __name__, description="Messages")
+blp = Blueprint("api_messages", __name__, description="Messages")
 
 
 @blp.route("")

@@ -11,7 +11,7 @@ from .context import listing, page, platform, principal
 from .schemas import AssignRequest, CompleteRequest, Instance, Task, TaskDetail, TaskPage, TaskQuery
 
 PREFIX = "/tasks"
-blp = Blueprint("tasks", __name__, description="Human tasks")
+blp = Blueprint("api_tasks", __name__, description="Human tasks")
 
 
 def _task(task_id: int) -> dict:

@@ -1,0 +1,56 @@
+"""Helpers the API tests share (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from engine import deployments
+from engine.platform import Platform
+from engine.principal import SYSTEM
+
+DATA = Path(__file__).parent / "data"
+PG_URL = os.environ.get("TOWERFLOW_TEST_DATABASE_URL")
+
+
+def read(name: str) -> bytes:
+    return (DATA / name).read_bytes()
+
+
+def deploy(platform: Platform, *names: str) -> dict:
+    return deployments.deploy(platform, SYSTEM, {n: read(n) for n in names})
+
+
+def start(client, process_key: str, business_key: str | None = None, tenant: str | None = None,
+          **variables) -> dict:
+    """Start an instance through the API and return it (asserting 201)."""
+    body = {"process_key": process_key, "business_key": business_key, "variables": variables}
+    if tenant is not None:
+        body["tenant"] = tenant
+    r = client.post("/api/v1/process-instances", json=body)
+    assert r.status_code == 201, r.json
+    return r.json
+
+
+def instance(client, instance_id: int) -> dict:
+    """An instance as the API shows it (asserting 200)."""
+    r = client.get(f"/api/v1/process-instances/{instance_id}")
+    assert r.status_code == 200, r.json
+    return r.json
+
+
+class UserClient:
+    """A Flask test client that sends one user's API token."""
+
+    def __init__(self, client, token: str):
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def __getattr__(self, method):
+        call = getattr(self.client, method)
+
+        def send(url, **kwargs):
+            kwargs["headers"] = {**self.headers, **kwargs.get("headers", {})}
+            return call(url, **kwargs)
+
+        return send

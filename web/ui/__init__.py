@@ -1,0 +1,92 @@
+"""The server-rendered pages: sign-in, inbox, instances, definitions, designer, dashboard."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
+
+from ..assets import register_assets
+from ..i18n import init_i18n
+
+csrf = CSRFProtect()
+login_manager = LoginManager()
+
+PAGE_BLUEPRINTS = (
+    "inbox", "start", "instances", "definitions", "designer", "dashboard", "admin",
+)
+
+
+def register_ui(app: Flask, api_blueprints) -> None:
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(app)
+    csrf.init_app(app)
+    for blueprint in api_blueprints:  # the API authenticates with tokens, not cookies
+        csrf.exempt(blueprint)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    init_i18n(app)
+    register_assets(app)
+    from . import auth
+
+    auth.init(app)
+    for name in PAGE_BLUEPRINTS:
+        module = _import_page_module(name)
+        if module is not None:
+            app.register_blueprint(module.bp)
+
+    @app.context_processor
+    def _navigation():
+        return {"nav_endpoints": nav_endpoints(app)}
+
+
+# Who sees which entry of the top navigation (admins see all); None means every signed-in user.
+NAV_GROUPS = {
+    "inbox.index": None,
+    "start.index": None,
+    "instances.index": None,
+    "definitions.index": {"designer", "supervisor"},
+    "designer.index": {"designer"},
+    "dashboard.index": {"supervisor"},
+    "admin.users": set(),
+}
+
+
+def nav_endpoints(app: Flask) -> set[str]:
+    from flask_login import current_user
+
+    if not current_user.is_authenticated:
+        return set()
+    actor = current_user.principal
+    return {endpoint for endpoint, groups in NAV_GROUPS.items()
+            if endpoint in app.view_functions and (groups is None or actor.is_admin or actor.groups & groups)}
+
+
+def _import_page_module(name: str):
+    """Page areas are added one by one; an area not written yet is simply absent."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"{__name__}.{name}":
+            return None
+        raise
+
+
+def _secret_key(app: Flask) -> str:
+    """TOWERFLOW_SECRET_KEY, else a key kept in instance/secret_key so sessions survive restarts."""
+    if os.environ.get("TOWERFLOW_SECRET_KEY"):
+        return os.environ["TOWERFLOW_SECRET_KEY"]
+    if app.config.get("TESTING"):
+        return secrets.token_hex(32)
+    path = Path(app.instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
