@@ -1,0 +1,111 @@
+/*
+ * TowerFlow diagram helper: draws a BPMN XML with bpmn-js (the NavigatedViewer bundle,
+ * global BpmnJS) and decorates it with markers (CSS classes on elements), badges (small
+ * overlays with a number or text) and heat (a fill from pale yellow to orange, strength 0..1).
+ *
+ *   TowerflowDiagram.draw(container, {xml, markers: {id: [cls]}, badges: [{element, text,
+ *     className, position, title}], heat: {id: 0..1}})  -> Promise<viewer>
+ *
+ * Every element with data-diagram="<id of a JSON script>" is drawn on page load.
+ * The designer pages may reuse it.
+ */
+(function () {
+  'use strict';
+
+  var POSITIONS = {
+    'top-right': function () { return { top: -10, right: 10 }; },
+    'top-left': function () { return { top: -10, left: -10 }; },
+    'bottom-left': function () { return { bottom: 10, left: -10 }; },
+    'bottom-right': function () { return { bottom: 10, right: 10 }; }
+  };
+
+  function addMarkers(canvas, registry, markers) {
+    Object.keys(markers || {}).forEach(function (id) {
+      if (!registry.get(id)) { return; }
+      (markers[id] || []).forEach(function (cls) { canvas.addMarker(id, cls); });
+    });
+  }
+
+  function badge(item) {
+    var node = document.createElement('div');
+    node.className = 'tf-badge ' + (item.className || '');
+    node.textContent = item.text;
+    if (item.title) { node.title = item.title; }
+    node.setAttribute('data-badge-for', item.element);
+    return node;
+  }
+
+  function addBadges(overlays, registry, badges) {
+    (badges || []).forEach(function (item) {
+      if (!registry.get(item.element)) { return; }
+      var place = POSITIONS[item.position] || POSITIONS['top-right'];
+      overlays.add(item.element, 'tf-badge', { position: place(), html: badge(item) });
+    });
+  }
+
+  function heatColour(strength) {
+    // from pale yellow (few) to deep orange (the busiest element)
+    var low = [255, 243, 205], high = [247, 103, 7];
+    var mix = low.map(function (c, i) { return Math.round(c + (high[i] - c) * strength); });
+    return 'rgb(' + mix.join(',') + ')';
+  }
+
+  function addHeat(canvas, registry, heat) {
+    // Fill the shape itself (under its label) rather than laying an overlay over it.
+    Object.keys(heat || {}).forEach(function (id) {
+      var element = registry.get(id);
+      if (!element || element.waypoints) { return; }
+      var strength = Math.max(0.1, Math.min(1, heat[id]));
+      var shape = registry.getGraphics(id).querySelector('.djs-visual > :first-child');
+      if (shape) { shape.style.fill = heatColour(strength); }
+      canvas.addMarker(id, 'tf-heat');
+      registry.getGraphics(id).setAttribute('data-heat', strength.toFixed(2));
+    });
+  }
+
+  function showError(container, error) {
+    var message = document.createElement('p');
+    message.className = 'diagram-error';
+    message.textContent = (container.getAttribute('data-error') || 'The diagram could not be drawn:') + ' ' +
+      (error && error.message ? error.message : String(error));
+    container.appendChild(message);
+  }
+
+  function draw(container, drawing) {
+    if (typeof window.BpmnJS !== 'function') {
+      showError(container, 'bpmn-js is not loaded');
+      return Promise.resolve(null);
+    }
+    var viewer = new window.BpmnJS({ container: container });
+    return viewer.importXML(drawing.xml).then(function () {
+      var canvas = viewer.get('canvas');
+      var registry = viewer.get('elementRegistry');
+      var overlays = viewer.get('overlays');
+      canvas.zoom('fit-viewport', 'auto');
+      addHeat(canvas, registry, drawing.heat);
+      addMarkers(canvas, registry, drawing.markers);
+      addBadges(overlays, registry, drawing.badges);
+      container.setAttribute('data-ready', 'true');
+      return viewer;
+    }).catch(function (error) {
+      showError(container, error);
+      container.setAttribute('data-ready', 'error');
+      return null;
+    });
+  }
+
+  function drawAll() {
+    var nodes = document.querySelectorAll('[data-diagram]');
+    Array.prototype.forEach.call(nodes, function (container) {
+      var source = document.getElementById(container.getAttribute('data-diagram'));
+      if (source) { draw(container, JSON.parse(source.textContent)); }
+    });
+  }
+
+  window.TowerflowDiagram = { draw: draw };
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', drawAll);
+  } else {
+    drawAll();
+  }
+}());

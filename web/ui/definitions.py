@@ -1,0 +1,91 @@
+"""Process definitions: every process key with its versions and instance counts, and one
+version's diagram with a heatmap of where its instances are now and what they passed.
+
+Designers and supervisors (and admins) see it; counts cover only the instances of the
+viewer's tenant scope.
+"""
+
+from __future__ import annotations
+
+from itertools import groupby
+from typing import Any
+
+from flask import Blueprint, abort, render_template, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from engine import insight
+from engine.deployments import definition_file
+from engine.instances import STATES
+from engine.models import Deployment, ProcessDefinition
+
+from .helpers import platform, principal, require_groups
+from .instances import STATE_LABELS, diagram_missing, when
+
+bp = Blueprint("definitions", __name__, url_prefix="/definitions")
+PAGE_GROUPS = ("designer", "supervisor")
+
+
+@bp.context_processor
+def _helpers() -> dict[str, Any]:
+    return {"when": when, "state_labels": STATE_LABELS, "states": STATES}
+
+
+@bp.get("")
+@require_groups(*PAGE_GROUPS)
+def index():
+    with platform().Session() as session:
+        rows = session.execute(
+            select(ProcessDefinition, Deployment.deployed_by)
+            .join(Deployment, Deployment.id == ProcessDefinition.deployment_id)
+            .order_by(ProcessDefinition.key, ProcessDefinition.version.desc())).all()
+        counts = insight.version_counts(session, principal())
+        processes = [
+            {"key": key, "name": versions[0][0].name or key, "versions": versions}
+            for key, versions in ((k, list(g)) for k, g in groupby(rows, key=lambda r: r[0].key))
+        ]
+        return render_template("definitions/index.html", processes=processes, counts=counts)
+
+
+@bp.get("/<key>/<int:version>")
+@require_groups(*PAGE_GROUPS)
+def version(key: str, version: int):
+    pf, actor = platform(), principal()
+    with pf.Session() as session:
+        definition = session.scalar(select(ProcessDefinition).where(
+            ProcessDefinition.key == key, ProcessDefinition.version == version))
+        if definition is None:
+            abort(404, _("No such process version."))
+        xml = definition_file(session, definition).content
+        heat = insight.heatmap(pf, session, actor, definition)
+        versions = session.scalars(select(ProcessDefinition.version).where(ProcessDefinition.key == key)
+                                   .order_by(ProcessDefinition.version.desc())).all()
+        counts = insight.version_counts(session, actor, key).get(definition.id, {})
+        names = insight.element_names(xml)
+        return render_template(
+            "definitions/version.html", definition=definition, xml=xml, heat=heat, versions=versions,
+            counts=counts, names=names, drawing=heat_drawing(heat), rows=heat_rows(heat, names),
+            diagram_missing=diagram_missing(),
+            instances_url=url_for("instances.index", process=key, version=version))
+
+
+def heat_drawing(heat: insight.Heatmap) -> dict[str, Any]:
+    """Badges with the counts, a heat layer scaled to the busiest element, passed flows marked."""
+    busiest = max(heat.now.values(), default=0)
+    badges = [{"element": e, "text": str(n), "className": "tf-badge-now", "position": "top-left",
+               "title": _("%(n)s instance(s) here now", n=n)} for e, n in heat.now.items()]
+    badges += [{"element": e, "text": str(n), "className": "tf-badge-passed", "position": "top-right",
+                "title": _("passed %(n)s time(s)", n=n)} for e, n in heat.passed.items()]
+    markers: dict[str, list[str]] = {flow: ["tf-taken"] for flow in heat.flows}
+    for element in heat.passed:
+        markers.setdefault(element, []).append("tf-passed")
+    heat_layer = {e: n / busiest for e, n in heat.now.items()} if busiest else {}
+    return {"markers": markers, "badges": badges, "heat": heat_layer}
+
+
+def heat_rows(heat: insight.Heatmap, names: dict[str, str]) -> list[dict[str, Any]]:
+    """The same counts as a table, busiest first (readable without the diagram)."""
+    elements = set(heat.now) | set(heat.passed)
+    rows = [{"element": e, "name": names.get(e, e), "now": heat.now.get(e, 0), "passed": heat.passed.get(e, 0)}
+            for e in elements]
+    return sorted(rows, key=lambda r: (-r["now"], -r["passed"], r["name"]))

@@ -1,0 +1,269 @@
+"""Instances, as supervisors watch them: a filtered list, and one instance with its diagram,
+timeline, variables, audit log and incidents, plus suspend, resume, terminate and retry.
+
+Every signed-in user may list the instances of their tenant scope (the engine's tenant rule
+applies); only supervisors and admins get the controls, and the engine checks it again.
+Suspend, resume and terminate always pass a confirmation page: a POST without ``confirmed``
+only leads there.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import login_required
+from sqlalchemy import select
+
+from engine import audit, insight, instances, jobs
+from engine.deployments import definition_file
+from engine.errors import EngineError
+from engine.models import Incident, ProcessDefinition
+from engine.views import iso
+
+from ..assets import missing_assets
+from .helpers import pager, platform, principal, require_groups
+
+bp = Blueprint("instances", __name__, url_prefix="/instances")
+
+STATE_LABELS = {
+    "running": _l("Running"), "waiting": _l("Waiting"), "suspended": _l("Suspended"),
+    "completed": _l("Completed"), "terminated": _l("Terminated"), "error": _l("Error"),
+}
+ACTIONS = {  # action -> (button, question on the confirmation page)
+    "suspend": (_l("Suspend"), _l("Suspend this instance? No task can be completed and no timer or job "
+                                  "runs until it is resumed.")),
+    "resume": (_l("Resume"), _l("Resume this instance? Its tasks, timers and jobs continue.")),
+    "terminate": (_l("Terminate"), _l("Terminate this instance? Its open tasks, timers and jobs are "
+                                      "cancelled. This cannot be undone.")),
+}
+
+
+AUDIT_SHOWN = 1000  # a long loop writes thousands of events; the newest are the interesting ones
+TASK_STATES = {"open": _l("Open"), "completed": _l("Completed"), "cancelled": _l("Cancelled")}
+EVENT_LABELS = {
+    "instance.started": _l("Instance started"), "instance.completed": _l("Instance completed"),
+    "instance.suspended": _l("Instance suspended"), "instance.resumed": _l("Instance resumed"),
+    "instance.terminated": _l("Instance terminated"), "instance.suspend_reason": _l("Reason for suspending"),
+    "instance.resume_reason": _l("Reason for resuming"), "task.claimed": _l("Task claimed"),
+    "task.unclaimed": _l("Task released"), "task.assigned": _l("Task assigned"),
+    "task.completed": _l("Task completed"), "service.completed": _l("Service call done"),
+    "service.failed": _l("Service call failed"), "step.failed": _l("Engine step failed"),
+    "timer.fired": _l("Timer fired"), "timer.failed": _l("Timer failed"),
+    "message.received": _l("Message received"), "incident.raised": _l("Incident raised"),
+    "incident.retried": _l("Incident retried"), "variables.changed": _l("Variables changed"),
+}
+
+
+def is_supervisor() -> bool:
+    actor = principal()
+    return actor.is_admin or "supervisor" in actor.groups
+
+
+def diagram_missing() -> bool:
+    """bpmn-js is not installed: pages show a plain message instead of the diagram."""
+    return any(path.startswith("bpmn-js/") for path in missing_assets())
+
+
+def when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") + " UTC" if value else ""
+
+
+def duration(seconds: float | None) -> str:
+    """A short human duration: 45s, 12m, 3h 5m, 2d 4h."""
+    if seconds is None:
+        return ""
+    seconds = int(max(0, seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return _("%(d)sd %(h)sh", d=days, h=hours)
+    if hours:
+        return _("%(h)sh %(m)sm", h=hours, m=minutes)
+    if minutes:
+        return _("%(m)sm", m=minutes)
+    return _("%(s)ss", s=secs)
+
+
+@bp.context_processor
+def _helpers() -> dict[str, Any]:
+    return {"when": when, "duration": duration, "state_labels": STATE_LABELS, "iso": iso,
+            "task_states": TASK_STATES, "event_labels": EVENT_LABELS,
+            "action_labels": {name: label for name, (label, _question) in ACTIONS.items()},
+            "to_json": lambda value: json.dumps(value, ensure_ascii=False, indent=2, default=str)}
+
+
+# --- list ----------------------------------------------------------------------------------
+
+
+def _text(name: str) -> str | None:
+    value = (request.args.get(name) or "").strip()
+    return value or None
+
+
+def _day(name: str) -> date | None:
+    try:
+        return date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return None
+
+
+def query_from_args() -> insight.InstanceQuery:
+    """The filter form's values; anything malformed is ignored rather than refused."""
+    started_from, started_to = _day("started_from"), _day("started_to")
+    state = _text("state")
+    has_incident = {"yes": True, "no": False}.get(request.args.get("incident", ""))
+    return insight.InstanceQuery(
+        process_key=_text("process"),
+        version=request.args.get("version", type=int),
+        state=state if state in instances.STATES else None,
+        business_key=_text("business_key"),
+        tenant=_text("tenant") if principal().tenant is None else None,
+        started_after=datetime.combine(started_from, datetime.min.time()) if started_from else None,
+        started_before=datetime.combine(started_to, datetime.min.time()) + timedelta(days=1) if started_to else None,
+        has_incident=has_incident,
+        overdue=request.args.get("overdue") == "1",
+    )
+
+
+@bp.get("")
+@login_required
+def index():
+    actor = principal()
+    query = query_from_args()
+    page = pager()
+    now = platform().clock.now()
+    with platform().Session() as session:
+        rows, page.total = insight.find_instances(session, actor, query, now, page.offset, page.size)
+        flags = insight.instance_flags(session, [r.id for r in rows], now)
+        keys = session.scalars(select(ProcessDefinition.key).distinct().order_by(ProcessDefinition.key)).all()
+        names = dict(session.execute(select(ProcessDefinition.id, ProcessDefinition.name).where(
+            ProcessDefinition.id.in_({r.definition_id for r in rows}))).all())
+        return render_template("instances/index.html", rows=rows, flags=flags, pager=page, keys=keys, names=names,
+                               states=instances.STATES, args=request.args, show_tenant_filter=actor.tenant is None)
+
+
+# --- one instance ---------------------------------------------------------------------------
+
+
+@bp.get("/<int:instance_id>")
+@login_required
+def show(instance_id: int):
+    actor = principal()
+    pf = platform()
+    with pf.Session() as session:
+        row = instances.visible_instance(session, actor, instance_id)
+        definition = session.get(ProcessDefinition, row.definition_id)
+        xml = definition_file(session, definition).content
+        events = audit.history(session, instance_id)
+        context = {
+            "row": row, "definition": definition, "xml": xml,
+            "names": insight.element_names(xml),
+            "drawing": instance_drawing(insight.instance_path(pf, session, row)),
+            "timeline": insight.timeline(session, instance_id),
+            "events": events[-AUDIT_SHOWN:][::-1], "events_total": len(events),
+            "incidents": session.scalars(select(Incident).where(Incident.instance_id == instance_id)
+                                         .order_by(Incident.state.desc(), Incident.id.desc())).all(),
+            "actions": available_actions(row.state) if is_supervisor() else [],
+            "can_control": is_supervisor(), "diagram_missing": diagram_missing(), "now": pf.clock.now(),
+        }
+        return render_template("instances/show.html", **context)
+
+
+def instance_drawing(path: insight.InstancePath) -> dict[str, Any]:
+    """Markers and badges for diagram.js: where the instance is, has been, and failed."""
+    markers: dict[str, list[str]] = {}
+    for classes, elements in (("tf-done", path.completed), ("tf-taken", path.flows),
+                              ("tf-active", path.active), ("tf-incident", path.incidents)):
+        for element in elements:
+            markers.setdefault(element, []).append(classes)
+    badges = [{"element": e, "text": str(n), "className": "tf-badge-active", "position": "top-right",
+               "title": _("%(n)s tokens here now", n=n)} for e, n in path.active.items() if n > 1]
+    badges += [{"element": e, "text": f"×{n}", "className": "tf-badge-done", "position": "bottom-right",
+                "title": _("completed %(n)s times", n=n)} for e, n in path.completed.items() if n > 1]
+    return {"markers": markers, "badges": badges, "path": path.as_dict()}
+
+
+def available_actions(state: str) -> list[str]:
+    """The controls that make sense in this state (the engine refuses the others anyway)."""
+    if state in ("completed", "terminated"):
+        return []
+    return ["resume", "terminate"] if state == "suspended" else ["suspend", "terminate"]
+
+
+@bp.get("/<int:instance_id>/confirm/<action>")
+@require_groups("supervisor")
+def confirm(instance_id: int, action: str):
+    if action not in ACTIONS:
+        abort(404)
+    with platform().Session() as session:
+        row = instances.visible_instance(session, principal(), instance_id)
+        title, question = ACTIONS[action]
+        return render_template("instances/confirm.html", row=row, action=action, title=title, question=question,
+                               reason=request.args.get("reason", ""))
+
+
+@bp.post("/<int:instance_id>/<action>")
+@require_groups("supervisor")
+def act(instance_id: int, action: str):
+    """Suspend, resume or terminate, but only once the confirmation page was answered."""
+    if action not in ACTIONS:
+        abort(404)
+    reason = (request.form.get("reason") or "").strip()
+    if request.form.get("confirmed") != "yes":
+        return redirect(url_for(".confirm", instance_id=instance_id, action=action, reason=reason))
+    if action == "terminate" and not reason:
+        flash(_("A reason is required to terminate an instance."), "error")
+        return redirect(url_for(".confirm", instance_id=instance_id, action=action))
+    try:
+        _perform(instance_id, action, reason)
+    except EngineError as exc:
+        if exc.status == 404:
+            raise
+        flash(exc.message, "error")
+    else:
+        flash(_DONE[action](), "success")
+    return redirect(url_for(".show", instance_id=instance_id))
+
+
+_DONE = {
+    "suspend": lambda: _("The instance is suspended."),
+    "resume": lambda: _("The instance is resumed."),
+    "terminate": lambda: _("The instance is terminated."),
+}
+
+
+def _perform(instance_id: int, action: str, reason: str) -> None:
+    pf, actor = platform(), principal()
+    if action == "terminate":
+        instances.terminate(pf, actor, instance_id, reason)
+        return
+    getattr(instances, action)(pf, actor, instance_id)
+    if reason:  # the engine's suspend and resume take no reason yet: keep it in the audit log
+        with pf.transaction() as session:
+            audit.record(session, instance_id, actor.username, f"instance.{action}_reason",
+                         data={"reason": reason}, at=pf.clock.now())
+
+
+@bp.post("/<int:instance_id>/incidents/<int:incident_id>/retry")
+@require_groups("supervisor")
+def retry(instance_id: int, incident_id: int):
+    with platform().Session() as session:
+        instances.visible_instance(session, principal(), instance_id)
+        incident = session.get(Incident, incident_id)
+        if incident is None or incident.instance_id != instance_id:
+            abort(404)
+    try:
+        jobs.retry_incident(platform(), principal(), incident_id)
+    except EngineError as exc:
+        if exc.status == 404:
+            raise
+        flash(exc.message, "error")
+    else:
+        flash(_("The incident was retried."), "success")
+    return redirect(url_for(".show", instance_id=instance_id))
