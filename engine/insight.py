@@ -18,11 +18,10 @@ from typing import TYPE_CHECKING, Any
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import exists, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .deployments import definition_file
-from .instances import InstanceFilter
 from .models import AuditEvent, HumanTask, Incident, ProcessDefinition, ProcessInstance
 from .principal import Principal
 from .serialization import workflow_from_json
@@ -190,43 +189,7 @@ def _task_entry(task: HumanTask) -> TimelineEntry:
                          ended_at=task.completed_at, due_at=task.due_at)
 
 
-# --- finding instances -------------------------------------------------------------------
-
-
-@dataclass
-class InstanceQuery(InstanceFilter):
-    """The engine's instance filter plus what supervisors ask for on top."""
-
-    has_incident: bool | None = None
-    overdue: bool = False
-
-
-def find_instances(session: Session, actor: Principal, query: InstanceQuery, now: datetime,
-                   offset: int = 0, limit: int = 50) -> tuple[list[ProcessInstance], int]:
-    """Like ``instances.list_instances`` (same tenant rule), plus incident and overdue filters."""
-    stmt = select(ProcessInstance)
-    if actor.tenant is not None:
-        stmt = stmt.where(ProcessInstance.tenant == actor.tenant)
-    for column, value in (
-        (ProcessInstance.process_key, query.process_key), (ProcessInstance.state, query.state),
-        (ProcessInstance.business_key, query.business_key), (ProcessInstance.tenant, query.tenant),
-        (ProcessInstance.version, query.version),
-    ):
-        if value is not None:
-            stmt = stmt.where(column == value)
-    if query.started_after is not None:
-        stmt = stmt.where(ProcessInstance.started_at >= query.started_after)
-    if query.started_before is not None:
-        stmt = stmt.where(ProcessInstance.started_at < query.started_before)
-    if query.has_incident is not None:
-        open_incident = exists().where(Incident.instance_id == ProcessInstance.id, Incident.state == "open")
-        stmt = stmt.where(open_incident if query.has_incident else ~open_incident)
-    if query.overdue:
-        stmt = stmt.where(exists().where(HumanTask.instance_id == ProcessInstance.id, HumanTask.state == "open",
-                                         HumanTask.due_at < now))
-    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
-    rows = session.scalars(stmt.order_by(ProcessInstance.id.desc()).offset(offset).limit(limit)).all()
-    return list(rows), int(total or 0)
+# --- list badges ---------------------------------------------------------------------------
 
 
 def instance_flags(session: Session, instance_ids: list[int], now: datetime) -> dict[int, dict[str, int]]:

@@ -7,13 +7,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
 from . import advance, audit
 from .errors import BadRequest, Conflict, Forbidden, NotFound
 from .forms_check import validate_form
-from .models import HumanTask, Job, MessageSubscription, ProcessDefinition, ProcessInstance
+from .models import HumanTask, Incident, Job, MessageSubscription, ProcessDefinition, ProcessInstance
 from .principal import Principal
 from .runtime import FINAL_STATES, InstanceRun, derive_state
 
@@ -96,10 +96,13 @@ class InstanceFilter:
     version: int | None = None
     started_after: datetime | None = None
     started_before: datetime | None = None
+    has_incident: bool | None = None
+    overdue: bool = False  # has an open task past its due time
 
 
 def list_instances(session: Session, actor: Principal, flt: InstanceFilter, offset: int = 0,
-                   limit: int = 50) -> tuple[list[ProcessInstance], int]:
+                   limit: int = 50, now: datetime | None = None) -> tuple[list[ProcessInstance], int]:
+    """Instances the actor may see, newest first; ``now`` is needed for the overdue filter."""
     stmt = select(ProcessInstance)
     if actor.tenant is not None:
         stmt = stmt.where(ProcessInstance.tenant == actor.tenant)
@@ -114,6 +117,12 @@ def list_instances(session: Session, actor: Principal, flt: InstanceFilter, offs
         stmt = stmt.where(ProcessInstance.started_at >= flt.started_after)
     if flt.started_before is not None:
         stmt = stmt.where(ProcessInstance.started_at < flt.started_before)
+    if flt.has_incident is not None:
+        open_incident = exists().where(Incident.instance_id == ProcessInstance.id, Incident.state == "open")
+        stmt = stmt.where(open_incident if flt.has_incident else ~open_incident)
+    if flt.overdue and now is not None:
+        stmt = stmt.where(exists().where(HumanTask.instance_id == ProcessInstance.id, HumanTask.state == "open",
+                                         HumanTask.due_at < now))
     total = session.scalar(select(func.count()).select_from(stmt.subquery()))
     rows = session.scalars(stmt.order_by(ProcessInstance.id.desc()).offset(offset).limit(limit)).all()
     return list(rows), int(total or 0)
@@ -124,7 +133,7 @@ def _require_supervisor(actor: Principal) -> None:
         raise Forbidden("only supervisors and administrators may do this")
 
 
-def suspend(platform: Platform, actor: Principal, instance_id: int) -> None:
+def suspend(platform: Platform, actor: Principal, instance_id: int, reason: str | None = None) -> None:
     _require_supervisor(actor)
     with platform.transaction() as session:
         visible_instance(session, actor, instance_id)
@@ -133,10 +142,11 @@ def suspend(platform: Platform, actor: Principal, instance_id: int) -> None:
             raise Conflict(f"instance {instance_id} is {run.row.state} and cannot be suspended")
         run.row.state_before_suspend = run.row.state
         run.row.state = "suspended"
-        audit.record(session, instance_id, actor.username, "instance.suspended", at=platform.clock.now())
+        audit.record(session, instance_id, actor.username, "instance.suspended", at=platform.clock.now(),
+                     data={"reason": reason} if reason else None)
 
 
-def resume(platform: Platform, actor: Principal, instance_id: int) -> None:
+def resume(platform: Platform, actor: Principal, instance_id: int, reason: str | None = None) -> None:
     _require_supervisor(actor)
     with platform.transaction() as session:
         visible_instance(session, actor, instance_id)
@@ -145,7 +155,8 @@ def resume(platform: Platform, actor: Principal, instance_id: int) -> None:
             raise Conflict(f"instance {instance_id} is {run.row.state}, not suspended")
         run.row.state = derive_state(session, instance_id)
         run.row.state_before_suspend = None
-        audit.record(session, instance_id, actor.username, "instance.resumed", at=platform.clock.now())
+        audit.record(session, instance_id, actor.username, "instance.resumed", at=platform.clock.now(),
+                     data={"reason": reason} if reason else None)
 
 
 def terminate(platform: Platform, actor: Principal, instance_id: int, reason: str) -> None:

@@ -169,7 +169,7 @@ def test_find_instances_filters_incidents_and_overdue(deployed, clock):
 
     def ids(**kw):
         with deployed.Session() as session:
-            rows, total = insight.find_instances(session, SUPERVISOR, insight.InstanceQuery(**kw), clock.now())
+            rows, total = instances.list_instances(session, SUPERVISOR, instances.InstanceFilter(**kw), now=clock.now())
         assert total == len(rows)
         return [r.id for r in rows]
 

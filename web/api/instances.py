@@ -28,9 +28,10 @@ class InstancesView(MethodView):
         actor = principal()
         offset, limit = page(args)
         flt = instances.InstanceFilter(**{k: args.get(k) for k in
-                                          ("process_key", "state", "business_key", "tenant", "version")})
+                                          ("process_key", "state", "business_key", "tenant", "version",
+                                           "has_incident")}, overdue=bool(args.get("overdue")))
         with platform().Session() as session:
-            rows, total = instances.list_instances(session, actor, flt, offset, limit)
+            rows, total = instances.list_instances(session, actor, flt, offset, limit, platform().clock.now())
             return listing([instance_view(session, r, detail=False) for r in rows], total, args)
 
     @blp.arguments(StartRequest)

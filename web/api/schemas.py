@@ -129,6 +129,8 @@ class InstanceQuery(PageArgs):
     business_key = fields.String()
     tenant = fields.String()
     version = fields.Integer()
+    has_incident = fields.Boolean()
+    overdue = fields.Boolean(metadata={"description": "has an open task past its due time"})
 
 
 class StartRequest(Schema):

@@ -48,8 +48,7 @@ TASK_STATES = {"open": _l("Open"), "completed": _l("Completed"), "cancelled": _l
 EVENT_LABELS = {
     "instance.started": _l("Instance started"), "instance.completed": _l("Instance completed"),
     "instance.suspended": _l("Instance suspended"), "instance.resumed": _l("Instance resumed"),
-    "instance.terminated": _l("Instance terminated"), "instance.suspend_reason": _l("Reason for suspending"),
-    "instance.resume_reason": _l("Reason for resuming"), "task.claimed": _l("Task claimed"),
+    "instance.terminated": _l("Instance terminated"), "task.claimed": _l("Task claimed"),
     "task.unclaimed": _l("Task released"), "task.assigned": _l("Task assigned"),
     "task.completed": _l("Task completed"), "service.completed": _l("Service call done"),
     "service.failed": _l("Service call failed"), "step.failed": _l("Engine step failed"),
@@ -113,12 +112,12 @@ def _day(name: str) -> date | None:
         return None
 
 
-def query_from_args() -> insight.InstanceQuery:
+def query_from_args() -> instances.InstanceFilter:
     """The filter form's values; anything malformed is ignored rather than refused."""
     started_from, started_to = _day("started_from"), _day("started_to")
     state = _text("state")
     has_incident = {"yes": True, "no": False}.get(request.args.get("incident", ""))
-    return insight.InstanceQuery(
+    return instances.InstanceFilter(
         process_key=_text("process"),
         version=request.args.get("version", type=int),
         state=state if state in instances.STATES else None,
@@ -139,7 +138,7 @@ def index():
     page = pager()
     now = platform().clock.now()
     with platform().Session() as session:
-        rows, page.total = insight.find_instances(session, actor, query, now, page.offset, page.size)
+        rows, page.total = instances.list_instances(session, actor, query, page.offset, page.size, now)
         flags = insight.instance_flags(session, [r.id for r in rows], now)
         keys = session.scalars(select(ProcessDefinition.key).distinct().order_by(ProcessDefinition.key)).all()
         names = dict(session.execute(select(ProcessDefinition.id, ProcessDefinition.name).where(
@@ -243,11 +242,7 @@ def _perform(instance_id: int, action: str, reason: str) -> None:
     if action == "terminate":
         instances.terminate(pf, actor, instance_id, reason)
         return
-    getattr(instances, action)(pf, actor, instance_id)
-    if reason:  # the engine's suspend and resume take no reason yet: keep it in the audit log
-        with pf.transaction() as session:
-            audit.record(session, instance_id, actor.username, f"instance.{action}_reason",
-                         data={"reason": reason}, at=pf.clock.now())
+    getattr(instances, action)(pf, actor, instance_id, reason or None)
 
 
 @bp.post("/<int:instance_id>/incidents/<int:incident_id>/retry")
