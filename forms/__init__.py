@@ -36,4 +36,4 @@ def describe(schema: type[Schema]) -> list[dict]:
     return fields
 
 
-from . import core, sites  # noqa: E402,F401  (registers the forms)
+from . import core, demo, sites  # noqa: E402,F401  (registers the forms)

@@ -1,0 +1,365 @@
+"""The inbox: my tasks and group tasks, claiming, and working on one task's form."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import login_required
+from sqlalchemy.orm import defer
+
+from engine import audit, drafts, files, jobs, tasks
+from engine.errors import Conflict, EngineError, Forbidden, NotFound, ValidationFailed
+from engine.models import HumanTask, ProcessDefinition, ProcessInstance
+from forms.fields import FileUpload
+
+from . import form_widgets as fw
+from .helpers import pager, platform, principal
+
+bp = Blueprint("inbox", __name__)
+bp.add_app_template_filter(files.human_size, "file_size")
+
+TABS = ("mine", "group", "all")  # "all": every task in the supervisor's or admin's tenant scope
+SORTS = ("due", "priority", "created")
+DEFAULT_DESC = {"due": False, "priority": True, "created": True}
+DUE_SOON = timedelta(hours=1)
+
+
+# --- the list ---------------------------------------------------------------------------
+
+def tabs() -> tuple[str, ...]:
+    actor = principal()
+    return TABS if actor.is_admin or "supervisor" in actor.groups else TABS[:2]
+
+
+def _filter(tab: str, args=None) -> tasks.TaskFilter:
+    args = request.args if args is None else args
+    overdue = True if args.get("overdue") == "1" else None
+    return tasks.TaskFilter(assignee_me=tab == "mine", candidate_me=tab == "group",
+                            process_key=args.get("process") or None, text=(args.get("q") or "").strip() or None,
+                            overdue=overdue)
+
+
+def _sort() -> tuple[str, bool]:
+    sort = request.args.get("sort", "due")
+    sort = sort if sort in SORTS else "due"
+    order = request.args.get("order")
+    return sort, (order == "desc") if order in ("asc", "desc") else DEFAULT_DESC[sort]
+
+
+def counts() -> dict[str, int]:
+    """How many tasks each tab holds, without the page's filters."""
+    actor, now = principal(), platform().clock.now()
+    with platform().Session() as session:
+        return {tab: tasks.count_tasks(session, actor, _filter(tab, {}), now) for tab in tabs()}
+
+
+def due_class(task: HumanTask, now: datetime) -> str:
+    if task.due_at is None:
+        return ""
+    if task.due_at < now:
+        return "overdue"
+    return "due-soon" if task.due_at - now <= DUE_SOON else ""
+
+
+@bp.get("/inbox")
+@login_required
+def index() -> ResponseReturnValue:
+    tab = request.args.get("tab", "mine")
+    tab = tab if tab in tabs() else "mine"
+    sort, desc = _sort()
+    actor, now = principal(), platform().clock.now()
+    page = pager()
+    with platform().Session() as session:
+        rows, page.total = tasks.list_tasks_sorted(session, actor, _filter(tab), now, sort, desc,
+                                                   page.offset, page.size)
+        processes = tasks.process_keys(session, actor)
+        names = _process_names(session, processes + [r.process_key for r in rows])
+    return render_template("inbox/index.html", tab=tab, rows=rows, pager=page, counts=counts(), now=now,
+                           due_class=due_class, processes=processes, names=names, sort=sort, desc=desc,
+                           args=request.args, sort_link=_sort_link)
+
+
+def _sort_link(column: str) -> str:
+    """The URL that sorts by ``column``, flipping the order when it already does."""
+    sort, desc = _sort()
+    args = request.args.to_dict()
+    args.pop("page", None)
+    args["sort"] = column
+    args["order"] = ("asc" if desc else "desc") if column == sort else ("desc" if DEFAULT_DESC[column] else "asc")
+    return url_for("inbox.index", **args)
+
+
+def _process_names(session, keys) -> dict[str, str]:
+    from sqlalchemy import select
+
+    keys = sorted(set(keys))
+    if not keys:
+        return {}
+    rows = session.execute(select(ProcessDefinition.key, ProcessDefinition.name)
+                           .where(ProcessDefinition.key.in_(keys)).order_by(ProcessDefinition.version)).all()
+    return {key: name or key for key, name in rows}
+
+
+@bp.get("/inbox/counts")
+@login_required
+def counts_json() -> ResponseReturnValue:
+    return jsonify(counts())
+
+
+@bp.post("/inbox/claim")
+@login_required
+def claim_selected() -> ResponseReturnValue:
+    ids = [int(v) for v in request.form.getlist("task_id") if v.isdigit()]
+    back = _back()
+    if not ids:
+        flash(_("Select the tasks to claim first."), "error")
+        return redirect(back)
+    claimed, refused = tasks.claim_many(platform(), principal(), ids)
+    if claimed:
+        flash(_("You claimed %(n)s task(s).", n=len(claimed)), "success")
+    if refused:
+        flash(_("%(n)s task(s) could not be claimed (someone else holds them or you are not a candidate).",
+                n=len(refused)), "error")
+    return redirect(back)
+
+
+def _back(default: str | None = None) -> str:
+    target = request.form.get("next") or request.args.get("next") or ""
+    if target.startswith("/") and not target.startswith("//"):
+        return target
+    return default or url_for("inbox.index")
+
+
+# --- one task ---------------------------------------------------------------------------
+
+@bp.post("/tasks/<int:task_id>/claim")
+@login_required
+def claim(task_id: int) -> ResponseReturnValue:
+    try:
+        tasks.claim(platform(), principal(), task_id)
+        flash(_("You claimed this task."), "success")
+    except (Conflict, Forbidden) as exc:
+        flash(_claim_problem(exc), "error")
+    return redirect(_back(url_for("inbox.task", task_id=task_id)))
+
+
+@bp.post("/tasks/<int:task_id>/unclaim")
+@login_required
+def unclaim(task_id: int) -> ResponseReturnValue:
+    try:
+        tasks.unclaim(platform(), principal(), task_id)
+        flash(_("The task is back in its group's tasks."), "success")
+    except (Conflict, Forbidden) as exc:
+        flash(_claim_problem(exc), "error")
+    return redirect(_back(url_for("inbox.task", task_id=task_id)))
+
+
+def _claim_problem(exc: EngineError) -> str:
+    if "suspended" in exc.message:
+        return _("The process is suspended; try again once it is resumed.")
+    if isinstance(exc, Conflict) and isinstance(exc.details, dict) and exc.details.get("assignee"):
+        return _("%(user)s has already claimed this task.", user=exc.details["assignee"])
+    if isinstance(exc, Conflict):
+        return _("This task is no longer open.")
+    return _("You may not do this with this task.")
+
+
+@bp.get("/tasks/<int:task_id>")
+@login_required
+def task(task_id: int) -> ResponseReturnValue:
+    actor = principal()
+    with platform().Session() as session:
+        row = tasks.visible_task(session, actor, task_id)
+        draft = drafts.load(session, actor, task_id)
+        instance = session.get(ProcessInstance, row.instance_id, options=[defer(ProcessInstance.workflow_json)])
+        ws = _widgets(row)
+        raw = fw.raw_from_values(ws, instance.variables or {})
+        if draft is not None:
+            raw.update(draft.data or {})
+    return _render_task(task_id, ws, raw, {}, draft_saved_at=draft.saved_at if draft else None)
+
+
+@bp.post("/tasks/<int:task_id>")
+@login_required
+def submit(task_id: int) -> ResponseReturnValue:
+    actor = principal()
+    action = request.form.get("action", "complete")
+    with platform().Session() as session:
+        row = tasks.visible_task(session, actor, task_id)
+        instance_id = row.instance_id
+        ws = _widgets(row)
+        may_work = permissions(row, actor)["may_work"]
+    if not may_work:
+        flash(_why_not(row), "error")
+        return redirect(url_for("inbox.task", task_id=task_id))
+    if action == "discard":
+        drafts.discard(platform(), actor, task_id)
+        flash(_("The draft was discarded."), "info")
+        return redirect(url_for("inbox.task", task_id=task_id))
+    raw = fw.raw_values(ws, request.form)
+    upload_problems = fw.store_uploads(platform(), actor, ws, raw, request.files, instance_id=instance_id,
+                                       task_id=task_id)
+    if action == "draft":
+        drafts.save(platform(), actor, task_id, raw)
+        flash(_("The draft was saved. You can finish the form later."), "success")
+        if upload_problems:
+            return _render_task(task_id, ws, raw, fw.merge_errors(upload_problems), status=422)
+        return redirect(url_for("inbox.task", task_id=task_id))
+    return _complete(task_id, ws, raw, upload_problems, instance_id)
+
+
+def _why_not(row: HumanTask) -> str:
+    """Why this user may not submit the task's form."""
+    if row.state != "open":
+        return _claim_problem(Conflict(""))
+    if row.assignee is None:
+        return _("Claim this task before you work on it.")
+    return _claim_problem(Conflict("", {"assignee": row.assignee}))
+
+
+def _complete(task_id: int, ws, raw: dict[str, Any], upload_problems, instance_id: int):
+    actor = principal()
+    data = fw.form_data(ws, raw)
+    problems = fw.merge_errors(upload_problems, fw.file_problems(platform(), principal(), ws, raw, instance_id))
+    if problems:  # show the form's other mistakes too, in one go
+        return _render_task(task_id, ws, raw, fw.merge_errors(problems, _form_problems(task_id, data)), status=422)
+    try:
+        drafts.complete(platform(), actor, task_id, data)
+    except ValidationFailed as exc:
+        return _render_task(task_id, ws, raw, fw.field_errors(exc.details) or {"": [exc.message]}, status=422)
+    except (Conflict, Forbidden) as exc:
+        flash(_claim_problem(exc), "error")
+        return _render_task(task_id, ws, raw, {}, status=409)
+    jobs.drain(platform(), instance_id)
+    with platform().Session() as session:
+        title = session.get(HumanTask, task_id).title
+    flash(_("Task “%(title)s” completed.", title=title), "success")
+    return redirect(url_for("inbox.index"))
+
+
+def _form_problems(task_id: int, data: dict[str, Any]) -> dict[str, list[str]]:
+    """The form's own validation, without completing anything."""
+    with platform().Session() as session:
+        form_key = session.get(HumanTask, task_id).form_key
+    return fw.check_form(platform().forms, form_key, data)
+
+
+def _widgets(row: HumanTask) -> list[fw.Widget]:
+    schema = platform().forms.get(row.form_key) if row.form_key else None
+    return fw.widgets(schema) if schema is not None else []
+
+
+def _render_task(task_id: int, ws, raw, errors, status: int = 200, draft_saved_at=None):
+    actor = principal()
+    with platform().Session() as session:
+        row = tasks.visible_task(session, actor, task_id)
+        context = task_context(session, row)
+        kept = files.describe(session, actor, [i for w in ws if w.kind == "file" for i in fw.file_ids(raw, w)],
+                              row.instance_id)
+        body = render_template(
+            "inbox/task.html", task=row, widgets=ws, raw=raw, errors=errors, kept_files=kept, ctx=context,
+            draft_saved_at=draft_saved_at, now=platform().clock.now(), due_class=due_class,
+            has_files=any(w.kind == "file" for w in ws), action_label=action_label, **permissions(row, actor))
+    return body, status
+
+
+def permissions(row: HumanTask, actor) -> dict[str, bool]:
+    """What the page offers: work on the form (the assignee), claim, or give back."""
+    is_open = row.state == "open"
+    return {
+        "may_work": is_open and row.assignee == actor.username,
+        "may_claim": is_open and row.assignee is None and tasks.is_candidate(row, actor),
+        "may_unclaim": is_open and row.assignee is not None and (row.assignee == actor.username or actor.is_admin),
+    }
+
+
+def task_context(session, row: HumanTask) -> dict[str, Any]:
+    """What the instance already knows: business key, key variables, steps done, files."""
+    instance = session.get(ProcessInstance, row.instance_id, options=[defer(ProcessInstance.workflow_json)])
+    definition = session.get(ProcessDefinition, instance.definition_id,
+                             options=[defer(ProcessDefinition.spec_json)])
+    from sqlalchemy import select
+
+    titles = dict(session.execute(select(HumanTask.id, HumanTask.title)
+                                  .where(HumanTask.instance_id == instance.id)).all())
+    events = audit.history(session, instance.id)
+    return {
+        "instance": instance, "definition": definition, "variables": key_variables(instance.variables or {}),
+        "steps": tasks.done_tasks(session, instance.id), "events": events[-30:], "titles": titles,
+        "attachments": files.of_instance(session, instance.id),
+    }
+
+
+def action_label(action: str) -> str:
+    labels = {
+        "instance.started": _("started the process"), "instance.completed": _("process completed"),
+        "instance.suspended": _("suspended the process"), "instance.resumed": _("resumed the process"),
+        "instance.terminated": _("terminated the process"), "task.claimed": _("claimed"),
+        "task.unclaimed": _("gave back"), "task.assigned": _("assigned"), "task.completed": _("completed"),
+        "timer.fired": _("timer fired"), "message.received": _("message received"),
+        "service.completed": _("system call done"), "incident.raised": _("incident raised"),
+        "incident.retried": _("incident retried"), "variables.changed": _("variables changed"),
+    }
+    return labels.get(action, action)
+
+
+def key_variables(variables: dict[str, Any], limit: int = 30) -> list[tuple[str, str, str]]:
+    """(name, label, value) of plain variables, labelled like the form field of that name.
+
+    Files are left out (the attachments list shows them) and choices show their labels.
+    """
+    known = _known_fields()
+    shown = []
+    for name, value in variables.items():
+        fld = known.get(name)
+        if name.startswith("_") or value in (None, "", []) or isinstance(value, dict) or isinstance(fld, FileUpload):
+            continue
+        choice_labels = (fld.metadata.get("choice_labels") or {}) if fld is not None else {}
+        items = value if isinstance(value, list) else [value]
+        text = ", ".join(fw.localized(choice_labels.get(v), default=_plain(v)) if isinstance(v, str)
+                         else _plain(v) for v in items)
+        if len(text) > 200:
+            text = text[:200] + "…"
+        label = fw.localized(fld.metadata.get("label"), default=name) if fld is not None else name
+        shown.append((name, label, text))
+        if len(shown) >= limit:
+            break
+    return shown
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    return "" if value is None else str(value)
+
+
+def _known_fields() -> dict[str, Any]:
+    """Every form field of the platform by name (the first form that uses a name wins)."""
+    known: dict[str, Any] = {}
+    for schema in platform().forms.values():
+        for name, fld in schema().fields.items():
+            known.setdefault(fld.data_key or name, fld)
+    return known
+
+
+# --- files ------------------------------------------------------------------------------
+
+@bp.get("/files/<int:file_id>")
+@login_required
+def download(file_id: int) -> ResponseReturnValue:
+    import io
+
+    with platform().Session() as session:
+        try:
+            row = files.visible_file(session, principal(), file_id)
+        except NotFound:
+            abort(404)
+        data, name, kind = row.data, row.filename, row.content_type
+    inline = kind.startswith("image/") or kind == "application/pdf"
+    response = send_file(io.BytesIO(data), mimetype=kind, as_attachment=not inline, download_name=name)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
