@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import exists, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.orm import Session, defer
 
 from . import advance, audit
 from .errors import BadRequest, Conflict, Forbidden, NotFound
@@ -181,3 +181,20 @@ def terminate(platform: Platform, actor: Principal, instance_id: int, reason: st
         session.query(MessageSubscription).filter(MessageSubscription.instance_id == instance_id).delete()
         audit.record(session, instance_id, actor.username, "instance.terminated",
                      data={"reason": reason.strip()}, at=now)
+
+
+def startable_definitions(session: Session, actor: Principal) -> list:
+    """The latest version of every process the actor may start (its starterGroups, or anyone)."""
+    latest = select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v")) \
+        .group_by(ProcessDefinition.key).subquery()
+    rows = session.scalars(select(ProcessDefinition).options(defer(ProcessDefinition.spec_json)).join(
+        latest, and_(ProcessDefinition.key == latest.c.key, ProcessDefinition.version == latest.c.v))).all()
+    rows = sorted(rows, key=lambda row: (row.name or row.key, row.key))  # the same order on every database
+    allowed = []
+    for row in rows:
+        try:
+            check_may_start(row, actor)
+        except Forbidden:
+            continue
+        allowed.append(row)
+    return allowed

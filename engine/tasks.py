@@ -53,9 +53,17 @@ class TaskFilter:
     text: str | None = None
 
 
-def list_tasks(session: Session, actor: Principal, flt: TaskFilter, now, offset: int = 0,
-               limit: int = 50) -> tuple[list[HumanTask], int]:
-    """Open tasks the actor may see, sorted by due time (none last) then priority (highest first)."""
+TASK_SORTS = {
+    "due": lambda desc: (HumanTask.due_at.is_(None), HumanTask.due_at.desc() if desc else HumanTask.due_at,
+                         HumanTask.priority.desc()),
+    "priority": lambda desc: (HumanTask.priority.desc() if desc else HumanTask.priority,
+                              HumanTask.due_at.is_(None), HumanTask.due_at),
+    "created": lambda desc: (HumanTask.created_at.desc() if desc else HumanTask.created_at,),
+}
+
+
+def task_query(actor: Principal, flt: TaskFilter, now):
+    """Open tasks the actor may see and act on, filtered; unordered, so callers sort and count."""
     stmt = select(HumanTask).where(HumanTask.state == "open")
     if actor.tenant is not None:
         stmt = stmt.where(HumanTask.tenant == actor.tenant)
@@ -66,10 +74,9 @@ def list_tasks(session: Session, actor: Principal, flt: TaskFilter, now, offset:
         stmt = stmt.where(HumanTask.assignee.is_(None), candidate)
     if not (flt.assignee_me or flt.candidate_me) and not (actor.is_admin or "supervisor" in actor.groups):
         stmt = stmt.where(or_(HumanTask.assignee == actor.username, candidate))
-    if flt.process_key:
-        stmt = stmt.where(HumanTask.process_key == flt.process_key)
-    if flt.business_key:
-        stmt = stmt.where(HumanTask.business_key == flt.business_key)
+    for column, value in ((HumanTask.process_key, flt.process_key), (HumanTask.business_key, flt.business_key)):
+        if value:
+            stmt = stmt.where(column == value)
     if flt.text:
         like = f"%{flt.text}%"
         stmt = stmt.where(or_(HumanTask.title.like(like), HumanTask.business_key.like(like)))
@@ -77,8 +84,16 @@ def list_tasks(session: Session, actor: Principal, flt: TaskFilter, now, offset:
         stmt = stmt.where(HumanTask.due_at.is_not(None), HumanTask.due_at < now)
     elif flt.overdue is False:
         stmt = stmt.where(or_(HumanTask.due_at.is_(None), HumanTask.due_at >= now))
+    return stmt
+
+
+def list_tasks(session: Session, actor: Principal, flt: TaskFilter, now, offset: int = 0, limit: int = 50,
+               sort: str = "due", desc: bool = False) -> tuple[list[HumanTask], int]:
+    """Open tasks the actor may see, with the total; by default by due time (none last), then
+    priority (highest first); ``sort`` may also be "priority" or "created", either way."""
+    stmt = task_query(actor, flt, now)
     total = session.scalar(select(func.count()).select_from(stmt.subquery()))
-    order = (HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.priority.desc(), HumanTask.id)
+    order = (*TASK_SORTS.get(sort, TASK_SORTS["due"])(desc), HumanTask.id)
     rows = session.scalars(stmt.order_by(*order).offset(offset).limit(limit)).all()
     return list(rows), int(total or 0)
 
@@ -201,50 +216,6 @@ def instance_of(session: Session, task: HumanTask) -> ProcessInstance:
 
 # --- for the inbox pages (added with issue 3) ------------------------------------------
 
-TASK_SORTS = {
-    "due": lambda desc: (HumanTask.due_at.is_(None), HumanTask.due_at.desc() if desc else HumanTask.due_at,
-                         HumanTask.priority.desc()),
-    "priority": lambda desc: (HumanTask.priority.desc() if desc else HumanTask.priority,
-                              HumanTask.due_at.is_(None), HumanTask.due_at),
-    "created": lambda desc: (HumanTask.created_at.desc() if desc else HumanTask.created_at,),
-}
-
-
-def task_query(actor: Principal, flt: TaskFilter, now):
-    """The SELECT of ``list_tasks`` without its order, so pages can sort and count it."""
-    stmt = select(HumanTask).where(HumanTask.state == "open")
-    if actor.tenant is not None:
-        stmt = stmt.where(HumanTask.tenant == actor.tenant)
-    candidate = _candidate_of(actor)
-    if flt.assignee_me:
-        stmt = stmt.where(HumanTask.assignee == actor.username)
-    if flt.candidate_me:
-        stmt = stmt.where(HumanTask.assignee.is_(None), candidate)
-    if not (flt.assignee_me or flt.candidate_me) and not (actor.is_admin or "supervisor" in actor.groups):
-        stmt = stmt.where(or_(HumanTask.assignee == actor.username, candidate))
-    for column, value in ((HumanTask.process_key, flt.process_key), (HumanTask.business_key, flt.business_key)):
-        if value:
-            stmt = stmt.where(column == value)
-    if flt.text:
-        like = f"%{flt.text}%"
-        stmt = stmt.where(or_(HumanTask.title.like(like), HumanTask.business_key.like(like)))
-    if flt.overdue is True:
-        stmt = stmt.where(HumanTask.due_at.is_not(None), HumanTask.due_at < now)
-    elif flt.overdue is False:
-        stmt = stmt.where(or_(HumanTask.due_at.is_(None), HumanTask.due_at >= now))
-    return stmt
-
-
-def list_tasks_sorted(session: Session, actor: Principal, flt: TaskFilter, now, sort: str = "due",
-                      desc: bool = False, offset: int = 0, limit: int = 50) -> tuple[list[HumanTask], int]:
-    """Like ``list_tasks``, ordered by due time, priority or creation, either way."""
-    stmt = task_query(actor, flt, now)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
-    order = (*TASK_SORTS.get(sort, TASK_SORTS["due"])(desc), HumanTask.id)
-    rows = session.scalars(stmt.order_by(*order).offset(offset).limit(limit)).all()
-    return list(rows), int(total or 0)
-
-
 def count_tasks(session: Session, actor: Principal, flt: TaskFilter, now) -> int:
     return int(session.scalar(select(func.count()).select_from(task_query(actor, flt, now).subquery())) or 0)
 
@@ -284,25 +255,3 @@ def done_tasks(session: Session, instance_id: int) -> list[HumanTask]:
     return list(session.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id,
                                                         HumanTask.state == "completed")
                                 .order_by(HumanTask.completed_at, HumanTask.id)))
-
-
-def startable_definitions(session: Session, actor: Principal) -> list:
-    """The latest version of every process the actor may start (its starterGroups, or anyone)."""
-    from sqlalchemy.orm import defer
-
-    from .instances import check_may_start
-    from .models import ProcessDefinition
-
-    latest = select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v")) \
-        .group_by(ProcessDefinition.key).subquery()
-    rows = session.scalars(select(ProcessDefinition).options(defer(ProcessDefinition.spec_json)).join(
-        latest, and_(ProcessDefinition.key == latest.c.key, ProcessDefinition.version == latest.c.v))).all()
-    rows = sorted(rows, key=lambda row: (row.name or row.key, row.key))  # the same order on every database
-    allowed = []
-    for row in rows:
-        try:
-            check_may_start(row, actor)
-        except Forbidden:
-            continue
-        allowed.append(row)
-    return allowed

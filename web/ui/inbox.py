@@ -74,8 +74,8 @@ def index() -> ResponseReturnValue:
     actor, now = principal(), platform().clock.now()
     page = pager()
     with platform().Session() as session:
-        rows, page.total = tasks.list_tasks_sorted(session, actor, _filter(tab), now, sort, desc,
-                                                   page.offset, page.size)
+        rows, page.total = tasks.list_tasks(session, actor, _filter(tab), now, page.offset, page.size,
+                                            sort=sort, desc=desc)
         processes = tasks.process_keys(session, actor)
         names = _process_names(session, processes + [r.process_key for r in rows])
     return render_template("inbox/index.html", tab=tab, rows=rows, pager=page, counts=counts(), now=now,

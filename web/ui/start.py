@@ -30,7 +30,7 @@ def _render(open_key: str | None = None, raw: dict[str, Any] | None = None,
             errors: dict[str, list[str]] | None = None, status: int = 200):
     actor = principal()
     with platform().Session() as session:
-        definitions = tasks.startable_definitions(session, actor)
+        definitions = instances.startable_definitions(session, actor)
         tenants = [] if actor.tenant else list(session.scalars(select(Tenant.id).order_by(Tenant.id)))
         kept = files.describe(session, actor, [int(v) for vals in (raw or {}).values() if isinstance(vals, list)
                                                 for v in vals if str(v).isdigit()], None)
