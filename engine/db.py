@@ -66,6 +66,17 @@ def make_session_factory(engine: Engine) -> sessionmaker:
 
 
 def create_schema(engine: Engine) -> None:
-    from . import models  # noqa: F401  (registers the tables)
-
+    import_all_tables()
     Base.metadata.create_all(engine)
+
+
+def import_all_tables() -> None:
+    """Tables live in ``engine/models.py`` and in ``engine/models_*.py`` (one per business area)."""
+    import importlib
+    import pkgutil
+
+    from . import models  # noqa: F401
+    package = importlib.import_module(__package__)
+    for module in pkgutil.iter_modules(package.__path__):
+        if module.name.startswith("models_"):
+            importlib.import_module(f"{__package__}.{module.name}")

@@ -36,4 +36,13 @@ def describe(schema: type[Schema]) -> list[dict]:
     return fields
 
 
-from . import core, demo, sites  # noqa: E402,F401  (registers the forms)
+def _register_all() -> None:
+    """Import every module of this package: each registers its forms with @form."""
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+
+
+_register_all()

@@ -1,6 +1,11 @@
 """Service-task handlers, one module per external system or concern.
 
-Importing this package registers every handler in ``engine.services.registry``.
+Importing this package imports every module in it, and each registers its handlers in
+``engine.services.registry`` with ``@service("system.operation")``.
 """
 
-from . import core  # noqa: F401
+import importlib
+import pkgutil
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")

@@ -12,7 +12,7 @@ from sqlalchemy import text
 import handlers  # noqa: F401  (registers the project's handlers)
 from engine import identity
 from engine.clock import ManualClock
-from engine.db import Base, create_schema, make_engine
+from engine.db import Base, create_schema, import_all_tables, make_engine
 from engine.platform import Platform
 from engine.services import registry
 from forms import FORMS
@@ -51,6 +51,7 @@ def database_url(tmp_path, _pg_url) -> str:
     if not _pg_url:
         return f"sqlite:///{tmp_path}/towerflow.db"
     engine = make_engine(_pg_url)
+    import_all_tables()
     names = ", ".join(t.name for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
