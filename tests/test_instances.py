@@ -1,5 +1,7 @@
 """Process instances: start, states, the gateway-loop trap, suspend, resume, terminate, history."""
 
+from datetime import timedelta
+
 from helpers import deploy, start
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
@@ -117,3 +119,11 @@ def test_history_records_who_did_what_when(platform, api):
     assert all(e["at"] for e in events)
     changes = [e for e in events if e["action"] == "variables.changed"]
     assert any(e["data"]["changed"].get("comment") == "fine" for e in changes)
+
+
+def test_scripts_read_the_platform_clock_through_now(platform, api, clock):
+    clock.advance(timedelta(days=3))
+    deploy(platform, "clock_script.bpmn")
+    started = start(api("admin", ["admin"]), "clock_script")
+    assert started["state"] == "completed"
+    assert started["variables"]["started"].startswith(clock.now().date().isoformat())
