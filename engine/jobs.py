@@ -146,7 +146,7 @@ def _run_service(platform: Platform, run: InstanceRun, job: Job) -> None:
         context = ServiceCall(
             operator=operator, idempotency_key=f"{run.row.id}:{job.spiff_task_id}",
             instance_id=run.row.id, business_key=run.row.business_key, tenant=run.row.tenant,
-            element_id=job.element_id, attempt=attempt, variables=dict(spiff_task.data),
+            element_id=job.element_id, attempt=attempt, variables=dict(spiff_task.data), platform=platform,
         )
         return handler(params, context)
 

@@ -19,6 +19,7 @@ class ServiceCall:
     element_id: str
     attempt: int
     variables: dict[str, Any] = field(default_factory=dict)
+    platform: Any = None  # the running Platform, for handlers that read or write tables
 
 
 Handler = Callable[[dict[str, Any], ServiceCall], Any]
