@@ -11,8 +11,10 @@ import copy
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, load_only
@@ -24,7 +26,7 @@ from .instances import check_may_start, instance_tenant
 from .models import MessageSubscription, ProcessDefinition, ProcessInstance, ReceivedMessage
 from .principal import Principal
 from .runtime import InstanceRun
-from .workflow import run_engine_steps, waiting_messages
+from .workflow import waiting_messages
 
 if TYPE_CHECKING:
     from .platform import Platform
@@ -175,12 +177,29 @@ def _start_by_message(platform: Platform, session: Session, actor: Principal, na
         def change(run: InstanceRun) -> bool:
             audit.record(run.session, run.row.id, actor.username, "instance.started",
                          data={"business_key": business_key, "message": name}, at=platform.clock.now())
-            run_engine_steps(run.workflow)
+            open_start_events(run.workflow)
             return catch_message(run, name, payload)
 
         instance_id, _ = apply_in(platform, session, open_run, change)
         started.append(instance_id)
     return started
+
+
+def open_start_events(wf) -> None:
+    """Bring the workflow up to its start events without letting a none start event run:
+    a process with a message start and a none start would otherwise take the none start
+    before the message is handed over, and lose the message."""
+    for _ in range(20):
+        ready = [t for t in wf.tasks.values()
+                 if t.state == TaskState.READY and not isinstance(t.task_spec, StartEvent)]
+        if not ready:
+            break
+        for task in ready:
+            if task.state == TaskState.READY:
+                task.run()
+    for task in list(wf.tasks.values()):
+        if isinstance(task.task_spec, StartEvent) and task.state == TaskState.READY:
+            task.cancel()
 
 
 def _latest_catching(session: Session, name: str) -> list[ProcessDefinition]:
