@@ -147,6 +147,7 @@ def _run_service(platform: Platform, run: InstanceRun, job: Job) -> None:
             operator=operator, idempotency_key=f"{run.row.id}:{job.spiff_task_id}",
             instance_id=run.row.id, business_key=run.row.business_key, tenant=run.row.tenant,
             element_id=job.element_id, attempt=attempt, variables=dict(spiff_task.data), platform=platform,
+            session=run.session,
         )
         return handler(params, context)
 

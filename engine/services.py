@@ -20,6 +20,7 @@ class ServiceCall:
     attempt: int
     variables: dict[str, Any] = field(default_factory=dict)
     platform: Any = None  # the running Platform, for handlers that read or write tables
+    session: Any = None  # the job's transaction: rows written here commit with the task's completion
 
 
 Handler = Callable[[dict[str, Any], ServiceCall], Any]

@@ -1,0 +1,251 @@
+"""The shared transport of the external-system handlers (see docs/integrations.md).
+
+A handler calls :func:`call_system` with its system, operation and parameters:
+
+- when ``TOWERFLOW_<SYSTEM>_URL`` is set (read at each call), the call is POSTed there as JSON
+  with an ``Idempotency-Key`` header; a non-2xx answer, a network error or a timeout
+  (``TOWERFLOW_HTTP_TIMEOUT`` seconds, 10 by default) raises :class:`OutboundError`, so the
+  engine retries the service task with backoff and raises an incident when attempts run out;
+- without a URL the call is only recorded in the outbox (``status = "recorded"``).
+
+Where the outbox row is written. A handler runs inside the job runner's transaction, which
+holds the instance lock (and, on SQLite, the database's single write lock: a second
+connection would wait for it and time out). So the row is written in *that* transaction: it
+commits together with the task's completion, and rolls back with it when the job fails, so a
+retry after a crash finds nothing half-done, and records once per idempotency key. The engine
+hands that transaction to the handler as ``call.session``. A failed attempt is written after
+the job's transaction has rolled back, in a short transaction of its own, as
+``status = "failed"`` with the error. Outside any transaction (a handler called directly), the
+platform (``call.platform``, or the one given to :func:`configure`) opens a short transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from engine import outbox
+from engine.services import ServiceCall
+
+if TYPE_CHECKING:
+    from engine.platform import Platform
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 10.0
+SYSTEMS = ("sms", "operator_platform", "pms", "eoms", "boss", "resource")
+
+_platform: Platform | None = None
+
+
+class OutboundError(RuntimeError):
+    """A call to an external system failed (non-2xx, network error or timeout)."""
+
+    def __init__(self, system: str, url: str, message: str, status: int | None = None):
+        super().__init__(message)
+        self.system = system
+        self.url = url
+        self.status = status
+
+
+class OutboundTimeout(OutboundError, TimeoutError):
+    """The external system did not answer within ``TOWERFLOW_HTTP_TIMEOUT`` seconds."""
+
+
+def configure(platform: Platform | None) -> None:
+    """Give the transport the platform, for calls made outside any transaction and its clock."""
+    global _platform
+    _platform = platform
+
+
+# --- configuration --------------------------------------------------------------------
+
+
+def system_url(system: str) -> str | None:
+    """``TOWERFLOW_<SYSTEM>_URL``, or None when unset or blank (record only)."""
+    value = os.environ.get(f"TOWERFLOW_{system.upper()}_URL", "").strip()
+    return value or None
+
+
+def http_timeout() -> float:
+    """``TOWERFLOW_HTTP_TIMEOUT`` in seconds (10 by default, also when not a positive number)."""
+    raw = os.environ.get("TOWERFLOW_HTTP_TIMEOUT", "").strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        return DEFAULT_TIMEOUT
+    return value if value > 0 else DEFAULT_TIMEOUT
+
+
+# --- the call ---------------------------------------------------------------------------
+
+
+def pick(params: dict[str, Any] | None, *names: str) -> dict[str, Any]:
+    """The named parameters, None for each one missing (handlers accept partial input)."""
+    params = params or {}
+    return {name: _jsonable(params.get(name)) for name in names}
+
+
+def call_system(system: str, operation: str, params: dict[str, Any], call: ServiceCall) -> dict[str, Any]:
+    """POST the call to the system's URL, or record it in the outbox when none is set."""
+    payload = {
+        "operation": f"{system}.{operation}",
+        "params": _jsonable(params),
+        "business_key": call.business_key,
+        "tenant": call.tenant,
+        "instance_id": call.instance_id,
+    }
+    url = system_url(system)
+    if url is None:
+        row_id = _write(system, operation, call, payload, url=None, status="recorded")
+        return {"status": "recorded", "outbox_id": row_id}
+    try:
+        response = post_json(system, url, payload, call.idempotency_key, http_timeout())
+    except OutboundError as exc:
+        _write_failure_later(system, operation, call, payload, url, str(exc))
+        raise
+    row_id = _write(system, operation, call, payload, url=url, status="sent", response=response)
+    return {"status": "sent", "response": response, "outbox_id": row_id}
+
+
+def post_json(system: str, url: str, payload: dict[str, Any], idempotency_key: str, timeout: float) -> Any:
+    """POST ``payload`` as JSON; the parsed JSON answer (or its text), or OutboundError."""
+    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    request = urllib.request.Request(url, data=body, method="POST", headers={
+        "Content-Type": "application/json", "Accept": "application/json",
+        "Idempotency-Key": idempotency_key,
+    })
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            status = answer.status
+            raw = answer.read()
+            content_type = answer.headers.get("Content-Type", "")
+    except urllib.error.HTTPError as exc:
+        try:
+            detail = _text(exc.read() if exc.fp else b"")[:500].strip()
+        except OSError:  # the error body did not come in time either
+            detail = ""
+        raise OutboundError(system, url, f"{system}: POST {url} answered HTTP {exc.code}"
+                            + (f": {detail}" if detail else ""), status=exc.code) from exc
+    except TimeoutError as exc:
+        raise OutboundTimeout(system, url, f"{system}: POST {url} timed out after {timeout:g} s "
+                              "(status: no answer)") from exc
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, TimeoutError):
+            raise OutboundTimeout(system, url, f"{system}: POST {url} timed out after {timeout:g} s "
+                                  "(status: no answer)") from exc
+        raise OutboundError(system, url, f"{system}: POST {url} failed (status: no answer): {exc.reason}") from exc
+    except (OSError, ValueError) as exc:  # connection reset, a malformed URL and the like
+        raise OutboundError(system, url, f"{system}: POST {url} failed (status: no answer): {exc}") from exc
+    if not 200 <= status < 300:  # urllib raises for most; 1xx/3xx left over are not a success
+        raise OutboundError(system, url, f"{system}: POST {url} answered HTTP {status}", status=status)
+    text = _text(raw)
+    if not text.strip():
+        return None
+    if "json" in content_type or text.lstrip()[:1] in ("{", "["):
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass
+    return text
+
+
+# --- the outbox row -----------------------------------------------------------------------
+
+
+def _write(system: str, operation: str, call: ServiceCall, payload: dict[str, Any], *, url: str | None,
+           status: str, response: Any = None) -> int:
+    """Record the call in the job's own transaction (or, outside one, a short one of ours)."""
+    if call.session is not None:
+        return _record(call.session, system, operation, call, payload, url, status, response, None)
+    platform = call.platform or _platform
+    if platform is None:
+        raise RuntimeError("handlers.outbound: no open transaction and no platform; "
+                           "call handlers.outbound.configure(platform) first")
+    with platform.transaction() as own:
+        return _record(own, system, operation, call, payload, url, status, response, None)
+
+
+def _record(session: Session, system: str, operation: str, call: ServiceCall, payload: dict[str, Any],
+            url: str | None, status: str, response: Any, error: str | None) -> int:
+    row = outbox.record(session, system=system, operation=operation, idempotency_key=call.idempotency_key,
+                        payload=payload, status=status, now=_now(), url=url, instance_id=call.instance_id,
+                        business_key=call.business_key, tenant=call.tenant, response=response, error=error)
+    return row.id
+
+
+def _write_failure_later(system: str, operation: str, call: ServiceCall, payload: dict[str, Any],
+                         url: str, error: str) -> None:
+    """Record a failed attempt once the job's transaction (which will roll back) has ended."""
+
+    def write(bind) -> None:
+        try:
+            with Session(bind) as own, own.begin():
+                _record(own, system, operation, call, payload, url, "failed", None, error)
+        except Exception:  # never hide the call's own error behind the outbox's
+            log.warning("outbox: could not record the failed %s.%s call", system, operation, exc_info=True)
+
+    session = call.session
+    if session is None:
+        platform = call.platform or _platform
+        if platform is not None:
+            write(platform.engine)
+        return
+    pending = session.info.setdefault("outbox_failures", [])
+    pending.append(write)
+
+
+# --- failed attempts, written once the job's transaction has ended ----------------------------
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _session_ended(session, transaction) -> None:
+    if transaction.parent is not None:
+        return  # a savepoint or inner transaction; the session's transaction goes on
+    pending = session.info.pop("outbox_failures", None)
+    if pending:
+        try:
+            bind = session.get_bind()
+        except Exception:  # no engine to write with: the job's own failure report still stands
+            log.warning("outbox: cannot record failed calls, the session has no bind", exc_info=True)
+            return
+        for write in pending:
+            write(bind)
+
+
+# --- small helpers --------------------------------------------------------------------------
+
+
+def _now() -> datetime:
+    if _platform is not None:
+        return _platform.clock.now()
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace")
+
+
+def _jsonable(value: Any) -> Any:
+    """The value as JSON would carry it (dates as ISO text, unknown objects as text)."""
+    return json.loads(json.dumps(value, ensure_ascii=False, default=_default))
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)

@@ -1,0 +1,13 @@
+"""SMS gateway: text messages to staff and customers (``TOWERFLOW_SMS_URL``)."""
+
+from typing import Any
+
+from engine.services import ServiceCall, service
+
+from .outbound import call_system, pick
+
+
+@service("sms.send")
+def send(params: dict[str, Any], call: ServiceCall) -> dict[str, Any]:
+    """Send ``text`` to the mobile number ``to``."""
+    return call_system("sms", "send", pick(params, "to", "text"), call)
