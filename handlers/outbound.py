@@ -177,7 +177,7 @@ def _write(system: str, operation: str, call: ServiceCall, payload: dict[str, An
 def _record(session: Session, system: str, operation: str, call: ServiceCall, payload: dict[str, Any],
             url: str | None, status: str, response: Any, error: str | None) -> int:
     row = outbox.record(session, system=system, operation=operation, idempotency_key=call.idempotency_key,
-                        payload=payload, status=status, now=_now(), url=url, instance_id=call.instance_id,
+                        payload=payload, status=status, now=_now(call), url=url, instance_id=call.instance_id,
                         business_key=call.business_key, tenant=call.tenant, response=response, error=error)
     return row.id
 
@@ -224,9 +224,10 @@ def _session_ended(session, transaction) -> None:
 # --- small helpers --------------------------------------------------------------------------
 
 
-def _now() -> datetime:
-    if _platform is not None:
-        return _platform.clock.now()
+def _now(call: ServiceCall | None = None) -> datetime:
+    platform = (call.platform if call is not None else None) or _platform
+    if platform is not None:
+        return platform.clock.now()
     return datetime.now(UTC).replace(tzinfo=None)
 
 
