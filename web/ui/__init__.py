@@ -17,7 +17,7 @@ csrf = CSRFProtect()
 login_manager = LoginManager()
 
 PAGE_BLUEPRINTS = (
-    "inbox", "start", "instances", "definitions", "designer", "dashboard", "admin",
+    "inbox", "start", "demands", "instances", "definitions", "designer", "dashboard", "admin",
 )
 
 
@@ -48,6 +48,7 @@ def register_ui(app: Flask, api_blueprints) -> None:
 NAV_GROUPS = {
     "inbox.index": None,
     "start.index": None,
+    "demands.index": {"customer_manager", "supervisor"},
     "instances.index": None,
     "definitions.index": {"designer", "supervisor"},
     "designer.index": {"designer"},

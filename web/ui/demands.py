@@ -1,0 +1,193 @@
+"""Demand collection (需求收集) for customer managers: download the template, upload a filled
+one, see every error with its row and column, import everything or only the good rows, list
+the demands and export the order confirmation form and the delivery acceptance list.
+
+A file with errors is kept for a while (table ``demand_uploads``) so that "import only the good
+rows" does not ask for the file again. The checks themselves live in ``engine.demands``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, select
+
+from engine import demands
+from engine.errors import BadRequest, EngineError, ValidationFailed
+from engine.models_demands import DemandUpload
+
+from ..api.demands import xlsx_response
+from .helpers import pager, platform, principal, require_groups
+
+bp = Blueprint("demands", __name__, url_prefix="/demands")
+
+PAGE_GROUPS = ("customer_manager", "supervisor")  # and admins
+UPLOAD_KEPT = timedelta(hours=6)
+
+STATUS_LABELS = {
+    "collected": _l("Demand collected"),
+    "submitted": _l("Awaiting operator confirmation"),
+    "confirmed": _l("Confirmed by operator"),
+    "accepted": _l("Demand accepted"),
+    "screening": _l("Site screening"),
+    "negotiating": _l("Site negotiation"),
+    "order_compiling": _l("Order being compiled"),
+    "order_sent": _l("Awaiting order confirmation"),
+    "order_confirmed": _l("Order confirmed"),
+    "construction": _l("Under construction"),
+    "delivered": _l("Awaiting acceptance"),
+    "acceptance_confirmed": _l("Accepted on delivery"),
+    "unplannable": _l("Cannot be planned"),
+    "cancelled": _l("Cancelled"),
+}
+
+
+def may_import() -> bool:
+    actor = principal()
+    return actor.is_admin or bool(actor.groups & demands.IMPORT_GROUPS)
+
+
+def error_text(error: demands.RowError) -> str:
+    """The error in the page's language (the engine's English templates are the msgids)."""
+    return _(demands.MESSAGES[error.code], **error.params)
+
+
+@bp.get("")
+@require_groups(*PAGE_GROUPS)
+def index():
+    return _render()
+
+
+def _render(checked: demands.CheckedImport | None = None, upload_token: str | None = None,
+            filename: str = "", imported: list[str] | None = None, status: int = 200):
+    pf = platform()
+    actor = principal()
+    args = request.args
+    with pf.Session() as session:
+        page = pager()
+        rows, page.total = demands.list_demands(session, actor, status=args.get("status") or None,
+                                                q=args.get("q") or None, offset=page.offset, limit=page.size)
+    return render_template(
+        "demands/index.html", rows=rows, pager=page, args=args, status_labels=STATUS_LABELS,
+        operator_names=demands.OPERATOR_NAMES, checked=checked, upload_token=upload_token, filename=filename,
+        imported=imported or [], error_text=error_text, may_import=may_import(), max_rows=demands.MAX_ROWS,
+    ), status
+
+
+@bp.get("/template")
+@require_groups(*PAGE_GROUPS)
+def template():
+    return xlsx_response(demands.template_bytes(), "demand-template 需求导入模板.xlsx")
+
+
+@bp.post("/import")
+@require_groups(*PAGE_GROUPS)
+def upload():
+    if not may_import():
+        abort(403)
+    file = request.files.get("file")
+    if file is None or not file.filename:
+        flash(_("Choose a filled template (.xlsx) to upload."), "error")
+        return redirect(url_for("demands.index"))
+    data = file.read(demands.MAX_BYTES + 1)
+    only_good_rows = request.form.get("only_good_rows") == "1"
+    pf = platform()
+    actor = principal()
+    try:
+        with pf.Session() as session:
+            checked = demands.check_file(session, actor, data)
+    except BadRequest as exc:
+        flash(_("The file cannot be imported: %(reason)s", reason=_file_problem(exc.message)), "error")
+        return redirect(url_for("demands.index"))
+    if not checked.errors:
+        return _import(data, only_good_rows=False)
+    if only_good_rows and checked.rows:
+        return _import(data, only_good_rows=True)
+    token = None
+    if checked.rows and checked.total_rows:
+        token = secrets.token_urlsafe(24)
+        now = pf.clock.now()
+        with pf.transaction() as session:
+            session.execute(delete(DemandUpload).where(DemandUpload.created_at < now - UPLOAD_KEPT))
+            session.add(DemandUpload(token=token, username=actor.username, filename=file.filename[:300],
+                                     data=data, created_at=now))
+    return _render(checked, upload_token=token, filename=file.filename, status=422)
+
+
+@bp.post("/import/<token>")
+@require_groups(*PAGE_GROUPS)
+def import_good_rows(token: str):
+    """Import the good rows of a file uploaded (and refused) a moment ago."""
+    if not may_import():
+        abort(403)
+    pf = platform()
+    with pf.transaction() as session:
+        stored = session.scalar(select(DemandUpload).where(DemandUpload.token == token,
+                                                           DemandUpload.username == principal().username))
+        if stored is None:
+            flash(_("That upload is no longer kept; upload the file again."), "error")
+            return redirect(url_for("demands.index"))
+        data = stored.data
+        session.delete(stored)
+    return _import(data, only_good_rows=True)
+
+
+def _import(data: bytes, only_good_rows: bool):
+    pf = platform()
+    try:
+        with pf.transaction() as session:
+            result = demands.import_file(session, principal(), data, pf.clock.now(), only_good_rows=only_good_rows)
+    except ValidationFailed:
+        flash(_("Nothing was imported: the file has errors."), "error")
+        return redirect(url_for("demands.index"))
+    except EngineError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("demands.index"))
+    flash(_("%(n)s demand(s) imported.", n=result.imported), "success")
+    if result.errors:
+        flash(_("%(n)s row(s) with errors were left out.", n=len({e.row for e in result.errors})), "warn")
+    return redirect(url_for("demands.index"))
+
+
+def _file_problem(message: str) -> str:
+    known = {
+        "the file is empty": _l("the file is empty"),
+        "the file is not an Excel .xlsx workbook (save it as .xlsx, not .xls or .csv)":
+            _l("it is not an Excel .xlsx workbook (save it as .xlsx, not .xls or .csv)"),
+        "the file is not an Excel .xlsx workbook that can be read": _l("it is not an Excel .xlsx workbook"),
+        "the workbook has no header row; use the template": _l("it has no header row; use the template"),
+        "the file has no demand rows below the header": _l("it has no demand rows below the header"),
+    }
+    if message in known:
+        return str(known[message])
+    if message.startswith("the file has more than"):
+        return _("it has more than %(n)s rows; split it into smaller files", n=demands.MAX_ROWS)
+    if message.startswith("the file is larger than") or message.startswith("the workbook is too large"):
+        return _("it is larger than 5 MB; split it into smaller files")
+    return message
+
+
+@bp.get("/export/order-confirmation")
+@require_groups(*PAGE_GROUPS)
+def export_order():
+    numbers = [n for value in request.args.getlist("demand_no") for n in value.split(",") if n.strip()]
+    if not numbers:
+        flash(_("Select the demands to put on the order confirmation form."), "error")
+        return redirect(url_for("demands.index"))
+    pf = platform()
+    with pf.Session() as session:
+        data = demands.export_order_confirmation(session, principal(), numbers, pf.clock.now())
+    return xlsx_response(data, "order-confirmation 订单确认单.xlsx")
+
+
+@bp.get("/export/acceptance")
+@require_groups(*PAGE_GROUPS)
+def export_acceptance():
+    pf = platform()
+    with pf.Session() as session:
+        data = demands.export_acceptance(session, principal(), pf.clock.now(), request.args.get("status") or None)
+    return xlsx_response(data, "acceptance 交付验收清单.xlsx")
