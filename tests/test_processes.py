@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+import handlers.difficult_sites as difficult_site_handlers
 from engine import deployments
 from engine.principal import SYSTEM
 
@@ -12,19 +13,22 @@ PROCESSES = Path(__file__).parent.parent / "processes"
 
 @pytest.fixture
 def deployed(platform):
+    difficult_site_handlers.configure(platform)
     files = {p.name: p.read_bytes() for p in PROCESSES.glob("*.bpmn")} | {
         p.name: p.read_bytes() for p in PROCESSES.glob("*.dmn")}
-    return deployments.deploy(platform, SYSTEM, files)
+    yield deployments.deploy(platform, SYSTEM, files)
+    difficult_site_handlers.configure(None)
 
 
 def test_every_shipped_file_deploys(deployed):
-    assert {p["key"] for p in deployed["processes"]} >= {"difficult_site"}
+    assert {p["key"] for p in deployed["processes"]} >= {"difficult_site", "site_negotiation"}
 
 
-@pytest.mark.parametrize("approved, status", [(True, "in_library"), (False, "rejected")])
-def test_difficult_site_both_decisions(deployed, api, approved, status):
+@pytest.mark.parametrize("approved, status, state", [(True, "in_library", "waiting"), (False, "rejected", "completed")])
+def test_difficult_site_both_decisions(deployed, api, approved, status, state):
     regional = api("zhao", ["regional_manager"])
     director = api("qian", ["city_director"])
+    supervisor = api("zhou", ["supervisor"])
     application = {"site_name": "西湖区文三路站", "demand_no": "D-2026-001", "reason": "owner_refuses"}
     bad = regional.post("/api/v1/process-instances", json={
         "process_key": "difficult_site", "business_key": "D-2026-001", "variables": {"site_name": ""}})
@@ -37,6 +41,8 @@ def test_difficult_site_both_decisions(deployed, api, approved, status):
     task = started.json["active_tasks"][0]
     assert task["title"] == "疑难站址入库审批" and task["candidate_groups"] == ["city_director"]
     done = director.post(f"/api/v1/tasks/{task['id']}/complete",
-                         json={"data": {"approved": approved, "comment": "见附件"}})
-    assert done.json["state"] == "completed"
+                         json={"data": {"difficult_approved": approved, "comment": "见附件"}})
+    assert done.json["state"] == state
     assert done.json["variables"]["library_status"] == status
+    listed = supervisor.get("/api/v1/difficult-sites").json["items"]
+    assert [r["status"] for r in listed] == (["in_library"] if approved else [])

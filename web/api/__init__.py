@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 from flask import Flask, request
 from flask_smorest import Api
 
@@ -15,15 +17,20 @@ class TowerFlowApi(Api):
     ERROR_SCHEMA = ErrorSchema
 
 
+# Each module holds one blueprint ``blp`` mounted at /api/v1 + its ``PREFIX``.
+API_MODULES = ("auth", "deployments", "instances", "tasks", "messages", "incidents", "outbox", "demands",
+               "difficult_sites")
+PUBLIC = {"auth"}  # everything else needs a token before its body is even read
+
+
 def register_api(app: Flask) -> list:
     """Register the API blueprints; returns them (the pages exempt them from CSRF)."""
-    from . import auth, deployments, incidents, instances, messages, tasks
-
     api = TowerFlowApi(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
-    for module in (auth, deployments, instances, tasks, messages, incidents):
+    modules = [importlib.import_module(f"{__name__}.{name}") for name in API_MODULES]
+    for module in modules:
         api.register_blueprint(module.blp, url_prefix=f"/api/v1{module.PREFIX}")
-    protected = {module.blp.name for module in (deployments, instances, tasks, messages, incidents)}
+    protected = {module.blp.name for name, module in zip(API_MODULES, modules, strict=True) if name not in PUBLIC}
 
     @app.before_request
     def _authenticate():
@@ -31,4 +38,4 @@ def register_api(app: Flask) -> list:
         if request.blueprint in protected:
             principal()
 
-    return [module.blp for module in (auth, deployments, instances, tasks, messages, incidents)]
+    return [module.blp for module in modules]

@@ -1,0 +1,141 @@
+"""The difficult-site library (疑难站址库): handlers the 疑难站址入库 flow calls.
+
+- ``difficult_sites.enter`` (demand_no, site_name, reason, description): the site enters the
+  library; its negotiation deadline is paused from now. Returns the row as a dict.
+- ``difficult_sites.release`` (reason, paused_days?): the instance's site in the library leaves
+  it; ``paused_days`` (whole days, from the flow) is stored, else computed from the clock.
+  Returns ``{"released": bool, ...}``; releasing when nothing is in the library is a no-op
+  (the cancel path of 选址谈判 calls it unconditionally).
+
+Where rows are written: a handler runs inside the job runner's transaction, which holds the
+instance lock (on SQLite, the database's only write lock: a second connection would wait and
+time out). So the row is written in *that* transaction, found through this thread's open
+sessions on the platform's engine, and commits or rolls back with the task itself; the
+service call's idempotency key keeps a retried entry from making a second row. Handlers get
+no session, so the platform must be given once with :func:`configure`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from engine.difficult_sites import site_view
+from engine.models import HumanTask, ProcessInstance
+from engine.models_difficult_sites import DifficultSite
+from engine.services import ServiceCall, service
+
+if TYPE_CHECKING:
+    from engine.platform import Platform
+
+APPLICATION_FORMS = ("difficult_site_proposal", "difficult_site_application")
+DECISION_FORM = "difficult_site_decision"
+
+_platform: Platform | None = None
+_local = threading.local()
+
+
+def configure(platform: Platform | None) -> None:
+    """Give the handlers the platform (its write engine and clock)."""
+    global _platform
+    _platform = platform
+
+
+@service("difficult_sites.enter")
+def enter(params: dict[str, Any], call: ServiceCall) -> dict[str, Any]:
+    with _session() as session:
+        row = session.scalar(select(DifficultSite).where(DifficultSite.entry_key == call.idempotency_key))
+        if row is None:
+            now = _require_platform().clock.now()
+            row = DifficultSite(
+                entry_key=call.idempotency_key, demand_no=_text(params.get("demand_no")),
+                site_name=_text(params.get("site_name")), reason=_text(params.get("reason")),
+                description=_text(params.get("description")), status="in_library", tenant=call.tenant,
+                instance_id=call.instance_id, business_key=call.business_key,
+                applied_by=_applied_by(session, call.instance_id),
+                approved_by=_last_completer(session, call.instance_id, (DECISION_FORM,)),
+                entered_at=now, paused_at=now)
+            session.add(row)
+            session.flush()
+        return site_view(row)
+
+
+@service("difficult_sites.release")
+def release(params: dict[str, Any], call: ServiceCall) -> dict[str, Any]:
+    with _session() as session:
+        row = session.scalar(select(DifficultSite).where(
+            DifficultSite.instance_id == call.instance_id, DifficultSite.status == "in_library")
+            .order_by(DifficultSite.id.desc()).limit(1))
+        if row is None:
+            return {"released": False}
+        now = _require_platform().clock.now()
+        days = params.get("paused_days")
+        if days is None:
+            seconds = (now - row.paused_at).total_seconds()
+            days = int(-(-seconds // 86400))
+        row.status = "released"
+        row.released_at = now
+        row.paused_days = int(days)
+        row.release_reason = _text(params.get("reason")) or None
+        session.flush()
+        return {"released": True, **site_view(row)}
+
+
+# --- who applied and who approved ---------------------------------------------------------------
+
+def _applied_by(session: Session, instance_id: int) -> str | None:
+    return (_last_completer(session, instance_id, APPLICATION_FORMS)
+            or session.scalar(select(ProcessInstance.started_by).where(ProcessInstance.id == instance_id)))
+
+
+def _last_completer(session: Session, instance_id: int, form_keys: tuple[str, ...]) -> str | None:
+    return session.scalar(
+        select(HumanTask.completed_by)
+        .where(HumanTask.instance_id == instance_id, HumanTask.state == "completed",
+               HumanTask.form_key.in_(form_keys))
+        .order_by(HumanTask.completed_at.desc(), HumanTask.id.desc()).limit(1))
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+# --- the job runner's session -------------------------------------------------------------------
+
+def _require_platform() -> Platform:
+    if _platform is None:
+        raise RuntimeError("handlers.difficult_sites is not configured: call "
+                           "handlers.difficult_sites.configure(platform) when building the platform")
+    return _platform
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    """The job runner's open session on this thread, or a short transaction of our own."""
+    platform = _require_platform()
+    for session in reversed(getattr(_local, "sessions", [])):
+        if session.in_transaction() and session.get_bind() is platform.engine:
+            yield session
+            return
+    with platform.transaction() as own:
+        yield own
+
+
+@event.listens_for(Session, "after_begin")
+def _began(session, _transaction, _connection) -> None:
+    sessions = _local.__dict__.setdefault("sessions", [])
+    if session not in sessions:
+        sessions.append(session)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _ended(session, transaction) -> None:
+    if transaction.parent is None:
+        sessions = getattr(_local, "sessions", [])
+        if session in sessions:
+            sessions.remove(session)
