@@ -131,7 +131,10 @@ class InstanceRun:
 
     def _sync_timer_jobs(self, now: datetime) -> None:
         offset = self.platform.clock.now() - self.platform.real_now()
-        due = {str(t.task.id): (t.task, t.due_at + offset, t.cycle) for t in waiting_timers(self.workflow)}
+        # SpiffWorkflow computes durations from the wall clock; a timeDate is already a date on
+        # the platform's clock (scripts compute it with now()), so only durations are shifted.
+        due = {str(t.task.id): (t.task, t.due_at if t.absolute else t.due_at + offset, t.cycle)
+               for t in waiting_timers(self.workflow)}
         pending = self._pending_jobs("timer")
         for job in pending.values():
             if job.spiff_task_id not in due:

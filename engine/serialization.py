@@ -7,6 +7,7 @@ only the workflow state, and the spec is put back on load.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -14,7 +15,18 @@ from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
 _registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
+_registry.register(Decimal, lambda d: {"value": str(d)}, lambda dct: Decimal(dct["value"]), typename="Decimal")
 SERIALIZER = BpmnWorkflowSerializer(_registry)
+
+
+class _Encoder(SERIALIZER._encoder_cls):
+    """SpiffWorkflow's encoder (typed dates, times, decimals); anything else as its text."""
+
+    def default(self, obj):
+        try:
+            return super().default(obj)
+        except TypeError:
+            return str(obj)
 
 
 def specs_to_json(spec: Any, subprocess_specs: dict[str, Any]) -> str:
@@ -38,7 +50,9 @@ def workflow_to_json(workflow: BpmnWorkflow) -> str:
     data = SERIALIZER.to_dict(workflow)
     data.pop("spec", None)
     data.pop("subprocess_specs", None)
-    return json.dumps(data, default=str)
+    # SpiffWorkflow's encoder writes dates, times and decimals in task data as typed values
+    # that from_dict restores; plain json would turn them into text for good.
+    return json.dumps(data, cls=_Encoder)
 
 
 def workflow_from_json(text: str, spec_json: str) -> BpmnWorkflow:

@@ -22,6 +22,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     DurationTimerEventDefinition,
+    TimeDateEventDefinition,
     TimerEventDefinition,
 )
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
@@ -204,6 +205,7 @@ class WaitingTimer:
     task: Task
     due_at: datetime  # naive UTC, real time (not shifted by a manual clock)
     cycle: bool = False  # only a cycle timer's due time moves while its task waits
+    absolute: bool = False  # a timeDate: its value is already on the platform's clock
 
 
 def waiting_timers(wf: BpmnWorkflow) -> list[WaitingTimer]:
@@ -214,7 +216,8 @@ def waiting_timers(wf: BpmnWorkflow) -> list[WaitingTimer]:
             continue
         due = _timer_due(task, definition)
         if due is not None:
-            timers.append(WaitingTimer(task, due, isinstance(definition, CycleTimerEventDefinition)))
+            timers.append(WaitingTimer(task, due, isinstance(definition, CycleTimerEventDefinition),
+                                       isinstance(definition, TimeDateEventDefinition)))
     return timers
 
 

@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from helpers import deploy, start
+from helpers import deploy, instance, start
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
@@ -127,3 +127,27 @@ def test_scripts_read_the_platform_clock_through_now(platform, api, clock):
     started = start(api("admin", ["admin"]), "clock_script")
     assert started["state"] == "completed"
     assert started["variables"]["started"].startswith(clock.now().date().isoformat())
+
+
+def test_dates_in_variables_stay_dates_across_a_wait(platform, api, clock):
+    deploy(platform, "clock_span.bpmn")
+    clerk = api("wang", ["clerk"])
+    started = start(clerk, "clock_span")
+    clock.advance(timedelta(hours=2))
+    task_id = started["active_tasks"][0]["id"]
+    done = clerk.post(f"/api/v1/tasks/{task_id}/complete", json={"data": {}}).json
+    assert done["state"] == "completed"
+    assert done["variables"]["waited"] >= 7200
+
+
+def test_a_date_timer_computed_with_now_fires_on_the_platform_clock(platform, api, clock):
+    from engine import jobs
+
+    clock.advance(timedelta(days=10))
+    deploy(platform, "clock_date_timer.bpmn")
+    started = start(api("admin", ["admin"]), "clock_date_timer")
+    clock.advance(timedelta(minutes=59))
+    assert jobs.run_due_jobs(platform) == 0
+    clock.advance(timedelta(minutes=2))
+    assert jobs.run_due_jobs(platform) == 1
+    assert instance(api("admin", ["admin"]), started["id"])["state"] == "completed"
