@@ -9,20 +9,19 @@
 
 Where rows are written: a handler runs inside the job runner's transaction, which holds the
 instance lock (on SQLite, the database's only write lock: a second connection would wait and
-time out). So the row is written in *that* transaction, found through this thread's open
-sessions on the platform's engine, and commits or rolls back with the task itself; the
-service call's idempotency key keeps a retried entry from making a second row. Handlers get
-no session, so the platform must be given once with :func:`configure`.
+time out). So the row is written in *that* transaction (``call.session``) and commits or rolls
+back with the task itself; the service call's idempotency key keeps a retried entry from
+making a second row. Called outside a job, a short transaction of ``call.platform`` (or of the
+platform given to :func:`configure`) is used.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.difficult_sites import site_view
@@ -37,7 +36,6 @@ APPLICATION_FORMS = ("difficult_site_proposal", "difficult_site_application")
 DECISION_FORM = "difficult_site_decision"
 
 _platform: Platform | None = None
-_local = threading.local()
 
 
 def configure(platform: Platform | None) -> None:
@@ -48,10 +46,10 @@ def configure(platform: Platform | None) -> None:
 
 @service("difficult_sites.enter")
 def enter(params: dict[str, Any], call: ServiceCall) -> dict[str, Any]:
-    with _session() as session:
+    with _session(call) as session:
         row = session.scalar(select(DifficultSite).where(DifficultSite.entry_key == call.idempotency_key))
         if row is None:
-            now = _require_platform().clock.now()
+            now = _platform_of(call).clock.now()
             row = DifficultSite(
                 entry_key=call.idempotency_key, demand_no=_text(params.get("demand_no")),
                 site_name=_text(params.get("site_name")), reason=_text(params.get("reason")),
@@ -67,13 +65,13 @@ def enter(params: dict[str, Any], call: ServiceCall) -> dict[str, Any]:
 
 @service("difficult_sites.release")
 def release(params: dict[str, Any], call: ServiceCall) -> dict[str, Any]:
-    with _session() as session:
+    with _session(call) as session:
         row = session.scalar(select(DifficultSite).where(
             DifficultSite.instance_id == call.instance_id, DifficultSite.status == "in_library")
             .order_by(DifficultSite.id.desc()).limit(1))
         if row is None:
             return {"released": False}
-        now = _require_platform().clock.now()
+        now = _platform_of(call).clock.now()
         days = params.get("paused_days")
         if days is None:
             seconds = (now - row.paused_at).total_seconds()
@@ -107,35 +105,18 @@ def _text(value: Any) -> str:
 
 # --- the job runner's session -------------------------------------------------------------------
 
-def _require_platform() -> Platform:
-    if _platform is None:
-        raise RuntimeError("handlers.difficult_sites is not configured: call "
-                           "handlers.difficult_sites.configure(platform) when building the platform")
-    return _platform
+def _platform_of(call: ServiceCall) -> Platform:
+    platform = call.platform or _platform
+    if platform is None:
+        raise RuntimeError("difficult_sites handlers need the platform: none was given with the call")
+    return platform
 
 
 @contextmanager
-def _session() -> Iterator[Session]:
-    """The job runner's open session on this thread, or a short transaction of our own."""
-    platform = _require_platform()
-    for session in reversed(getattr(_local, "sessions", [])):
-        if session.in_transaction() and session.get_bind() is platform.engine:
-            yield session
-            return
-    with platform.transaction() as own:
+def _session(call: ServiceCall) -> Iterator[Session]:
+    """The job runner's transaction, or a short one of our own outside a job."""
+    if call.session is not None:
+        yield call.session
+        return
+    with _platform_of(call).transaction() as own:
         yield own
-
-
-@event.listens_for(Session, "after_begin")
-def _began(session, _transaction, _connection) -> None:
-    sessions = _local.__dict__.setdefault("sessions", [])
-    if session not in sessions:
-        sessions.append(session)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _ended(session, transaction) -> None:
-    if transaction.parent is None:
-        sessions = getattr(_local, "sessions", [])
-        if session in sessions:
-            sessions.remove(session)
