@@ -27,6 +27,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 )
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import CallActivity as CallActivityMixin
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
@@ -197,7 +198,21 @@ def current_data(wf: BpmnWorkflow) -> dict[str, Any]:
         if task.state == TaskState.WAITING and not task.data and task.parent is not None:
             data.update(task.parent.data)  # a parallel join holds no data until all branches arrive
         data.update(task.data)
+    for sub in _embedded_subprocesses(wf):  # their data is the instance's, before they end too
+        for task in sub.tasks.values():
+            if task.state in live:
+                data.update(task.data)
     return json.loads(json.dumps(data, default=str))
+
+
+def _embedded_subprocesses(wf: BpmnWorkflow) -> list:
+    """Running embedded subprocesses (not call activities, whose data is the called process's)."""
+    found = []
+    for sub in wf.get_active_subprocesses():
+        parent = wf.get_task_from_id(sub.parent_task_id)
+        if parent is not None and not isinstance(parent.task_spec, CallActivityMixin):
+            found.append(sub)
+    return sorted(found, key=lambda s: s.depth)
 
 
 @dataclass

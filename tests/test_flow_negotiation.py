@@ -362,3 +362,10 @@ def test_cancel_while_in_the_difficult_site_library_releases_the_site(deployed, 
     assert row["status"] == "released" and row["release_reason"] == "negotiation_cancelled"
     assert row["paused_days"] == 3  # two days and a moment: a started day counts
     assert advance(platform, clock, days=40) == 0  # the review timer went with it
+
+
+def test_variables_set_inside_the_negotiation_show_while_it_runs(deployed, people):
+    """The negotiation runs in an embedded subprocess; its data is the instance's at once."""
+    iid = negotiating(people)
+    variables = instance(people.regional, iid)["variables"]
+    assert variables["negotiation_started"] and variables["negotiation_deadline"]
