@@ -47,7 +47,11 @@ def deploy(platform: Platform, actor: Principal, files: dict[str, bytes]) -> dic
             {"problems": [p.as_dict() for p in result.problems]},
         )
     with platform.transaction() as session:
-        return _store(platform, session, actor, files, result)
+        summary = _store(platform, session, actor, files, result)
+    from .timer_starts import arm
+
+    arm(platform, [p["key"] for p in summary["processes"] if p["new"]])
+    return summary
 
 
 def _store(platform: Platform, session: Session, actor: Principal, files: dict[str, bytes],
