@@ -42,6 +42,7 @@ from engine.validation import (
     check_conditions,
     check_has_end_event,
     check_spec,
+    check_unsupported,
     event_definitions,
     expression_error,
     properties,
@@ -599,6 +600,7 @@ def _check_builds(builds: list[_Build], sources: list[_Source], ctx: CheckContex
     for source in sources:
         if source.kind == "bpmn" and not source.failed:
             problems.extend(check_conditions(source.name, source.root))
+            problems.extend(check_unsupported(source.name, source.root))
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:

@@ -309,6 +309,24 @@ def check_conditions(file: str, root: etree._Element) -> list[Problem]:
     return problems
 
 
+def check_unsupported(file: str, root: etree._Element) -> list[Problem]:
+    """Elements SpiffWorkflow 3.2 parses but does not run correctly, refused with a way out.
+
+    An interrupting event subprocess runs its own path but leaves the rest of the process
+    open (measured), so the instance would silently never end."""
+    problems = []
+    for sub in root.iter(f"{{{BPMN_NS}}}subProcess"):
+        if sub.get("triggeredByEvent") != "true":
+            continue
+        starts = sub.findall(f"{{{BPMN_NS}}}startEvent")
+        if any(start.get("isInterrupting", "true") != "false" for start in starts):
+            problems.append(Problem(file, sub.sourceline, sub.get("id"),
+                                    "interrupting event subprocesses are not supported: SpiffWorkflow 3.2 "
+                                    "does not interrupt the process with them; put the steps in an embedded "
+                                    "subprocess with an interrupting boundary event instead"))
+    return problems
+
+
 def _script_error(source: str | None) -> str | None:
     from engine.sandbox import check_script
 

@@ -466,3 +466,11 @@ def test_problem_formats():
     assert str(Problem("a.txt", None, None, "bad name")) == "a.txt: bad name"
     assert problem.as_dict() == {
         "file": "a.bpmn", "line": 12, "element_id": "task", "message": "something is wrong"}
+
+
+def test_an_event_subprocess_is_refused_with_a_way_out():
+    problem = only_problem(lint_broken("event_subprocess.bpmn"), "event_subprocess.bpmn")
+
+    assert (problem.line, problem.element_id) == (line_of("event_subprocess.bpmn", "triggeredByEvent"), "cancel_sp")
+    assert "interrupting event subprocesses are not supported" in problem.message
+    assert "boundary event" in problem.message
