@@ -6,6 +6,7 @@ claiming at once exactly one wins and the other gets a Conflict, on SQLite and P
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from .forms_check import validate_form
 from .models import HumanTask, ProcessInstance, TaskCandidate
 from .principal import Principal
 from .runtime import InstanceRun
+from .serialization import workflow_from_json
 from .workflow import find_task
 
 if TYPE_CHECKING:
@@ -255,3 +257,14 @@ def done_tasks(session: Session, instance_id: int) -> list[HumanTask]:
     return list(session.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id,
                                                         HumanTask.state == "completed")
                                 .order_by(HumanTask.completed_at, HumanTask.id)))
+
+
+def task_data(platform: Platform, session: Session, task: HumanTask) -> dict[str, Any]:
+    """The data the task itself sees: in a multi-instance or parallel branch that is its own
+    item (e.g. one contract of many), not the instance's merged variables."""
+    instance = session.get(ProcessInstance, task.instance_id)
+    workflow = workflow_from_json(instance.workflow_json, platform.spec_json(session, instance.definition_id))
+    spiff_task = find_task(workflow, task.spiff_task_id)
+    if spiff_task is None:
+        return dict(instance.variables or {})
+    return json.loads(json.dumps(spiff_task.data, default=str))

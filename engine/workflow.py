@@ -250,13 +250,16 @@ def _timer_due(task: Task, definition: TimerEventDefinition) -> datetime | None:
 
 def fire_timer(wf: BpmnWorkflow, task: Task) -> None:
     """Make a waiting timer fire now, whatever the wall clock says (the job is due)."""
-    past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    past = datetime.now(UTC) - timedelta(seconds=1)
     value = task._get_internal_data("event_value")
     if isinstance(value, dict):
-        value["next"] = past
+        # A cycle's next firing is counted from its scheduled time, not from when the job ran,
+        # so a late run does not shift the schedule; only a future time is pulled back.
+        if datetime.fromisoformat(value["next"]) > past:
+            value["next"] = past.isoformat()
         task._set_internal_data(event_value=value)
     else:
-        task._set_internal_data(event_value=past)
+        task._set_internal_data(event_value=past.isoformat())
     task.task_spec._update(task)
 
 

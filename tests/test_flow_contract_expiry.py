@@ -13,10 +13,7 @@ import pytest
 import handlers.contracts as contract_handlers
 from engine import contracts, deployments, jobs
 from engine.errors import Conflict
-from engine.models import HumanTask
 from engine.principal import SYSTEM
-from engine.runtime import InstanceRun
-from engine.workflow import find_task
 
 PROCESSES = Path(__file__).parent.parent / "processes"
 DAY = timedelta(days=1)
@@ -81,16 +78,15 @@ def renewal_tasks(user) -> list[dict]:
     return [t for t in r.json["items"] if t["element_id"] == "renew"]
 
 
-def task_contract(platform, task_id: int) -> dict:
-    """The contract a 合同续签 task is about: the multi-instance item in that task's own data."""
-    with platform.transaction() as session:
-        row = session.get(HumanTask, task_id)
-        run = InstanceRun.open(platform, session, row.instance_id)
-        return find_task(run.workflow, row.spiff_task_id).data["contract"]
+def task_contract(user, task_id: int) -> dict:
+    """The contract a 合同续签 task is about, as the task shows it (its own multi-instance item)."""
+    r = user.get(f"/api/v1/tasks/{task_id}")
+    assert r.status_code == 200, r.json
+    return r.json["variables"]["contract"]
 
 
-def tasks_by_contract(platform, user) -> dict[str, dict]:
-    return {task_contract(platform, t["id"])["contract_no"]: t for t in renewal_tasks(user)}
+def tasks_by_contract(user) -> dict[str, dict]:
+    return {task_contract(user, t["id"])["contract_no"]: t for t in renewal_tasks(user)}
 
 
 def sms_sent(user) -> list[dict]:
@@ -127,13 +123,13 @@ def test_each_day_warns_exactly_the_contracts_due_and_never_twice(deployed, plat
         contracts.mark_warned(session, "HT-006", clock.now())
 
     next_day(platform, clock)
-    by_contract = tasks_by_contract(platform, admin)
+    by_contract = tasks_by_contract(admin)
     assert sorted(by_contract) == ["HT-001", "HT-002"]
     for task in by_contract.values():
         assert task["title"] == "合同续签" and task["candidate_groups"] == ["customer_manager"]
         assert task["form_key"] == "contract_renewal" and task["priority"] == 70 and task["due_at"] is not None
-    assert task_contract(platform, by_contract["HT-001"]["id"])["customer_manager"] == "li"
-    assert task_contract(platform, by_contract["HT-002"]["id"])["customer_manager"] == "wang"
+    assert task_contract(admin, by_contract["HT-001"]["id"])["customer_manager"] == "li"
+    assert task_contract(admin, by_contract["HT-002"]["id"])["customer_manager"] == "wang"
     sms = sms_sent(supervisor)
     assert sorted(m["to"] for m in sms) == sorted([contract(platform, "HT-001")["manager_phone"],
                                                    contract(platform, "HT-002")["manager_phone"]])
@@ -148,7 +144,7 @@ def test_each_day_warns_exactly_the_contracts_due_and_never_twice(deployed, plat
     assert sorted(t["id"] for t in mine) == sorted(t["id"] for t in by_contract.values())
 
     next_day(platform, clock)
-    by_contract = tasks_by_contract(platform, admin)
+    by_contract = tasks_by_contract(admin)
     assert sorted(by_contract) == ["HT-001", "HT-002", "HT-003"]  # only the newly due one is added
     sms = sms_sent(supervisor)
     assert len(sms) == 3 and "HT-003" in sms[-1]["text"]
@@ -166,7 +162,7 @@ def test_the_managers_answer_updates_the_contract(deployed, platform, clock, adm
     add(platform, "HT-102", expires_in_days=20, warn_days_before=20, manager="wang")
     add(platform, "HT-103", expires_in_days=15, warn_days_before=15)
     next_day(platform, clock)
-    by_contract = tasks_by_contract(platform, admin)
+    by_contract = tasks_by_contract(admin)
     assert sorted(by_contract) == ["HT-101", "HT-102", "HT-103"]
     wang = api("wang", ["customer_manager"])
     outsider = api("zhao", ["regional_manager"])
@@ -235,4 +231,4 @@ def test_a_new_version_replaces_the_armed_instance_and_keeps_the_warnings(deploy
     clock.advance(timedelta(hours=12, seconds=5))
     while jobs.run_due_jobs(platform) > 0:
         pass
-    assert [task_contract(platform, t["id"])["contract_no"] for t in renewal_tasks(admin)] == ["HT-202"]
+    assert [task_contract(admin, t["id"])["contract_no"] for t in renewal_tasks(admin)] == ["HT-202"]

@@ -4,7 +4,6 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from engine import jobs, tasks
-from engine.models import ProcessInstance
 from engine.views import task_view
 
 from .context import listing, page, platform, principal
@@ -40,7 +39,7 @@ class TasksView(MethodView):
 class TaskView(MethodView):
     @blp.response(200, TaskDetail)
     def get(self, task_id):
-        """A task with its form's field description and the instance's variables."""
+        """A task with its form's field description and the data it sees."""
         from forms import describe
 
         actor = principal()
@@ -49,7 +48,7 @@ class TaskView(MethodView):
             view = task_view(row)
             schema = platform().forms.get(row.form_key) if row.form_key else None
             view["form"] = describe(schema) if schema is not None else None
-            view["variables"] = session.get(ProcessInstance, row.instance_id).variables or {}
+            view["variables"] = tasks.task_data(platform(), session, row)
         return view
 
 

@@ -175,9 +175,8 @@ def task(task_id: int) -> ResponseReturnValue:
     with platform().Session() as session:
         row = tasks.visible_task(session, actor, task_id)
         draft = drafts.load(session, actor, task_id)
-        instance = session.get(ProcessInstance, row.instance_id, options=[defer(ProcessInstance.workflow_json)])
         ws = _widgets(row)
-        raw = fw.raw_from_values(ws, instance.variables or {})
+        raw = fw.raw_from_values(ws, tasks.task_data(platform(), session, row))
         if draft is not None:
             raw.update(draft.data or {})
     return _render_task(task_id, ws, raw, {}, draft_saved_at=draft.saved_at if draft else None)
