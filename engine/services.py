@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,26 @@ class ServiceCall:
     variables: dict[str, Any] = field(default_factory=dict)
     platform: Any = None  # the running Platform, for handlers that read or write tables
     session: Any = None  # the job's transaction: rows written here commit with the task's completion
+
+    @contextmanager
+    def db(self, fallback: Any = None) -> Iterator[Any]:
+        """The job's own session, or, for a handler called outside a job, a short transaction
+        of the call's platform (or ``fallback``, a platform the handler module was given)."""
+        if self.session is not None:
+            yield self.session
+            return
+        platform = self.platform or fallback
+        if platform is None:
+            raise RuntimeError(f"{self.operator} needs a database: no session or platform came with the call")
+        with platform.transaction() as session:
+            yield session
+
+    def clock_now(self, fallback: Any = None):
+        """The platform's time (naive UTC), so handlers follow a test's manual clock."""
+        platform = self.platform or fallback
+        if platform is None:
+            raise RuntimeError(f"{self.operator} needs the platform's clock: no platform came with the call")
+        return platform.clock.now()
 
 
 Handler = Callable[[dict[str, Any], ServiceCall], Any]

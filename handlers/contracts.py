@@ -17,12 +17,8 @@ roll back together with the service task; outside a job, a short transaction of
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from typing import TYPE_CHECKING, Any
-
-from sqlalchemy.orm import Session
 
 from engine import contracts
 from engine.services import ServiceCall, service
@@ -41,41 +37,24 @@ def configure(platform: Platform | None) -> None:
 
 @service("contracts.find_due")
 def find_due(params: dict[str, Any], call: ServiceCall) -> list[dict[str, Any]]:
-    platform = _platform_of(call)
-    today = date.fromisoformat(str(params["today"])[:10]) if params.get("today") else platform.clock.now().date()
-    with _session(call) as session:
+    today = date.fromisoformat(str(params["today"])[:10]) if params.get("today") else call.clock_now(_platform).date()
+    with call.db(_platform) as session:
         return [contracts.warning_item(row, today) for row in contracts.due_for_warning(session, today)]
 
 
 @service("contracts.mark_warned")
 def mark_warned(params: dict[str, Any], call: ServiceCall) -> dict[str, Any]:
     contract_no = str(params.get("contract_no") or "")
-    with _session(call) as session:
-        marked = contracts.mark_warned(session, contract_no, _platform_of(call).clock.now(), call.instance_id)
+    with call.db(_platform) as session:
+        marked = contracts.mark_warned(session, contract_no, call.clock_now(_platform), call.instance_id)
     return {"contract_no": contract_no, "marked": marked}
 
 
 @service("contracts.record_renewal")
 def record_renewal(params: dict[str, Any], call: ServiceCall) -> dict[str, Any]:
-    with _session(call) as session:
+    with call.db(_platform) as session:
         row = contracts.record_renewal(session, str(params.get("contract_no") or ""),
-                                       str(params.get("outcome") or ""), _platform_of(call).clock.now(),
+                                       str(params.get("outcome") or ""), call.clock_now(_platform),
                                        new_expires_on=params.get("new_expires_on") or None,
                                        note=str(params.get("note") or ""))
         return contracts.contract_view(row)
-
-
-def _platform_of(call: ServiceCall) -> Platform:
-    platform = call.platform or _platform
-    if platform is None:
-        raise RuntimeError("contracts handlers need the platform: none was given with the call")
-    return platform
-
-
-@contextmanager
-def _session(call: ServiceCall) -> Iterator[Session]:
-    if call.session is not None:
-        yield call.session
-        return
-    with _platform_of(call).transaction() as own:
-        yield own

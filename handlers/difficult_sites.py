@@ -17,8 +17,6 @@ platform given to :func:`configure`) is used.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -46,10 +44,10 @@ def configure(platform: Platform | None) -> None:
 
 @service("difficult_sites.enter")
 def enter(params: dict[str, Any], call: ServiceCall) -> dict[str, Any]:
-    with _session(call) as session:
+    with call.db(_platform) as session:
         row = session.scalar(select(DifficultSite).where(DifficultSite.entry_key == call.idempotency_key))
         if row is None:
-            now = _platform_of(call).clock.now()
+            now = call.clock_now(_platform)
             row = DifficultSite(
                 entry_key=call.idempotency_key, demand_no=_text(params.get("demand_no")),
                 site_name=_text(params.get("site_name")), reason=_text(params.get("reason")),
@@ -65,13 +63,13 @@ def enter(params: dict[str, Any], call: ServiceCall) -> dict[str, Any]:
 
 @service("difficult_sites.release")
 def release(params: dict[str, Any], call: ServiceCall) -> dict[str, Any]:
-    with _session(call) as session:
+    with call.db(_platform) as session:
         row = session.scalar(select(DifficultSite).where(
             DifficultSite.instance_id == call.instance_id, DifficultSite.status == "in_library")
             .order_by(DifficultSite.id.desc()).limit(1))
         if row is None:
             return {"released": False}
-        now = _platform_of(call).clock.now()
+        now = call.clock_now(_platform)
         days = params.get("paused_days")
         if days is None:
             seconds = (now - row.paused_at).total_seconds()
@@ -104,19 +102,3 @@ def _text(value: Any) -> str:
 
 
 # --- the job runner's session -------------------------------------------------------------------
-
-def _platform_of(call: ServiceCall) -> Platform:
-    platform = call.platform or _platform
-    if platform is None:
-        raise RuntimeError("difficult_sites handlers need the platform: none was given with the call")
-    return platform
-
-
-@contextmanager
-def _session(call: ServiceCall) -> Iterator[Session]:
-    """The job runner's transaction, or a short one of our own outside a job."""
-    if call.session is not None:
-        yield call.session
-        return
-    with _platform_of(call).transaction() as own:
-        yield own

@@ -32,15 +32,7 @@ def find_nearby(params: dict[str, Any], call: ServiceCall) -> dict[str, Any]:
         raise ValueError(f"site_library.find_nearby needs {', '.join(missing)}")
     radius = params.get("radius_m")
 
-    def search(session) -> dict[str, Any]:
+    with call.db(_platform) as session:
         result = sites.search(session, params["longitude"], params["latitude"], params["area_type"],
                               radius_m=None if radius in (None, "") else radius)
         return sites.search_view(result)
-
-    if call.session is not None:
-        return search(call.session)
-    platform = call.platform or _platform
-    if platform is None:
-        raise RuntimeError("site_library.find_nearby needs a database: no session or platform was given")
-    with platform.Session() as session:
-        return search(session)
