@@ -3,6 +3,7 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from . import form
+from .builders import label as _label
 
 RENEWAL_OUTCOMES = {
     "renewing": {"zh": "续签洽谈中", "en": "Renewal under way"},
@@ -11,8 +12,6 @@ RENEWAL_OUTCOMES = {
 }
 
 
-def _label(zh: str, en: str, **more) -> dict:
-    return {"label": {"zh": zh, "en": en}, **more}
 
 
 @form("contract_renewal")

@@ -3,6 +3,9 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from . import form
+from .builders import CUSTOMER_LEVELS
+from .builders import choice as _choice
+from .builders import text as _text
 
 CHANNELS = {
     "hotline": {"zh": "客户热线/系统报障 (10000+9)", "en": "Hotline or system (10000+9)"},
@@ -11,14 +14,6 @@ CHANNELS = {
 }
 # the start form offers the two channels a person reports through; hotline faults arrive as messages
 FORM_CHANNELS = {key: CHANNELS[key] for key in ("on_behalf", "self_found")}
-
-CUSTOMER_LEVELS = {
-    "group": {"zh": "集团级", "en": "Group"},
-    "provincial": {"zh": "省级", "en": "Provincial"},
-    "local_a": {"zh": "本地A", "en": "Local A"},
-    "local_b": {"zh": "本地B", "en": "Local B"},
-    "local_c": {"zh": "本地C", "en": "Local C"},
-}
 
 BUSINESS_CATEGORIES = {
     "bandwidth": {"zh": "带宽型业务（基础数据、电路出租、互联网专线）",
@@ -51,19 +46,8 @@ CUSTOMER_ANSWERS = {
 }
 
 
-def _text(zh: str, en: str, *, required: bool = False, max_length: int = 200, widget: str | None = None):
-    metadata = {"label": {"zh": zh, "en": en}}
-    if widget:
-        metadata["widget"] = widget
-    if required:
-        return fields.String(required=True, validate=validate.Length(min=1, max=max_length), metadata=metadata)
-    return fields.String(load_default="", validate=validate.Length(max=max_length), metadata=metadata)
 
 
-def _choice(zh: str, en: str, choices: dict, **kwargs):
-    return fields.String(validate=validate.OneOf(list(choices)),
-                         metadata={"label": {"zh": zh, "en": en}, "widget": "choice", "choice_labels": choices},
-                         **kwargs)
 
 
 class _FaultRecord(Schema):

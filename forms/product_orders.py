@@ -4,6 +4,9 @@ flow's variable names; see docs/flows/group_product_order.md."""
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from . import form
+from .builders import CUSTOMER_LEVELS, text
+from .builders import choice as _choice
+from .builders import label as _label
 
 COMPLEXITY = {
     "simple": {"zh": "简单产品（直接签约）", "en": "Simple (straight to contract)"},
@@ -33,35 +36,19 @@ CHANNELS = {
     "other": {"zh": "其他", "en": "Other"},
 }
 
-CUSTOMER_LEVELS = {
-    "group": {"zh": "集团级", "en": "Group"},
-    "provincial": {"zh": "省级", "en": "Provincial"},
-    "local_a": {"zh": "本地A", "en": "Local A"},
-    "local_b": {"zh": "本地B", "en": "Local B"},
-    "local_c": {"zh": "本地C", "en": "Local C"},
-}
-
 NOTIFY_CHANNELS = {
     "sms": {"zh": "短信", "en": "SMS"},
     "email": {"zh": "电子邮件", "en": "E-mail"},
 }
 
 
-def _label(zh: str, en: str, **more) -> dict:
-    return {"label": {"zh": zh, "en": en}, **more}
 
 
 def _text(zh: str, en: str, max_length: int = 4000, required: bool = False):
-    if required:
-        return fields.String(required=True, validate=validate.Length(min=1, max=max_length),
-                             metadata=_label(zh, en, widget="textarea"))
-    return fields.String(load_default="", validate=validate.Length(max=max_length),
-                         metadata=_label(zh, en, widget="textarea"))
+    """Order texts are long notes: a textarea up to 4000 characters."""
+    return text(zh, en, required=required, max_length=max_length, widget="textarea")
 
 
-def _choice(zh: str, en: str, choices: dict, **kwargs):
-    return fields.String(validate=validate.OneOf(list(choices)),
-                         metadata=_label(zh, en, widget="choice", choice_labels=choices), **kwargs)
 
 
 @form("group_order_start")

@@ -5,6 +5,9 @@ docs/flows/service_request.md."""
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from . import form
+from .builders import choice as _choice
+from .builders import label as _label
+from .builders import text as _text
 
 REQUEST_KINDS = {
     "new_install": {"zh": "新装", "en": "New installation"},
@@ -39,20 +42,10 @@ REVIEW_CONCLUSIONS = {
 }
 
 
-def _label(zh: str, en: str, **more) -> dict:
-    return {"label": {"zh": zh, "en": en}, **more}
 
 
-def _text(zh: str, en: str, *, required: bool = False, max_length: int = 200, widget: str | None = None):
-    metadata = _label(zh, en, **({"widget": widget} if widget else {}))
-    if required:
-        return fields.String(required=True, validate=validate.Length(min=1, max=max_length), metadata=metadata)
-    return fields.String(load_default="", validate=validate.Length(max=max_length), metadata=metadata)
 
 
-def _choice(zh: str, en: str, choices: dict, **kwargs):
-    return fields.String(validate=validate.OneOf(list(choices)),
-                         metadata=_label(zh, en, widget="choice", choice_labels=choices), **kwargs)
 
 
 def _require_when(data: dict, field: str, value: str, needed: str) -> None:

@@ -5,6 +5,7 @@ docs/flows/site_negotiation.md and docs/flows/difficult_site.md."""
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from . import form
+from .builders import label as _label
 
 DIFFICULT_REASONS = {
     "owner_refuses": {"zh": "业主拒绝", "en": "Owner refuses"},
@@ -28,8 +29,6 @@ REVIEW_DECISIONS = {
 MAX_NEGOTIATION_DAYS = 40
 
 
-def _label(zh: str, en: str, **more) -> dict:
-    return {"label": {"zh": zh, "en": en}, **more}
 
 
 def _comment(zh: str = "意见", en: str = "Comment"):
