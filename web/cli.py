@@ -60,6 +60,7 @@ def main(ctx: click.Context, database: str | None) -> None:
     """TowerFlow: BPMN processes for tower orders and enterprise fault dispatch."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every tick otherwise
+    logging.getLogger("spiff").setLevel(logging.WARNING)  # and SpiffWorkflow every task state change
     ctx.obj = {"database": database}
 
 
