@@ -151,6 +151,16 @@ def demo(ctx: click.Context) -> None:
                 identity.get_user(session, username)
             except EngineError:
                 identity.add_user(session, username, DEMO_PASSWORD, groups, tenant, display_name=display)
+    from engine.demo import seed_world
+
+    try:
+        added = seed_world(platform)
+    except EngineError as exc:  # e.g. the processes are not deployed yet
+        raise click.ClickException(f"demo data: {exc.message}") from None
+    if any(added.values()):
+        click.echo("Demo data: " + ", ".join(f"{n} {what}" for what, n in added.items()))
+    else:
+        click.echo("Demo data already seeded")
     click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
     for username, groups, tenant, display in DEMO_USERS:
         click.echo(f"  {username:<11} {','.join(groups):<18} {tenant or '':<14} {display}")
