@@ -79,6 +79,17 @@ def platform(database_url, services, clock):
 
 
 @pytest.fixture
+def clerk(api):
+    """A user of a plain working group, for flows that only need someone to do the task."""
+    return api("wang", ["clerk"])
+
+
+@pytest.fixture
+def supervisor(api):
+    return api("zhao", ["supervisor"])
+
+
+@pytest.fixture
 def app(platform):
     return create_app({"TESTING": True}, platform=platform)
 

@@ -12,7 +12,6 @@ import pytest
 from helpers import instance
 from sqlalchemy import select
 
-import handlers.difficult_sites as difficult_site_handlers
 from engine import deployments, jobs
 from engine.models import Job
 from engine.principal import SYSTEM
@@ -20,13 +19,6 @@ from engine.principal import SYSTEM
 PROCESSES = Path(__file__).parent.parent / "processes"
 APPLICATION = {"site_name": "滨江区江南大道站", "demand_no": "D-2026-0107", "reason": "planning_restriction",
                "description": "规划红线内，暂不能建设", "contact_phone": "13900000003"}
-
-
-@pytest.fixture(autouse=True)
-def library_handlers(platform):
-    difficult_site_handlers.configure(platform)
-    yield
-    difficult_site_handlers.configure(None)
 
 
 @pytest.fixture

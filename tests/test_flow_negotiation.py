@@ -11,7 +11,6 @@ import pytest
 from helpers import instance
 from sqlalchemy import select
 
-import handlers.difficult_sites as difficult_site_handlers
 from engine import deployments, jobs
 from engine.models import Job
 from engine.principal import SYSTEM
@@ -21,13 +20,6 @@ FILES = ("site_negotiation.bpmn", "difficult_site.bpmn")
 DEMAND = "D-2026-0042"
 INPUTS = {"demand_no": DEMAND, "site_name": "西湖区文三路站", "longitude": 120.13, "latitude": 30.28,
           "area_type": "urban", "cost_standard": 50000, "customer_manager_phone": "13800000001"}
-
-
-@pytest.fixture(autouse=True)
-def library_handlers(platform):
-    difficult_site_handlers.configure(platform)
-    yield
-    difficult_site_handlers.configure(None)
 
 
 @pytest.fixture

@@ -101,16 +101,6 @@ def configured(platform, monkeypatch):
     return platform
 
 
-@pytest.fixture
-def clerk(api):
-    return api("wang", ["clerk"])
-
-
-@pytest.fixture
-def supervisor(api):
-    return api("zhao", ["supervisor"])
-
-
 def rows(platform, **where) -> list[OutboxMessage]:
     with platform.Session() as session:
         stmt = select(OutboxMessage).order_by(OutboxMessage.id)

@@ -48,16 +48,6 @@ def flaky(services):
     return handler
 
 
-@pytest.fixture
-def clerk(api):
-    return api("wang", ["clerk"])
-
-
-@pytest.fixture
-def supervisor(api):
-    return api("zhao", ["supervisor"])
-
-
 
 
 def complete_review(user, instance: dict, data: dict) -> dict:

@@ -25,16 +25,6 @@ from web.clock import start_clock
 WAIT_LIMIT_SECONDS = 15
 
 
-@pytest.fixture
-def clerk(api):
-    return api("wang", ["clerk"])
-
-
-@pytest.fixture
-def supervisor(api):
-    return api("zhao", ["supervisor"])
-
-
 
 
 
