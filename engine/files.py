@@ -179,3 +179,45 @@ def describe(session: Session, actor: Principal, ids: Iterable[int],
         return {}
     rows = session.scalars(select(StoredFile).options(defer(StoredFile.data)).where(StoredFile.id.in_(ids)))
     return {row.id: row for row in rows if usable(row, actor, instance_id)}
+
+
+def check_form_files(session: Session, actor: Principal, schema_class: type | None, cleaned: dict,
+                     instance_id: int | None) -> None:
+    """The file fields of a submitted form (metadata widget "file") must hold usable ids, so an
+    API client cannot attach another instance's or another tenant's file."""
+    if schema_class is None:
+        return
+    for name, fld in schema_class().fields.items():
+        if fld.metadata.get("widget") != "file":
+            continue
+        key = fld.data_key or name
+        value = cleaned.get(key)
+        ids = value if isinstance(value, list) else ([] if value in (None, "") else [value])
+        check_ids(session, actor, key, ids, instance_id)
+
+
+def copy_form_files(platform: Platform, schema_class: type | None, data: dict, instance_id: int) -> dict:
+    """``data`` with each file of its file fields copied to ``instance_id`` (the same scans for
+    every demand of a batch acceptance: each instance keeps its own copy)."""
+    if schema_class is None:
+        return data
+    data = dict(data)
+    with platform.transaction() as session:
+        tenant = session.scalar(select(ProcessInstance.tenant).where(ProcessInstance.id == instance_id))
+        for name, fld in schema_class().fields.items():
+            key = fld.data_key or name
+            if fld.metadata.get("widget") != "file" or data.get(key) in (None, "", []):
+                continue
+            value = data[key]
+            copies = []
+            for file_id in value if isinstance(value, list) else [value]:
+                source = session.get(StoredFile, int(file_id))
+                copy = StoredFile(instance_id=instance_id, task_id=None, tenant=tenant, field=source.field,
+                                  uploaded_by=source.uploaded_by, filename=source.filename,
+                                  content_type=source.content_type, size=source.size, sha256=source.sha256,
+                                  data=source.data, created_at=source.created_at)
+                session.add(copy)
+                session.flush()
+                copies.append(copy.id)
+            data[key] = copies if isinstance(value, list) else copies[0]
+    return data

@@ -17,7 +17,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from . import audit
+from . import audit, demand_mirror
 from .errors import NotFound
 from .models import HumanTask, Incident, Job, MessageSubscription, ProcessDefinition, ProcessInstance
 from .serialization import workflow_from_json, workflow_to_json
@@ -98,6 +98,7 @@ class InstanceRun:
             audit.record(self.session, row.id, None, "instance.completed", at=now)
         self.refresh_state()
         changed = _changed(self.variables_before, row.variables)
+        demand_mirror.sync(self.session, row, changed, now)
         if changed:
             audit.record(self.session, row.id, None, "variables.changed", data={"changed": changed}, at=now)
             self.variables_before = dict(row.variables)

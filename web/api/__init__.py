@@ -19,7 +19,7 @@ class TowerFlowApi(Api):
 
 # Each module holds one blueprint ``blp`` mounted at /api/v1 + its ``PREFIX``.
 API_MODULES = ("auth", "deployments", "instances", "tasks", "messages", "incidents", "outbox", "demands",
-               "difficult_sites")
+               "demand_flow", "files", "difficult_sites")
 PUBLIC = {"auth"}  # everything else needs a token before its body is even read
 
 
