@@ -313,6 +313,25 @@ def test_a_demand_sent_back_by_the_operator_can_be_submitted_again(deployed, peo
     assert status(people, "XQ-001") == "submitted"
 
 
+@pytest.mark.parametrize("approved", [True, False])
+def test_china_unicom_demands_also_need_headquarters_approval(deployed, people, approved):
+    r = people.manager.post("/api/v1/demands", json=demand("XQ-009", operator="中国联通"))
+    assert r.status_code == 201, r.json
+    started = people.manager.post("/api/v1/demands/submit", json={"demand_nos": ["XQ-009"]}).json["started"]
+    iid = started[0]["instance_id"]
+    assert people.operator.get("/api/v1/tasks").json["items"] == []  # China Mobile sees nothing of it
+    complete(people.other_operator, people, iid, "confirm_demand", confirmed=True)
+    assert open_elements(people, iid) == ["hq_approval"]
+    assert status(people, "XQ-009") == "submitted"
+    complete(people.other_operator, people, iid, "hq_approval", confirmed=approved,
+             confirm_comment="" if approved else "总部未批复")
+    if approved:
+        assert open_elements(people, iid) == ["accept_demand"] and status(people, "XQ-009") == "confirmed"
+    else:
+        assert instance(people.supervisor, iid)["state"] == "completed"
+        assert status(people, "XQ-009") == "collected"
+
+
 def test_a_demand_that_cannot_be_planned_ends_with_the_reason_sent_to_the_operator(deployed, people):
     iid = to_integration(people)
     missing = people.planner.post(f"/api/v1/tasks/{task_id(people, iid, 'integrate')}/complete",
@@ -410,12 +429,27 @@ def test_failed_negotiation_ends_the_demand(deployed, people):
 
 # --- the operator's cancel and change -------------------------------------------------------------------
 
+def order_sent(people, no: str = "XQ-001") -> int:
+    iid = to_order(people, no)
+    complete(people.manager, people, iid, "compile_order", **ORDER, order_action="send")
+    return iid
+
+
+def accepted(people, no: str = "XQ-001") -> int:
+    iid = submitted(people, no)
+    confirm(people, iid, "confirm_demand")
+    return iid
+
+
 STAGES = {
     "confirm_demand": submitted,
+    "accept_demand": accepted,
     "integrate": to_integration,
     "screening": to_screening,
     "report": failed_screening,
+    "confirm_screening": screened,
     "compile_order": to_order,
+    "confirm_order": order_sent,
 }
 
 
