@@ -556,3 +556,47 @@ def test_batch_delivery_and_batch_acceptance(deployed, people):
     assert done.status_code == 200, done.json
     assert [status(people, n) for n in numbers] == ["acceptance_confirmed"] * 2
     assert [instance(people.supervisor, iid)["state"] for iid in (first, second)] == ["completed"] * 2
+
+
+# --- the inbox pages draw every form of the flow ---------------------------------------------------------
+
+def test_every_task_of_the_flow_opens_with_its_form_in_the_inbox(deployed, people, platform):
+    from web.app import create_app
+
+    app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False}, platform=platform)
+    signed_in = {}
+
+    def shows(username: str, iid: int, element_id: str, *labels: str) -> None:
+        if username not in signed_in:
+            client = app.test_client()
+            client.get("/lang/zh")
+            assert client.post("/login", data={"username": username, "password": "password123"}).status_code == 302
+            signed_in[username] = client
+        page = signed_in[username].get(f"/tasks/{task_id(people, iid, element_id)}")
+        assert page.status_code == 200, (element_id, page.status_code)
+        html = page.get_data(as_text=True)
+        for label in labels:
+            assert label in html, (element_id, label)
+
+    iid = submitted(people)
+    shows("cmcc_wang", iid, "confirm_demand", "需求确认", "确认", "意见")
+    confirm(people, iid, "confirm_demand")
+    shows("li", iid, "accept_demand", "需求承接")
+    complete(people.manager, people, iid, "accept_demand")
+    shows("gao", iid, "integrate", "整合结果", "存量共享", "费用标准（元/年）")
+    complete(people.planner, people, iid, "integrate", integration_result="share_existing")
+    shows("ma", iid, "dispatch_screening", "筛查期限（天）")
+    complete(people.dispatcher, people, iid, "dispatch_screening")
+    shows("zhao", iid, "screening", "筛查结果", "勘察照片", "共享站址编码")
+    complete(people.regional, people, iid, "screening", screening_result="success", build_mode="share_existing",
+             site_code=SITE["code"])
+    confirm(people, iid, "confirm_screening")
+    shows("li", iid, "compile_order", "订单编号", "年服务费（元）", "发送订单")
+    complete(people.manager, people, iid, "compile_order", **ORDER, order_action="send")
+    confirm(people, iid, "confirm_order")
+    shows("zhao", iid, "start_project", "项目名称", "计划完工")
+    complete(people.regional, people, iid, "start_project", project_name="p", planned_start="2027-01-01",
+             planned_finish="2027-02-01")
+    people.supervisor.post("/api/v1/messages", json={"name": "construction_completed", "business_key": "XQ-001",
+                                                     "message_id": "pms-p"})
+    shows("li", iid, "delivery", "交付日期", "扫描件及照片")
