@@ -128,7 +128,7 @@ def load_workflow(platform: Platform, session: Session, row: ProcessInstance) ->
     """The instance's workflow, or None for a row that never stored one."""
     if not row.workflow_json or row.workflow_json == "{}":
         return None
-    return workflow_from_json(row.workflow_json, platform.spec_json(session, row.definition_id))
+    return workflow_from_json(row.workflow_json, platform.specs(session, row.definition_id))
 
 
 def instance_path(platform: Platform, session: Session, row: ProcessInstance) -> InstancePath:

@@ -45,6 +45,7 @@ class Platform:
         self.lease_seconds = lease_seconds
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._spec_cache: dict[int, str] = {}
+        self._spec_objects: dict[int, tuple] = {}
 
     def init_db(self) -> None:
         db.create_schema(self.engine)
@@ -87,7 +88,15 @@ class Platform:
         return text
 
     def specs(self, session: Session, definition_id: int):
-        return specs_from_json(self.spec_json(session, definition_id))
+        """A version's spec objects, built once per process: specs are never changed by running
+        workflows, so every instance of the version shares them (see serialization.py)."""
+        specs = self._spec_objects.get(definition_id)
+        if specs is None:
+            specs = specs_from_json(self.spec_json(session, definition_id))
+            if len(self._spec_objects) > 500:
+                self._spec_objects.clear()
+            self._spec_objects[definition_id] = specs
+        return specs
 
     def human_task_for(self, instance: ProcessInstance, task, now: datetime) -> HumanTask:
         fields = human_task_fields(task, now, self.clock.now() - self.real_now())

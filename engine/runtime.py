@@ -61,8 +61,7 @@ class InstanceRun:
     @classmethod
     def open(cls, platform: Platform, session: Session, instance_id: int) -> InstanceRun:
         row = lock_instance(platform, session, instance_id)
-        spec_json = platform.spec_json(session, row.definition_id)
-        workflow = workflow_from_json(row.workflow_json, spec_json)
+        workflow = workflow_from_json(row.workflow_json, platform.specs(session, row.definition_id))
         workflow.script_engine = platform.script_engine()
         return cls(platform, session, row, workflow)
 
