@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from . import audit, demand_mirror
@@ -88,8 +88,9 @@ class InstanceRun:
         row.workflow_json = workflow_to_json(self.workflow)
         row.updated_at = now
         self._sync_human_tasks(now)
-        self._sync_timer_jobs(now)
-        self._sync_service_jobs(now)
+        pending = self._pending_jobs()
+        self._sync_timer_jobs(now, pending.get("timer", {}))
+        self._sync_service_jobs(now, pending.get("service", {}))
         self._sync_subscriptions()
         if row.state not in FINAL_STATES and row.state != "suspended" and is_completed(self.workflow):
             row.state = "completed"
@@ -119,23 +120,20 @@ class InstanceRun:
             if task_row.spiff_task_id not in ready:
                 task_row.state = "cancelled"
                 task_row.completed_at = now
-        for task_id, task in ready.items():
-            if task_id not in known and not self._task_row_exists(task_id):
-                self.session.add(self.platform.human_task_for(self.row, task, now))
+        new = [task_id for task_id in ready if task_id not in known]
+        if new:  # a task completed in this very step has a row already, no longer open
+            known |= set(self.session.scalars(select(HumanTask.spiff_task_id).where(
+                HumanTask.instance_id == self.row.id, HumanTask.spiff_task_id.in_(new))))
+        for task_id in new:
+            if task_id not in known:
+                self.session.add(self.platform.human_task_for(self.row, ready[task_id], now))
 
-    def _task_row_exists(self, spiff_task_id: str) -> bool:
-        return self.session.scalar(
-            select(HumanTask.id).where(HumanTask.instance_id == self.row.id,
-                                       HumanTask.spiff_task_id == spiff_task_id)
-        ) is not None
-
-    def _sync_timer_jobs(self, now: datetime) -> None:
+    def _sync_timer_jobs(self, now: datetime, pending: dict[str, Job]) -> None:
         offset = self.platform.clock.now() - self.platform.real_now()
         # SpiffWorkflow computes durations from the wall clock; a timeDate is already a date on
         # the platform's clock (scripts compute it with now()), so only durations are shifted.
         due = {str(t.task.id): (t.task, t.due_at if t.absolute else t.due_at + offset, t.cycle)
                for t in waiting_timers(self.workflow)}
-        pending = self._pending_jobs("timer")
         for job in pending.values():
             if job.spiff_task_id not in due:
                 self._close_timer_job(job, now)
@@ -161,50 +159,57 @@ class InstanceRun:
         else:
             job.state = "cancelled"
 
-    def _sync_service_jobs(self, now: datetime) -> None:
+    def _sync_service_jobs(self, now: datetime, pending: dict[str, Job]) -> None:
         ready = {str(t.id): t for t in ready_service_tasks(self.workflow)}
-        pending = self._pending_jobs("service")
         for job in pending.values():
             if job.spiff_task_id not in ready:
                 job.state = "cancelled"
                 job.finished_at = now
-        for task_id, task in ready.items():
-            if task_id in pending or self._failed_job_exists(task_id):
+        new = [task_id for task_id in ready if task_id not in pending]
+        failed = self._failed_jobs(new) if new else set()  # an incident's task waits for a retry
+        for task_id in new:
+            if task_id in failed:
                 continue
+            task = ready[task_id]
             self.session.add(Job(instance_id=self.row.id, kind="service", spiff_task_id=task_id,
                                  element_id=task.task_spec.bpmn_id or task.task_spec.name,
                                  due_at=now, max_attempts=service_retries(task), created_at=now))
 
-    def _pending_jobs(self, kind: str) -> dict[str, Job]:
-        jobs = self.session.scalars(
-            select(Job).where(Job.instance_id == self.row.id, Job.kind == kind, Job.state == "pending")
-        ).all()
-        return {j.spiff_task_id: j for j in jobs}
+    def _pending_jobs(self) -> dict[str, dict[str, Job]]:
+        """The instance's pending jobs by kind, then by SpiffWorkflow task id (one query)."""
+        by_kind: dict[str, dict[str, Job]] = {}
+        for job in self.session.scalars(select(Job).where(Job.instance_id == self.row.id, Job.state == "pending")):
+            by_kind.setdefault(job.kind, {})[job.spiff_task_id] = job
+        return by_kind
 
-    def _failed_job_exists(self, spiff_task_id: str) -> bool:
-        return self.session.scalar(
-            select(Job.id).where(Job.instance_id == self.row.id, Job.spiff_task_id == spiff_task_id,
-                                 Job.state == "failed")
-        ) is not None
+    def _failed_jobs(self, spiff_task_ids: list[str]) -> set[str]:
+        return set(self.session.scalars(select(Job.spiff_task_id).where(
+            Job.instance_id == self.row.id, Job.spiff_task_id.in_(spiff_task_ids), Job.state == "failed")))
 
     def _sync_subscriptions(self) -> None:
+        """Rewrite the subscriptions only when what the workflow waits for changed."""
+        wanted = [(w.name, json.loads(json.dumps(w.correlations, default=str)))
+                  for w in waiting_messages(self.workflow)]
+        rows = self.session.scalars(select(MessageSubscription).where(
+            MessageSubscription.instance_id == self.row.id).order_by(MessageSubscription.id)).all()
+        if [(r.name, r.correlations) for r in rows] == wanted and all(
+                r.business_key == self.row.business_key and r.tenant == self.row.tenant for r in rows):
+            return
         self.session.execute(delete(MessageSubscription).where(MessageSubscription.instance_id == self.row.id))
-        for waiting in waiting_messages(self.workflow):
-            self.session.add(MessageSubscription(
-                instance_id=self.row.id, name=waiting.name, business_key=self.row.business_key,
-                tenant=self.row.tenant, correlations=json.loads(json.dumps(waiting.correlations, default=str)),
-            ))
+        for name, correlations in wanted:
+            self.session.add(MessageSubscription(instance_id=self.row.id, name=name, business_key=self.row.business_key,
+                                                 tenant=self.row.tenant, correlations=correlations))
 
 
 def derive_state(session: Session, instance_id: int) -> str:
-    """error with an open incident, running with work queued now, else waiting."""
-    if session.scalar(select(Incident.id).where(Incident.instance_id == instance_id,
-                                                Incident.state == "open").limit(1)):
+    """error with an open incident, running with work queued now, else waiting (one query)."""
+    incident, queued = session.execute(select(
+        exists().where(Incident.instance_id == instance_id, Incident.state == "open"),
+        exists().where(Job.instance_id == instance_id, Job.state == "pending", Job.kind.in_(("service", "step"))),
+    )).one()
+    if incident:
         return "error"
-    if session.scalar(select(Job.id).where(Job.instance_id == instance_id, Job.state == "pending",
-                                           Job.kind.in_(("service", "step"))).limit(1)):
-        return "running"
-    return "waiting"
+    return "running" if queued else "waiting"
 
 
 def service_retries(task) -> int:
