@@ -33,6 +33,8 @@ from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessageEventDefinition
 
+from .tasks_props import candidate_expression
+
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NSMAP = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
@@ -196,6 +198,11 @@ def user_task_findings(task_spec: Any) -> Iterator[Finding]:
         error = expression_error(props["dueDate"])
         if error:
             yield Finding(f"dueDate is not a valid expression: {error}", _where_property("dueDate"))
+    for name in ("candidateGroups", "candidateUsers"):
+        expression = candidate_expression(props.get(name))
+        error = expression_error(expression) if expression is not None else None
+        if error:
+            yield Finding(f"{name} is not a valid expression: {error}", _where_property(name))
 
 
 def _int_in_range(text: str | None, low: int, high: int) -> bool:

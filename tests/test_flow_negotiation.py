@@ -117,14 +117,18 @@ def assert_failed_and_notified(people, iid: int, reason: str) -> dict:
 
 # --- success -------------------------------------------------------------------------------------
 
-def test_success_within_the_cost_standard_syncs_the_contract(deployed, people, platform):
+def test_success_within_the_cost_standard_syncs_the_contract(deployed, people, platform, api):
     started = start_negotiation(people)
     plan = started["active_tasks"][0]
     assert plan["title"] == "制定谈址方案并分配任务" and plan["candidate_groups"] == ["regional_manager"]
     iid = started["id"]
     complete(people.regional, iid, "plan", negotiator="sun", plan="先谈业主")
     accept = task(people.negotiator, iid, "accept")
-    assert accept["title"] == "接收谈址任务" and accept["candidate_groups"] == ["negotiator"]
+    assert accept["title"] == "接收谈址任务"
+    assert (accept["candidate_groups"], accept["candidate_users"]) == ([], ["sun"])  # the one the plan named
+    another = api("wu", ["negotiator"])
+    assert another.post(f"/api/v1/tasks/{accept['id']}/complete", json={"data": {}}).status_code == 403
+    assert another.get("/api/v1/tasks?candidate=me").json["items"] == []
     complete(people.negotiator, iid, "accept")
     report = task(people.negotiator, iid, "report")
     assert report["title"] == "反馈谈址进展"

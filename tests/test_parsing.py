@@ -295,6 +295,13 @@ def test_bad_priority():
     assert "priority must be a whole number from 0 to 100, not '150'" in problem.message
 
 
+def test_candidate_expression_that_does_not_parse():
+    problem = only_problem(lint_broken("bad_candidates.bpmn"), "bad_candidates.bpmn")
+
+    assert (problem.line, problem.element_id) == (line_of("bad_candidates.bpmn", 'name="candidateUsers"'), "task")
+    assert "candidateUsers is not a valid expression" in problem.message
+
+
 def test_file_over_ten_megabytes_is_refused_unread():
     padding = b"<!--" + b"x" * (11 * 1024 * 1024) + b"-->\n"
     data = (GOOD / "site_survey.bpmn").read_bytes().replace(b"<bpmn:def", padding + b"<bpmn:def")
