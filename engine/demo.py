@@ -1,39 +1,52 @@
 """Demo data for ``towerflow demo``: a believable world seeded through the engine's own functions.
 
-Operators as tenants, two cities of stored sites, demands spread over the stages of Flow 1, contracts
-(some due for the expiry warning) and enterprise faults started through ``fault_dispatch`` and moved
-to different steps by completing their tasks. A few faults are worked on a clock set hours back, so
-their tasks are overdue at once and their escalation timers fire as soon as the server's clock runs.
+Operators as tenants, two cities of stored sites, forty demands, contracts (some due for the expiry
+warning) and enterprise faults started through ``fault_dispatch`` and moved to different steps by
+completing their tasks. A few faults are worked on a clock set hours back, so their tasks are overdue
+at once and their escalation timers fire as soon as the server's clock runs.
 
-Idempotent: when the marker demand is already stored, nothing is added.
+Every demand but the few left "collected" is submitted into Flow 1 (``tower_order``) and driven to
+its stage by the demo users doing each step, so its status is the one the flow gives it (the mirror),
+never set by hand. One demand's PMS project start fails for good, leaving an open incident.
+
+Idempotent: the demands are stored once (marked by the first one), a demand's flow is started only
+while it is still collected with no instance, and faults and requests only when their marker has none.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import random
+import struct
+import zlib
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from . import contracts, instances, jobs, sites, tasks
+from . import contracts, demand_flow, files, instances, jobs, messages, sites, tasks
 from .clock import Clock
-from .demands import OPERATOR_NAMES, STATUSES, _demand, check_record
-from .models import HumanTask, ProcessDefinition, ProcessInstance, Tenant
+from .demands import OPERATOR_NAMES, _demand, check_record
+from .models import HumanTask, Incident, Job, ProcessDefinition, ProcessInstance, Tenant
 from .models_demands import Demand
-from .principal import Principal
+from .principal import SYSTEM, Principal
 
 MARKER = "XQ-DEMO-0001"
 FAULT_MARKER = "GZ-DEMO-0001"
 REQUEST_MARKER = "SR-DEMO-0001"
-NEGOTIATION_DEMAND = "XQ-DEMO-0006"  # its status is negotiating
 TENANTS = ("china_mobile", "china_unicom", "china_telecom")
 
+# the demo users of web.cli.DEMO_USERS, as the engine sees them
 MANAGER = Principal("manager", frozenset({"customer_manager"}))
 MONITOR = Principal("monitor", frozenset({"monitoring_center"}))
 REPAIR = Principal("repair", frozenset({"maintenance"}))
+PLANNER = Principal("planner", frozenset({"planning"}))
+DISPATCHER = Principal("dispatcher", frozenset({"dispatcher"}))
 REGIONAL = Principal("regional", frozenset({"regional_manager"}))
 NEGOTIATOR = Principal("negotiator", frozenset({"negotiator"}))
+OPERATORS = {tenant: Principal(user, frozenset({"operator"}), tenant)
+             for tenant, user in (("china_mobile", "cmcc"), ("china_unicom", "unicom"), ("china_telecom", "telecom"))}
 
 # city -> (province, centre longitude, centre latitude, counties)
 CITIES = {
@@ -47,9 +60,54 @@ SITE_PLACES = {
               "老外滩", "鄞州万达", "慈城古镇"),
 }
 TOWER_TYPES = ("普通地面塔", "楼面抱杆", "灯杆塔", "景观塔", "楼面塔")
-DEMAND_STATUSES = ("collected", "collected", "submitted", "confirmed", "accepted", "screening", "negotiating",
-                   "order_compiling", "order_sent", "order_confirmed", "construction", "delivered",
-                   "acceptance_confirmed", "unplannable", "cancelled")
+# Where each demo demand (XQ-DEMO-0001 first) is driven in Flow 1; see ROUTES. "collected" is never submitted.
+DEMAND_STAGES = (
+    "collected", "submitted", "confirmed", "accepted", "dispatch_screening", "negotiation_plan", "compile_order",
+    "order_sent", "start_project", "construction", "delivered", "acceptance_confirmed", "unplannable", "cancelled",
+    "collected", "submitted", "confirmed", "accepted", "screening", "negotiation_cost", "modify_order",
+    "order_sent", "pms_incident", "delivery", "delivered", "acceptance_confirmed", "negotiation_failed",
+    "order_cancelled",
+    "collected", "submitted", "confirmed", "accepted", "confirm_screening", "negotiation_report", "compile_order",
+    "start_project", "construction", "delivered", "acceptance_confirmed", "collected",
+)
+# the steps of a demand that goes all the way, in order (names of _FlowDriver's methods)
+MAIN_PATH = ("confirm_demand", "accept_demand", "integrate", "dispatch_screening", "screening", "confirm_screening",
+             "compile_order", "confirm_order", "start_project", "construction_completed", "delivery",
+             "confirm_acceptance")
+
+
+def _upto(step: str) -> tuple[str, ...]:
+    return MAIN_PATH[:MAIN_PATH.index(step) + 1]
+
+
+_NEGOTIATION = _upto("dispatch_screening") + ("screening_failed", "plan")
+# stage -> the steps done after submission; the last open task is the stage's
+ROUTES = {
+    "submitted": (),
+    "confirmed": _upto("confirm_demand"),
+    "accepted": _upto("accept_demand"),
+    "unplannable": _upto("accept_demand") + ("integrate_unplannable",),
+    "cancelled": _upto("accept_demand") + ("operator_cancel",),
+    "dispatch_screening": _upto("integrate"),
+    "screening": _upto("dispatch_screening"),
+    "confirm_screening": _upto("screening"),
+    "negotiation_plan": _upto("dispatch_screening") + ("screening_failed",),
+    "negotiation_report": _NEGOTIATION + ("accept",),
+    "negotiation_cost": _NEGOTIATION + ("accept", "report_costly", "cost_request"),
+    "negotiation_failed": _NEGOTIATION + ("accept", "report_failed", "notify_fail"),
+    "compile_order": _upto("confirm_screening"),
+    "modify_order": _upto("confirm_screening") + ("save_order",),
+    "order_cancelled": _upto("confirm_screening") + ("cancel_order",),
+    "order_sent": _upto("compile_order"),
+    "start_project": _upto("confirm_order"),
+    "pms_incident": _upto("confirm_order") + ("start_project_pms_down",),
+    "construction": _upto("start_project"),
+    "delivery": _upto("construction_completed"),
+    "delivered": _upto("delivery"),
+    "acceptance_confirmed": _upto("confirm_acceptance"),
+}
+PMS_URL_VARIABLE = "TOWERFLOW_PMS_URL"
+PMS_DOWN = "http://127.0.0.1:9/"  # nothing listens on the discard port: every call is refused at once
 CUSTOMERS = ("杭州市公安局", "浙江大学", "宁波舟山港集团", "杭州银行", "宁波市第一医院", "阿里巴巴西溪园区",
              "浙江省人民医院", "宁波银行", "杭州地铁集团", "吉利汽车宁波工厂")
 CATEGORIES = ("bandwidth", "business_navigator_ict", "industry_application", "fixed_voice_vn", "fixed_voice_800")
@@ -82,59 +140,254 @@ def already_seeded(platform) -> bool:
 def seed_world(platform, clock_now: datetime | None = None) -> dict[str, int]:
     """Seed the demo world once; returns what was added (all zero when it was already there).
 
-    The demo users (``web.cli.DEMO_USERS``) must exist: they create the operator tenants."""
+    The demo users (``web.cli.DEMO_USERS``) must exist: they create the operator tenants. What needs
+    a process (Flow 1 for the demands, faults, requests) waits until that process is deployed."""
     now = clock_now or platform.clock.now()
-    added = {"sites": 0, "demands": 0, "contracts": 0, "faults": 0, "service_requests": 0, "negotiations": 0}
-    if already_seeded(platform):
-        if _faults_wanted(platform):  # the processes were deployed after an earlier seeding
-            added["faults"] = _seed_faults(platform, random.Random(20260402))
-        if _wanted(platform, "service_request", REQUEST_MARKER):
-            added["service_requests"] = _seed_requests(platform)
-        if _wanted(platform, "site_negotiation", NEGOTIATION_DEMAND):
-            added["negotiations"] = _seed_negotiation(platform)
-        return added
-    rnd = random.Random(20260401)
-    with platform.transaction() as session:
-        for tenant in TENANTS:
-            row = session.get(Tenant, tenant)
-            if row is None:
-                session.add(Tenant(id=tenant, name=OPERATOR_NAMES[tenant]))
-            elif row.name == tenant:
-                row.name = OPERATOR_NAMES[tenant]
-        added["sites"] = _seed_sites(session, rnd)
-        added["contracts"] = _seed_contracts(session, now.date())
-        added["demands"] = _seed_demands(session, rnd, now)  # the marker last: it commits with the rest
+    added = {"sites": 0, "demands": 0, "contracts": 0, "demand_flows": 0, "faults": 0, "service_requests": 0}
+    if not already_seeded(platform):
+        rnd = random.Random(20260401)
+        with platform.transaction() as session:
+            for tenant in TENANTS:
+                row = session.get(Tenant, tenant)
+                if row is None:
+                    session.add(Tenant(id=tenant, name=OPERATOR_NAMES[tenant]))
+                elif row.name == tenant:
+                    row.name = OPERATOR_NAMES[tenant]
+            added["sites"] = _seed_sites(session, rnd)
+            added["contracts"] = _seed_contracts(session, now.date())
+            added["demands"] = _seed_demands(session, rnd, now)  # the marker last: it commits with the rest
+    added["demand_flows"] = _seed_demand_flows(platform)
     if _faults_wanted(platform):
-        added["faults"] = _seed_faults(platform, rnd)
+        added["faults"] = _seed_faults(platform, random.Random(20260402))
     if _wanted(platform, "service_request", REQUEST_MARKER):
         added["service_requests"] = _seed_requests(platform)
-    if _wanted(platform, "site_negotiation", NEGOTIATION_DEMAND):
-        added["negotiations"] = _seed_negotiation(platform)
     return added
 
 
-def _seed_negotiation(platform) -> int:
-    """One site negotiation for the demand left at 选址谈判: planned, accepted, progress report open."""
+# --- Flow 1: the demands' instances ------------------------------------------------------------------
+
+
+def _deployed(platform, *process_keys: str) -> bool:
     with platform.Session() as session:
-        demand = session.scalar(select(Demand).where(Demand.demand_no == NEGOTIATION_DEMAND))
-        inputs = {"demand_no": demand.demand_no, "site_name": demand.site_name, "longitude": demand.longitude,
-                  "latitude": demand.latitude, "area_type": "urban", "cost_standard": 50000,
-                  "customer_manager_phone": "13800571234"}
-        tenant = demand.tenant
-    iid = instances.start(platform, REGIONAL, "site_negotiation", NEGOTIATION_DEMAND, inputs, tenant=tenant)
-    jobs.drain(platform, iid)
-    _do_element(platform, REGIONAL, iid, "plan", {"negotiator": "negotiator", "plan": "先谈业主，再谈物业"})
-    _do_element(platform, NEGOTIATOR, iid, "accept", {"comment": "收到，本周内上门"})
+        found = set(session.scalars(select(ProcessDefinition.key).where(ProcessDefinition.key.in_(process_keys))))
+    return found == set(process_keys)
+
+
+def _seed_demand_flows(platform) -> int:
+    """Submit each demo demand meant to be beyond "collected" and not submitted yet, and drive its
+    flow to its stage; returns how many flows were started.
+
+    Each flow is worked on a clock set back, a few hours per step, ending a little before now: the
+    progress pages and cycle times show a history, while no open step is overdue yet."""
+    if not _deployed(platform, demand_flow.PROCESS_KEY, "site_negotiation", "difficult_site"):
+        return 0  # Flow 1 calls Flow 2 on a failed screening, and Flow 2 calls Flow 3
+    wanted = {f"XQ-DEMO-{n:04d}": (n, stage) for n, stage in enumerate(DEMAND_STAGES, start=1)
+              if stage != "collected"}
     with platform.transaction() as session:
-        session.scalar(select(Demand).where(Demand.demand_no == NEGOTIATION_DEMAND)).instance_id = iid
-    return 1
+        # a demo seeded before Flow 1 existed set statuses by hand (one pointed at a lone Flow 2): start afresh
+        flows = select(ProcessInstance.id).where(ProcessInstance.process_key == demand_flow.PROCESS_KEY)
+        session.execute(update(Demand).where(
+            Demand.demand_no.like("XQ-DEMO-%"), Demand.status != "collected",
+            Demand.instance_id.is_(None) | Demand.instance_id.not_in(flows)).values(status="collected",
+                                                                                instance_id=None))
+        waiting = list(session.scalars(select(Demand.demand_no).where(
+            Demand.demand_no.in_(wanted), Demand.status == "collected", Demand.instance_id.is_(None))
+            .order_by(Demand.demand_no)))
+    real = platform.clock
+    try:
+        for demand_no in waiting:
+            n, stage = wanted[demand_no]
+            route = ROUTES[stage]
+            # a step every 5 to 17 hours, all after the demand was stored (n days ago)
+            gap = min(timedelta(hours=5 + n * 7 % 13), timedelta(days=n) / (len(route) + 2))
+            back = gap * (len(route) + 1)
+            platform.clock = _Shifted(real, back)
+            instance_id = demand_flow.submit(platform, MANAGER, [demand_no], "13800571234")[0]["instance_id"]
+            jobs.drain(platform, instance_id)
+            driver = _FlowDriver(platform, demand_no, n, instance_id)
+            for step in route:
+                back -= gap
+                platform.clock = _Shifted(real, back)
+                getattr(driver, step)()
+    finally:
+        platform.clock = real
+    return len(waiting)
 
 
-def _do_element(platform, actor: Principal, instance_id: int, element_id: str, data: dict[str, Any]) -> None:
+def _png() -> bytes:
+    """A small grey picture, standing in for a scanned acceptance form (files are checked by content)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\x00" + b"\xc0" * 16 for _ in range(16))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 16, 16, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+class _FlowDriver:
+    """One demand's Flow 1 instance, moved on step by step by the user whose step it is."""
+
+    def __init__(self, platform, demand_no: str, n: int, instance_id: int) -> None:
+        self.platform, self.no, self.n, self.iid = platform, demand_no, n, instance_id
+        with platform.Session() as session:
+            demand = session.scalar(select(Demand).where(Demand.demand_no == demand_no))
+            self.tenant, self.site_name = demand.tenant, demand.site_name
+            self.site_code = f"{'HZ' if demand.city == '杭州市' else 'NB'}-{n % 10 + 1:04d}"
+        self.operator = OPERATORS[self.tenant]
+        self.shares = n % 2 == 0  # every other demand shares a stored site, the rest get a new one
+
+    @property
+    def today(self) -> date:
+        return self.platform.clock.now().date()  # the clock of the step being done
+
+    def _do(self, actor: Principal, element_id: str, data: dict[str, Any]) -> None:
+        _do_element(self.platform, actor, self.iid, element_id, data)
+
+    def _confirm(self, element_id: str) -> None:
+        self._do(self.operator, element_id, {"confirmed": True, "confirm_comment": "确认"})
+
+    def confirm_demand(self) -> None:
+        self._confirm("confirm_demand")
+        with self.platform.Session() as session:  # China Unicom's headquarters approve its demands too
+            hq = session.scalar(select(HumanTask.id).where(HumanTask.instance_id == self.iid,
+                                                           HumanTask.state == "open",
+                                                           HumanTask.element_id == "hq_approval"))
+        if hq is not None:
+            self._confirm("hq_approval")
+
+    def accept_demand(self) -> None:
+        self._do(MANAGER, "accept_demand", {"comment": "基础数据无误，承接"})
+
+    def integrate(self) -> None:
+        self._do(PLANNER, "integrate", {"integration_result": "share_existing" if self.shares else "new_site",
+                                        "area_type": ("urban", "suburban", "rural")[self.n % 3]})
+
+    def integrate_unplannable(self) -> None:
+        self._do(PLANNER, "integrate", {"integration_result": "unplannable",
+                                        "unplannable_reason": "位于生态保护红线内，规划不允许建塔"})
+
+    def operator_cancel(self) -> None:
+        demand_flow.cancel(self.platform, self.operator, self.no, "运营商调整建设计划，取消该需求",
+                           message_id=f"demo-cancel-{self.no}")
+        jobs.drain(self.platform, self.iid)
+
+    def dispatch_screening(self) -> None:
+        self._do(DISPATCHER, "dispatch_screening", {"screening_days": 3, "screening_note": "请三日内完成筛查"})
+
+    def screening(self) -> None:
+        found = {"build_mode": "share_existing", "site_code": self.site_code} if self.shares else {
+            "build_mode": "new_site"}
+        self._do(REGIONAL, "screening", {"screening_result": "success", "survey_note": "现场勘察满足建设条件",
+                                         **found})
+
+    def screening_failed(self) -> None:
+        self._do(REGIONAL, "screening", {"screening_result": "failure", "survey_note": "周边无可用站址，需选址谈判"})
+
+    def plan(self) -> None:
+        self._do(REGIONAL, "plan", {"negotiator": NEGOTIATOR.username, "plan": "先谈业主，再谈物业"})
+
+    def accept(self) -> None:
+        self._do(NEGOTIATOR, "accept", {"comment": "收到，本周内上门"})
+
+    def report_costly(self) -> None:
+        """Agreed above the cost standard: the negotiator must ask the city director."""
+        self._do(NEGOTIATOR, "report", {"progress_outcome": "success", "site_code": f"{self.site_code}-N",
+                                        "lessor": "小区物业公司", "contract_no": f"ZL-DEMO-{self.n:04d}",
+                                        "agreed_cost": 68000, "lease_years": 5})
+
+    def cost_request(self) -> None:
+        self._do(NEGOTIATOR, "cost_request", {"exceed_reason": "业主要价高于标准，周边无替代站址"})
+
+    def report_failed(self) -> None:
+        self._do(NEGOTIATOR, "report", {"progress_outcome": "failure", "progress_note": "业主拒绝出租楼顶"})
+
+    def notify_fail(self) -> None:
+        self._do(MANAGER, "notify_fail", {"comment": "已知悉，告知运营商"})
+
+    def confirm_screening(self) -> None:
+        self._confirm("confirm_screening")
+
+    def _order(self, action: str, **extra: Any) -> None:
+        order = {"order_no": f"DD-DEMO-{self.n:04d}", "build_mode": "share_existing" if self.shares else "new_site",
+                 "site_code": self.site_code if self.shares else None, "share_count": 2 if self.shares else 1,
+                 "annual_fee": f"{30000 + 1500 * self.n}.00", "order_action": action, **extra}
+        self._do(MANAGER, "compile_order", order)
+
+    def compile_order(self) -> None:
+        self._order("send")
+
+    def save_order(self) -> None:
+        self._order("save")
+
+    def cancel_order(self) -> None:
+        self._order("cancel", order_note="运营商预算调整，订单取消")
+
+    def confirm_order(self) -> None:
+        self._confirm("confirm_order")
+
+    def _project(self) -> dict[str, Any]:
+        return {"project_name": f"{self.site_name}建设", "planned_start": self.today + timedelta(days=14),
+                "planned_finish": self.today + timedelta(days=60)}
+
+    def start_project(self) -> None:
+        self._do(REGIONAL, "start_project", self._project())
+
+    def start_project_pms_down(self) -> None:
+        """The PMS project start fails at every attempt (nothing answers at its URL): an incident."""
+        saved = os.environ.get(PMS_URL_VARIABLE)
+        quiet = logging.getLogger("engine.jobs")
+        level = quiet.level
+        os.environ[PMS_URL_VARIABLE] = PMS_DOWN
+        quiet.setLevel(logging.WARNING)  # the failures are meant: no tracebacks on the console
+        try:
+            tasks.complete(self.platform, REGIONAL, _open_element(self.platform, self.iid, "start_project"),
+                           self._project())
+            for _ in range(20):  # each failed attempt waits for its backoff: make it due now
+                with self.platform.transaction() as session:
+                    job = session.scalar(select(Job).where(Job.instance_id == self.iid, Job.kind == "service",
+                                                           Job.state == "pending"))
+                    if job is None:
+                        break
+                    job.due_at = self.platform.clock.now()
+                jobs.run_due_jobs(self.platform, instance_id=self.iid)
+        finally:
+            quiet.setLevel(level)
+            if saved is None:
+                os.environ.pop(PMS_URL_VARIABLE, None)
+            else:
+                os.environ[PMS_URL_VARIABLE] = saved
+        with self.platform.Session() as session:
+            if session.scalar(select(Incident.id).where(Incident.instance_id == self.iid,
+                                                        Incident.state == "open")) is None:
+                raise RuntimeError(f"demo: the PMS call of {self.no} did not fail; is something listening "
+                                   f"at {PMS_DOWN}?")
+
+    def construction_completed(self) -> None:
+        messages.deliver(self.platform, SYSTEM, "construction_completed", f"demo-pms-done-{self.no}",
+                         business_key=self.no, payload={"internal_acceptance": "passed"})
+        jobs.drain(self.platform, self.iid)
+
+    def delivery(self) -> None:
+        task_id = _open_element(self.platform, self.iid, "delivery")
+        scan = files.store(self.platform, MANAGER, "scans", files.Upload("交付验收单.png", _png()),
+                           files.Limits(1024 * 1024, ("image/*",)), instance_id=self.iid, task_id=task_id)
+        self._do(MANAGER, "delivery", {"delivered_on": self.today.isoformat(), "scans": [scan],
+                                       "delivery_note": "竣工资料齐全"})
+
+    def confirm_acceptance(self) -> None:
+        self._confirm("confirm_acceptance")
+
+
+def _open_element(platform, instance_id: int, element_id: str) -> int:
     with platform.Session() as session:
         task_id = session.scalar(select(HumanTask.id).where(
             HumanTask.instance_id == instance_id, HumanTask.state == "open", HumanTask.element_id == element_id))
-    tasks.complete(platform, actor, task_id, data)
+    if task_id is None:
+        raise RuntimeError(f"demo: instance {instance_id} has no open task {element_id!r}")
+    return task_id
+
+
+def _do_element(platform, actor: Principal, instance_id: int, element_id: str, data: dict[str, Any]) -> None:
+    tasks.complete(platform, actor, _open_element(platform, instance_id, element_id), data)
     jobs.drain(platform, instance_id)
 
 
@@ -215,7 +468,7 @@ def _seed_contracts(session, today: date) -> int:
 def _seed_demands(session, rnd: random.Random, now: datetime) -> int:
     creator = Principal("manager", frozenset({"customer_manager"}))
     rows = []
-    for n in range(40, 0, -1):  # the marker, number 1, is stored last
+    for n in range(len(DEMAND_STAGES), 0, -1):  # the marker, number 1, is stored last
         city = ("杭州市", "宁波市")[n % 2]
         province, lon, lat, counties = CITIES[city]
         tenant = TENANTS[n % 3]
@@ -231,10 +484,7 @@ def _seed_demands(session, rnd: random.Random, now: datetime) -> int:
         clean, errors = check_record(n + 1, record, creator)
         if errors:
             raise ValueError(f"demo demand {n}: {[e.as_dict() for e in errors]}")
-        row = _demand(clean, creator, now - timedelta(days=n))
-        row.status = DEMAND_STATUSES[n % len(DEMAND_STATUSES)]
-        assert row.status in STATUSES
-        rows.append(row)
+        rows.append(_demand(clean, creator, now - timedelta(days=n)))  # collected; Flow 1 moves it on
     session.add_all(rows)
     session.flush()
     return len(rows)

@@ -374,3 +374,13 @@ def test_the_page_in_english_and_who_may_open_it(pages):
     assert 'data-testid="demand-import"' not in html  # supervisors list and export, they do not import
     assert page_upload(supervisor, xlsx([row("S-1")])).status_code == 403
     assert pages("wx", ["maintenance"]).get("/demands").status_code == 403
+
+
+def test_operators_see_only_their_own_demands_and_progress(pages, platform):
+    manager = pages("zhao", ["customer_manager"])
+    assert page_upload(manager, xlsx([row("M-1"), row("U-1", operator="中国联通", lon=119.2)])).status_code == 302
+    mobile = pages("cmcc_li", ["operator"], tenant="china_mobile")
+    html = mobile.get("/demands").get_data(as_text=True)
+    assert "M-1" in html and "U-1" not in html
+    assert mobile.get("/demands/M-1").status_code == 200
+    assert mobile.get("/demands/U-1").status_code == 404

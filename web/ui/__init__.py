@@ -48,7 +48,7 @@ def register_ui(app: Flask, api_blueprints) -> None:
 NAV_GROUPS = {
     "inbox.index": None,
     "start.index": None,
-    "demands.index": {"customer_manager", "supervisor"},
+    "demands.index": {"customer_manager", "operator", "supervisor"},
     "instances.index": None,
     "definitions.index": {"designer", "supervisor"},
     "designer.index": {"designer"},

@@ -1,6 +1,8 @@
 """Demand collection (需求收集) for customer managers: download the template, upload a filled
 one, see every error with its row and column, import everything or only the good rows, list
-the demands and export the order confirmation form and the delivery acceptance list.
+the demands and export the order confirmation form and the delivery acceptance list. Collected
+demands are submitted into Flow 1 from the list (需求提交); each demand's progress page shows
+the steps of its flow, open and done (进度查询).
 
 A file with errors is kept for a while (table ``demand_uploads``) so that "import only the good
 rows" does not ask for the file again. The checks themselves live in ``engine.demands``.
@@ -8,25 +10,30 @@ rows" does not ask for the file again. The checks themselves live in ``engine.de
 
 from __future__ import annotations
 
+import re
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 
-from engine import demands
-from engine.errors import BadRequest, EngineError, ValidationFailed
+from engine import demand_flow, demands
+from engine.errors import BadRequest, Conflict, EngineError, NotFound, ValidationFailed
+from engine.models import ProcessInstance
 from engine.models_demands import DemandUpload
 
 from ..api.demands import xlsx_response
+from .admin import group_label
 from .helpers import pager, platform, principal, require_groups
+from .instances import when
 
 bp = Blueprint("demands", __name__, url_prefix="/demands")
 
-PAGE_GROUPS = ("customer_manager", "supervisor")  # and admins
+PAGE_GROUPS = ("customer_manager", "operator", "supervisor")  # and admins; operators see their own
 UPLOAD_KEPT = timedelta(hours=6)
+PHONE = re.compile(r"^(\+?\d{5,20})?$")  # as the start form of tower_order checks it
 
 STATUS_LABELS = {
     "collected": _l("Demand collected"),
@@ -49,6 +56,11 @@ STATUS_LABELS = {
 def may_import() -> bool:
     actor = principal()
     return actor.is_admin or bool(actor.groups & demands.IMPORT_GROUPS)
+
+
+def may_submit() -> bool:
+    actor = principal()
+    return actor.is_admin or bool(actor.groups & demand_flow.SUBMIT_GROUPS)
 
 
 def error_text(error: demands.RowError) -> str:
@@ -75,7 +87,53 @@ def _render(checked: demands.CheckedImport | None = None, upload_token: str | No
         "demands/index.html", rows=rows, pager=page, args=args, status_labels=STATUS_LABELS,
         operator_names=demands.OPERATOR_NAMES, checked=checked, upload_token=upload_token, filename=filename,
         imported=imported or [], error_text=error_text, may_import=may_import(), max_rows=demands.MAX_ROWS,
+        may_submit=may_submit(),
     ), status
+
+
+@bp.post("/submit")
+@require_groups(*PAGE_GROUPS)
+def submit():
+    """需求提交: start Flow 1 for the ticked collected demands; one not collected stops them all."""
+    if not may_submit():
+        abort(403)
+    numbers = request.form.getlist("demand_no")
+    phone = request.form.get("customer_manager_phone", "").strip()
+    if not numbers:
+        flash(_("Tick the collected demands to submit."), "error")
+    elif not PHONE.match(phone):
+        flash(_("The mobile number is not valid; nothing was submitted."), "error")
+    else:
+        try:
+            started = demand_flow.submit(platform(), principal(), numbers, phone)
+        except Conflict as exc:
+            flash(_("Nothing was submitted: %(numbers)s already submitted.",
+                    numbers=", ".join((exc.details or {}).get("demand_nos", []))), "error")
+        except NotFound as exc:
+            flash(_("Nothing was submitted: no such demand %(numbers)s.",
+                    numbers=", ".join((exc.details or {}).get("missing", []))), "error")
+        else:
+            flash(_("%(n)s demand(s) submitted; each waits for its operator's confirmation.", n=len(started)),
+                  "success")
+    return redirect(url_for("demands.index"))
+
+
+@bp.get("/<demand_no>")
+@require_groups(*PAGE_GROUPS)
+def progress(demand_no: str):
+    """进度查询: where the demand's flow stands, who has the open steps and until when."""
+    pf = platform()
+    with pf.Session() as session:
+        view = demand_flow.progress(session, principal(), demand_no)
+        instance_id = view["demand"]["instance_id"]
+        flow_state = session.scalar(select(ProcessInstance.state).where(ProcessInstance.id == instance_id))
+    now = pf.clock.now()
+    for step in view["open_steps"] + view["done_steps"]:
+        for key in ("created_at", "due_at", "completed_at"):
+            step[key] = datetime.fromisoformat(step[key]) if step[key] else None
+        step["overdue"] = step["completed_at"] is None and step["due_at"] is not None and step["due_at"] < now
+    return render_template("demands/progress.html", status_labels=STATUS_LABELS, group_label=group_label,
+                           when=when, flow_state=flow_state, **view)
 
 
 @bp.get("/template")
