@@ -22,6 +22,7 @@ from .errors import NotFound
 from .models import HumanTask, Incident, Job, MessageSubscription, ProcessDefinition, ProcessInstance
 from .serialization import workflow_from_json, workflow_to_json
 from .workflow import (
+    compact,
     current_data,
     find_task,
     is_completed,
@@ -84,6 +85,7 @@ class InstanceRun:
         """Write the workflow back and bring every derived table in line with it."""
         now = self.platform.clock.now()
         row = self.row
+        compact(self.workflow)
         row.variables = current_data(self.workflow)
         row.workflow_json = workflow_to_json(self.workflow)
         row.updated_at = now

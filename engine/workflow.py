@@ -179,6 +179,77 @@ def check_progress(wf: BpmnWorkflow) -> None:
         )
 
 
+# --- history compaction -------------------------------------------------------------------
+#
+# SpiffWorkflow keeps every finished task, each a child of the one before, so a loop (a
+# progress report repeated, a daily cycle) deepens the tree for ever. Joins walk it from the
+# top on every step (slower and slower) and ``Task.is_descendant_of`` recurses once per level:
+# a human-task loop with a boundary event dies of RecursionError after about 230 rounds.
+# ``compact`` drops finished history far above everything still live, keeping the most recent
+# levels, so depth, size and step cost stay bounded.
+
+COMPACT_DEPTH = 120  # levels of history above a live task before old history is dropped
+KEEP_DEPTH = 30  # finished levels kept above the deepest point shared by all live tasks
+_FINISHED = (TaskState.COMPLETED, TaskState.CANCELLED)
+
+
+def compact(wf: BpmnWorkflow) -> int:
+    """Drop old finished history of the workflow and its subprocesses; returns tasks dropped."""
+    dropped = _compact_one(wf, wf)
+    for key, sub in list(wf.subprocesses.items()):
+        if key in wf.subprocesses:  # not deleted with an ancestor's history meanwhile
+            dropped += _compact_one(wf, sub)
+    return dropped
+
+
+def _chain(task: Task) -> list[Task]:
+    """The task's ancestors from the root down to the task itself (iteratively)."""
+    chain = []
+    while task is not None:
+        chain.append(task)
+        task = task.parent
+    chain.reverse()
+    return chain
+
+
+def _compact_one(top: BpmnWorkflow, wf) -> int:
+    live = [t for t in wf.tasks.values() if t.state not in _FINISHED]
+    if not live:
+        return 0
+    chains = [_chain(t) for t in live]
+    if max(len(c) for c in chains) < COMPACT_DEPTH:
+        return 0
+    shared = 0
+    for level in zip(*chains, strict=False):
+        if any(t.id != level[0].id for t in level):
+            break
+        shared += 1
+    cut = shared - 1 - KEEP_DEPTH
+    if cut < 1:
+        return 0
+    kept_top = chains[0][cut]
+    if kept_top.state != TaskState.COMPLETED:
+        return 0
+    root = wf.task_tree
+    keep = {root.id}
+    stack = [kept_top]
+    while stack:
+        task = stack.pop()
+        keep.add(task.id)
+        stack.extend(task.children)
+    dropped = [task_id for task_id in wf.tasks if task_id not in keep]
+    for task_id in dropped:
+        if task_id in top.subprocesses:
+            top.delete_subprocess(wf.tasks[task_id])
+    for task_id in dropped:
+        del wf.tasks[task_id]
+    kept_top._parent = root.id
+    root._children = [kept_top.id]
+    if wf.last_task is not None and wf.last_task.id not in keep:
+        wf.last_task = kept_top
+    return len(dropped)
+
+
 def errored_task(wf: BpmnWorkflow) -> Task | None:
     for task in all_tasks(wf):
         if task.state == TaskState.ERROR:

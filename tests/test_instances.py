@@ -151,3 +151,49 @@ def test_a_date_timer_computed_with_now_fires_on_the_platform_clock(platform, ap
     clock.advance(timedelta(minutes=2))
     assert jobs.run_due_jobs(platform) == 1
     assert instance(api("admin", ["admin"]), started["id"])["state"] == "completed"
+
+
+def test_a_human_loop_with_a_boundary_timer_keeps_going_past_three_hundred_rounds(platform, clock):
+    """SpiffWorkflow alone dies of RecursionError after about 230 rounds of such a loop (its joins
+    recurse once per level of kept history); the engine drops old history (workflow.compact)."""
+    from sqlalchemy import select
+
+    from engine import instances, jobs, tasks
+    from engine.models import HumanTask, ProcessInstance
+    from engine.principal import Principal
+    from engine.runtime import InstanceRun
+    from engine.workflow import COMPACT_DEPTH
+
+    deploy(platform, "review_loop.bpmn")
+    clerk = Principal("wang", frozenset({"clerk"}))
+    iid = instances.start(platform, clerk, "review_loop", "R-1")
+
+    def open_review() -> int:
+        with platform.Session() as session:
+            return session.scalar(select(HumanTask.id).where(HumanTask.instance_id == iid, HumanTask.state == "open"))
+
+    sizes = {}
+    for round_no in range(1, 321):
+        tasks.complete(platform, clerk, open_review(), {"approved": False})
+        if round_no in (100, 320):
+            with platform.Session() as session:
+                sizes[round_no] = len(session.scalar(select(ProcessInstance.workflow_json)
+                                                     .where(ProcessInstance.id == iid)))
+    clock.advance(timedelta(hours=1, seconds=1))  # the boundary timer still fires after all that
+    assert jobs.run_due_jobs(platform) == 1
+    tasks.complete(platform, clerk, open_review(), {"approved": True})
+
+    with platform.Session() as session:
+        row = session.get(ProcessInstance, iid)
+        assert row.state == "completed"
+        assert (row.variables["rounds"], row.variables["escalations"]) == (320, 1)
+        workflow = InstanceRun.open(platform, session, iid).workflow
+    deepest = max(len(list(_ancestors(t))) for t in workflow.tasks.values())
+    assert deepest <= COMPACT_DEPTH + 10
+    assert sizes[320] < 2 * sizes[100]  # history no longer grows with every round
+
+
+def _ancestors(task):
+    while task is not None:
+        yield task
+        task = task.parent
