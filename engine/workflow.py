@@ -190,16 +190,60 @@ def check_progress(wf: BpmnWorkflow) -> None:
 
 COMPACT_DEPTH = 120  # levels of history above a live task before old history is dropped
 KEEP_DEPTH = 30  # finished levels kept above the deepest point shared by all live tasks
+KEEP_CYCLE_RUNS = 5  # finished runs kept under a repeating timer (a daily check, an hourly reminder)
 _FINISHED = (TaskState.COMPLETED, TaskState.CANCELLED)
 
 
 def compact(wf: BpmnWorkflow) -> int:
     """Drop old finished history of the workflow and its subprocesses; returns tasks dropped."""
-    dropped = _compact_one(wf, wf)
+    dropped = _compact_one(wf, wf) + _prune_cycle_runs(wf, wf)
     for key, sub in list(wf.subprocesses.items()):
         if key in wf.subprocesses:  # not deleted with an ancestor's history meanwhile
-            dropped += _compact_one(wf, sub)
+            dropped += _compact_one(wf, sub) + _prune_cycle_runs(wf, sub)
     return dropped
+
+
+def _prune_cycle_runs(top: BpmnWorkflow, wf) -> int:
+    """A cycle timer (a timer start event ``R/P1D``, a repeating boundary timer) that is still
+    waiting starts a new branch under itself at every firing: the tree grows sideways by one
+    finished run a day. Keep the last few finished runs of each; runs still live are kept."""
+    dropped = 0
+    for task in list(wf.tasks.values()):
+        if task.state in _FINISHED or task.id not in wf.tasks:
+            continue
+        if not isinstance(getattr(task.task_spec, "event_definition", None), CycleTimerEventDefinition):
+            continue
+        finished = [child for child in task.children if not _has_live(child)]
+        finished.sort(key=lambda child: child.last_state_change)
+        for child in finished[:-KEEP_CYCLE_RUNS] if len(finished) > KEEP_CYCLE_RUNS else []:
+            dropped += _drop_subtree(top, wf, child)
+            task._children.remove(child.id)
+    return dropped
+
+
+def _subtree(task: Task) -> list[Task]:
+    found, stack = [], [task]
+    while stack:
+        current = stack.pop()
+        found.append(current)
+        stack.extend(current.children)
+    return found
+
+
+def _has_live(task: Task) -> bool:
+    return any(t.state not in _FINISHED for t in _subtree(task))
+
+
+def _drop_subtree(top: BpmnWorkflow, wf, task: Task) -> int:
+    doomed = _subtree(task)
+    for t in doomed:
+        if t.id in top.subprocesses:
+            top.delete_subprocess(t)
+    for t in doomed:
+        wf.tasks.pop(t.id, None)
+    if wf.last_task is not None and wf.last_task.id not in wf.tasks:
+        wf.last_task = task.parent
+    return len(doomed)
 
 
 def _chain(task: Task) -> list[Task]:

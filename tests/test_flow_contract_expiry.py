@@ -232,3 +232,30 @@ def test_a_new_version_replaces_the_armed_instance_and_keeps_the_warnings(deploy
     while jobs.run_due_jobs(platform) > 0:
         pass
     assert [task_contract(admin, t["id"])["contract_no"] for t in renewal_tasks(admin)] == ["HT-202"]
+
+
+def test_the_daily_instance_does_not_grow_day_after_day(deployed, platform, clock, admin, manager):
+    """Each firing of the daily cycle leaves a finished run under it; only the last few are kept
+    (workflow.compact), so after two months the instance is no larger than after a week, while
+    a renewal task opened on day 3 is still there to be done."""
+    from sqlalchemy import select
+
+    from engine.models import ProcessInstance
+
+    add(platform, "HT-101", expires_in_days=33, warn_days_before=30)  # due on day 3
+
+    def stored_size() -> int:
+        with platform.Session() as session:
+            return len(session.scalar(select(ProcessInstance.workflow_json)
+                                      .where(ProcessInstance.process_key == "contract_expiry")))
+
+    sizes = {}
+    for day in range(1, 61):
+        next_day(platform, clock)
+        if day in (7, 60):
+            sizes[day] = stored_size()
+    assert sizes[60] <= sizes[7] * 1.1
+    [task] = renewal_tasks(admin)
+    assert task_contract(admin, task["id"])["contract_no"] == "HT-101"
+    [instance] = armed(admin)
+    assert instance["state"] == "waiting"
