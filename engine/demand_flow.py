@@ -36,6 +36,10 @@ def enter_demand(platform: Platform, actor: Principal, record: dict[str, Any]) -
     if not isinstance(record, dict):
         raise BadRequest("the demand must be an object")
     record = dict(record)
+    nested = sorted(name for name, value in record.items() if isinstance(value, dict | list))
+    if nested:
+        raise ValidationFailed("the demand has errors; nothing was stored",
+                               {"fields": {name: ["Must be a single value."] for name in nested}})
     operator = record.get("operator")
     if operator in demands.OPERATOR_NAMES:  # a tenant id instead of the Chinese name
         record["operator"] = demands.OPERATOR_NAMES[operator]

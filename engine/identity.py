@@ -9,6 +9,11 @@ Passwords are hashed with scrypt (standard library) and a random salt; the store
 names the algorithm and its parameters (``scrypt$n=16384,r=8,p=5$<salt>$<hash>``), so the
 cost can be raised later without breaking stored hashes.  API tokens are random strings shown
 once; only their SHA-256 is stored.
+
+Sign-ins (``sign_in``) are slowed per username: after ``FREE_LOGIN_FAILURES`` failures in a
+row every further attempt must wait, 1 s, then 2, 4 ... up to 15 minutes, and is refused
+unchecked (``TooManyAttempts``, HTTP 429) until then. The counter is a row in the database,
+so all server processes share it; a successful sign-in clears it.
 """
 
 from __future__ import annotations
@@ -16,16 +21,21 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import re
 import secrets
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .clock import Clock
-from .errors import Conflict, NotFound, ValidationFailed
+from .errors import Conflict, EngineError, NotFound, ValidationFailed
 from .models import ApiToken, Tenant, User, UserGroup
+from .models_login import LoginFailure
 from .principal import Principal
 
 # scrypt cost: N=2^14, r=8, p=5 is one of OWASP's recommended equivalents (16 MiB, ~0.2 s).
@@ -39,7 +49,24 @@ MIN_PASSWORD_LENGTH = 8
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,100}")
 IDENTIFIER_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")  # group and tenant ids
 
+# Sign-in throttling: free failures in a row, then a doubling wait from the first delay to the cap.
+FREE_LOGIN_FAILURES = 5
+FIRST_LOGIN_DELAY_SECONDS = 1.0
+MAX_LOGIN_DELAY_SECONDS = 900.0
+FORGET_LOGIN_FAILURES_AFTER = timedelta(days=1)  # counts of names nobody tried since are dropped
+
 _clock = Clock()
+
+
+class TooManyAttempts(EngineError):
+    """Too many failed sign-ins for this username: wait ``retry_after`` seconds."""
+
+    code = "too_many_attempts"
+    status = 429
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message, {"retry_after_seconds": retry_after})
+        self.retry_after = retry_after
 
 
 # --------------------------------------------------------------------------------------------
@@ -182,6 +209,62 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     if user is None or not password_ok or user.disabled:
         return None
     return user
+
+
+def sign_in(session: Session, username: str, password: str, now: datetime | None = None) -> User | None:
+    """``authenticate``, slowed per username after repeated failures.
+
+    Raises ``TooManyAttempts`` without checking the password while the username waits; else
+    records the outcome (a failure counts, a success clears the count) in ``session``, which the
+    caller must commit even when the answer is None, so the failure is remembered.
+    """
+    now = now or _clock.now()
+    record = _login_record(session, _login_key(username))
+    if record.locked_until is not None and record.locked_until > now:
+        wait = max(1, math.ceil((record.locked_until - now).total_seconds()))
+        raise TooManyAttempts(f"too many failed sign-ins for this username; try again in {wait} s", wait)
+    user = authenticate(session, username, password)
+    if user is not None:
+        session.delete(record)
+    else:
+        record.failures += 1
+        record.last_failed_at = now
+        if record.failures >= FREE_LOGIN_FAILURES:
+            record.locked_until = now + login_delay(record.failures)
+        _forget_old_login_failures(session, now)
+    session.flush()
+    return user
+
+
+def login_delay(failures: int) -> timedelta:
+    """How long a username waits after its ``failures``-th failure in a row (doubling, capped)."""
+    extra = max(0, failures - FREE_LOGIN_FAILURES)
+    seconds = FIRST_LOGIN_DELAY_SECONDS * (2 ** min(extra, 30))
+    return timedelta(seconds=min(MAX_LOGIN_DELAY_SECONDS, seconds))
+
+
+def _forget_old_login_failures(session: Session, now: datetime) -> None:
+    """Names sprayed by an attacker must not fill the table: drop counts idle for a day and unlocked."""
+    idle = now - FORGET_LOGIN_FAILURES_AFTER
+    session.execute(delete(LoginFailure).where(
+        LoginFailure.last_failed_at < idle,
+        or_(LoginFailure.locked_until.is_(None), LoginFailure.locked_until < now)))
+
+
+def _login_key(username: object) -> str:
+    return (username if isinstance(username, str) else "").strip().lower()[:200]
+
+
+def _login_record(session: Session, key: str) -> LoginFailure:
+    """The username's counter row, created if missing and locked (PostgreSQL: ``FOR UPDATE``), so
+    concurrent attempts from several processes count one after the other."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    insert = (pg_insert if postgres else sqlite_insert)(LoginFailure.__table__)
+    session.execute(insert.values(key=key, failures=0).on_conflict_do_nothing(index_elements=["key"]))
+    stmt = select(LoginFailure).where(LoginFailure.key == key).execution_options(populate_existing=True)
+    if postgres:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).one()
 
 
 def principal_for(user: User) -> Principal:

@@ -77,7 +77,8 @@ class GroupOrderStart(Schema):
 
     @pre_load
     def _complexity_from_catalogue(self, data, **_kwargs):
-        if isinstance(data, dict) and not data.get("complexity") and data.get("product") in PRODUCTS:
+        product = data.get("product") if isinstance(data, dict) else None
+        if isinstance(product, str) and product in PRODUCTS and not data.get("complexity"):
             data = {**data, "complexity": PRODUCTS[data["product"]]["complexity"]}
         return data
 

@@ -6,13 +6,25 @@ import os
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from engine.platform import Platform
+
+DATABASE_INT_MAX = 2**31 - 1  # the largest id the id columns hold (INTEGER on PostgreSQL)
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in every route: a number no database can hold is a 404, not a 500 from the driver."""
+
+    def __init__(self, map, *args, **kwargs):  # noqa: A002  (werkzeug's own parameter name)
+        kwargs.setdefault("max", DATABASE_INT_MAX)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(config: dict[str, Any] | None = None, platform: Platform | None = None) -> Flask:
     """Build the app; ``platform`` lets tests and the CLI share one engine object."""
     app = Flask(__name__)
+    app.url_map.converters["int"] = IdConverter
     app.config.update(
         DATABASE_URL=os.environ.get("TOWERFLOW_DATABASE_URL"),
         START_CLOCK=False,

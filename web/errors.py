@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from engine.errors import EngineError
@@ -30,9 +31,13 @@ def error_page(status: int, message: str):
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(EngineError)
     def _engine_error(exc: EngineError):
-        if wants_page():
-            return error_page(exc.status, exc.message)
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        response = error_page(exc.status, exc.message) if wants_page() else \
+            error_response(exc.status, exc.code, exc.message, exc.details)
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:  # 429: say when to come back
+            response = make_response(response)
+            response.headers["Retry-After"] = str(retry_after)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
@@ -44,6 +49,18 @@ def register_error_handlers(app: Flask) -> None:
         if wants_page():
             return error_page(exc.code or 500, message)
         return error_response(exc.code or 500, code, message, details)
+
+    @app.errorhandler(DataError)
+    @app.errorhandler(OverflowError)
+    def _unstorable_value(exc: Exception):
+        """The database refused a value of the request (a NUL character on PostgreSQL, a number out
+        of a column's range; SQLite's driver raises OverflowError itself): the request's fault, so
+        422 rather than a server error."""
+        log.info("a request value the database refuses: %s", getattr(exc, "orig", exc))
+        message = "a value in the request cannot be stored or searched for (a NUL character, a number too large?)"
+        if wants_page():
+            return error_page(422, message)
+        return error_response(422, "validation_failed", message)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

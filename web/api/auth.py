@@ -17,11 +17,14 @@ class TokenView(MethodView):
     @blp.doc(security=[])
     @blp.arguments(TokenRequest)
     @blp.response(201, TokenResponse)
+    @blp.alt_response(401, description="wrong username or password")
+    @blp.alt_response(429, description="too many failed sign-ins for this username; see Retry-After")
     def post(self, body):
-        """Create an API token for a user."""
-        with platform().transaction() as session:
-            user = identity.authenticate(session, body["username"], body["password"])
-            if user is None:
-                abort(401, message="wrong username or password")
-            token = identity.create_token(session, user.username, name="api")
+        """Create an API token for a user; repeated failures for a username are slowed down."""
+        pf = platform()
+        with pf.transaction() as session:  # commits a failure too, so the next attempt waits
+            user = identity.sign_in(session, body["username"], body["password"], pf.clock.now())
+            token = identity.create_token(session, user.username, name="api") if user is not None else None
+        if token is None:
+            abort(401, message="wrong username or password")
         return {"token": token}

@@ -18,7 +18,7 @@ class OutboxQuery(PageArgs):
     system = fields.String(metadata={"description": "sms, operator_platform, pms, eoms, boss or resource"})
     status = fields.String(validate=validate.OneOf(OUTBOX_STATUSES))
     business_key = fields.String()
-    process_instance_id = fields.Integer()
+    process_instance_id = fields.Integer(validate=validate.Range(min=-(2**31), max=2**31 - 1))
 
 
 class OutboxMessage(Schema):

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+# Numbers a request may filter by must fit a database integer: a larger one is a 422, not a driver error.
+DB_INT = validate.Range(min=-(2**31), max=2**31 - 1)  # INTEGER columns on PostgreSQL
+MAX_PAGE = 10**9  # so that the row offset (page - 1) * page_size stays a database integer too
+
 
 class PageArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
@@ -100,7 +104,7 @@ IncidentPage = page_of(Incident, "IncidentPage")
 
 class IncidentQuery(PageArgs):
     state = fields.String(load_default="open", validate=validate.OneOf(["open", "resolved", "all"]))
-    process_instance_id = fields.Integer()
+    process_instance_id = fields.Integer(validate=DB_INT)
 
 
 class Instance(Schema):
@@ -128,7 +132,7 @@ class InstanceQuery(PageArgs):
         ["running", "waiting", "suspended", "completed", "terminated", "error"]))
     business_key = fields.String()
     tenant = fields.String()
-    version = fields.Integer()
+    version = fields.Integer(validate=DB_INT)
     has_incident = fields.Boolean()
     overdue = fields.Boolean(metadata={"description": "has an open task past its due time"})
 

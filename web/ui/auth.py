@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Blueprint, Flask, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
@@ -61,9 +61,16 @@ class LoginForm(FlaskForm):
 def login():
     form = LoginForm()
     if form.validate_on_submit():
-        with platform().transaction() as db:
-            user = identity.authenticate(db, form.username.data.strip(), form.password.data)
-            web_user = WebUser.of(user) if user is not None else None
+        pf = platform()
+        try:
+            with pf.transaction() as db:  # commits a failure too, so the next attempt waits
+                user = identity.sign_in(db, form.username.data.strip(), form.password.data, pf.clock.now())
+                web_user = WebUser.of(user) if user is not None else None
+        except identity.TooManyAttempts as exc:
+            flash(_("Too many failed sign-ins. Try again in %(seconds)s s.", seconds=exc.retry_after), "error")
+            response = make_response(render_template("login.html", form=form), 429)
+            response.headers["Retry-After"] = str(exc.retry_after)
+            return response
         if web_user is not None:
             login_user(web_user)
             return redirect(_safe_next(request.args.get("next")))

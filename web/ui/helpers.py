@@ -58,8 +58,11 @@ class Pager:
         return args
 
 
+MAX_PAGE = 100_000  # deeper than any list goes; bigger numbers only overflow the database
+
+
 def pager(total: int = 0, default_size: int = 20) -> Pager:
     """The page asked for in the query string (1-based), with a sane size."""
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = min(MAX_PAGE, max(1, request.args.get("page", 1, type=int) or 1))
     size = min(200, max(1, request.args.get("size", default_size, type=int) or default_size))
     return Pager(page, size, total)
