@@ -52,15 +52,20 @@ def enter_demand(platform: Platform, actor: Principal, record: dict[str, Any]) -
         demands._may_import(actor)
         checked = demands.check_rows(session, [(1, record)], actor)
         if checked.errors:
-            fields: dict[str, list[str]] = {}
-            for error in checked.errors:
-                key = next((c.key for c in demands.COLUMNS if c.header == error.column), error.column)
-                fields.setdefault(key, []).append(error.message)
-            raise ValidationFailed("the demand has errors; nothing was stored", {"fields": fields})
+            raise ValidationFailed("the demand has errors; nothing was stored", {"fields": _by_field(checked.errors)})
         row = demands._demand(checked.rows[0], actor, platform.clock.now())
         session.add(row)
         session.flush()
         return row.demand_no
+
+
+def _by_field(errors: list[demands.RowError]) -> dict[str, list[str]]:
+    """Row errors (named by column header) as form errors named by field."""
+    fields: dict[str, list[str]] = {}
+    for error in errors:
+        key = next((c.key for c in demands.COLUMNS if c.header == error.column), error.column)
+        fields.setdefault(key, []).append(error.message)
+    return fields
 
 
 def submit(platform: Platform, actor: Principal, demand_nos: list[str],
@@ -119,11 +124,7 @@ def change(platform: Platform, actor: Principal, demand_no: str, changes: dict[s
     record["operator"] = demands.OPERATOR_NAMES.get(demand.tenant, demand.tenant)
     clean, errors = demands.check_record(1, record, actor)
     if errors:
-        fields: dict[str, list[str]] = {}
-        for error in errors:
-            key = next((c.key for c in demands.COLUMNS if c.header == error.column), error.column)
-            fields.setdefault(key, []).append(error.message)
-        raise ValidationFailed("the change has errors; nothing was changed", {"fields": fields})
+        raise ValidationFailed("the change has errors; nothing was changed", {"fields": _by_field(errors)})
     payload = {key: clean[key] for key in changes}
     if "expected_delivery" in payload:
         payload["expected_delivery"] = payload["expected_delivery"].isoformat()
