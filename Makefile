@@ -39,8 +39,9 @@ screenshots: install
 lint: install
 	$(BIN)/ruff check engine handlers forms web tests
 
-bench: install
-	$(BIN)/pytest tests/bench -p no:cacheprovider -o addopts="" -q
+bench: install  # BENCH_ARGS=--quick for a few minutes; rewrites BENCHMARKS.md
+	$(BIN)/python -c "import pyinstrument" 2>/dev/null || $(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python -m tests.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules towerflow.db towerflow.db-wal towerflow.db-shm

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from . import advance, audit, identity
+from . import advance, audit, files, identity
 from .errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .forms_check import validate_form
 from .models import HumanTask, ProcessInstance, TaskCandidate
@@ -69,7 +69,9 @@ def task_query(actor: Principal, flt: TaskFilter, now):
     stmt = select(HumanTask).where(HumanTask.state == "open")
     if actor.tenant is not None:
         stmt = stmt.where(HumanTask.tenant == actor.tenant)
-    candidate = _candidate_of(actor)
+    # A business key picks a handful of rows: probe their candidates (EXISTS) instead of first
+    # collecting every task offered to the actor's groups (IN), which is the better way otherwise.
+    candidate = _candidate_of(actor, correlated=bool(flt.business_key))
     if flt.assignee_me:
         stmt = stmt.where(HumanTask.assignee == actor.username)
     if flt.candidate_me:
@@ -94,18 +96,27 @@ def list_tasks(session: Session, actor: Principal, flt: TaskFilter, now, offset:
     """Open tasks the actor may see, with the total; by default by due time (none last), then
     priority (highest first); ``sort`` may also be "priority" or "created", either way."""
     stmt = task_query(actor, flt, now)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
     order = (*TASK_SORTS.get(sort, TASK_SORTS["due"])(desc), HumanTask.id)
-    rows = session.scalars(stmt.order_by(*order).offset(offset).limit(limit)).all()
-    return list(rows), int(total or 0)
+    # First the page's ids and the total in one pass (a window count) that the inbox index
+    # answers without reading the rows, then only the page's rows.
+    found = session.execute(stmt.with_only_columns(HumanTask.id, func.count().over())
+                            .order_by(*order).offset(offset).limit(limit)).all()
+    if not found:
+        total = session.scalar(select(func.count()).select_from(stmt.subquery())) if offset else 0
+        return [], int(total or 0)
+    ids = [row[0] for row in found]
+    rows = {row.id: row for row in session.scalars(select(HumanTask).where(HumanTask.id.in_(ids)))}
+    return [rows[i] for i in ids if i in rows], int(found[0][1])
 
 
-def _candidate_of(actor: Principal):
+def _candidate_of(actor: Principal, correlated: bool = False):
     """Tasks offered to one of the actor's groups or to the actor by name."""
     offered = or_(
         and_(TaskCandidate.kind == "user", TaskCandidate.name == actor.username),
         and_(TaskCandidate.kind == "group", TaskCandidate.name.in_(sorted(actor.groups) or [""])),
     )
+    if correlated:
+        return exists().where(TaskCandidate.task_id == HumanTask.id, offered)
     return HumanTask.id.in_(select(TaskCandidate.task_id).where(offered))
 
 
@@ -176,6 +187,8 @@ def complete(platform: Platform, actor: Principal, task_id: int, data: dict[str,
         _check_may_complete(task, actor)
         cleaned = validate_form(platform.forms, task.form_key, data or {}) if task.form_key else dict(data or {})
         instance_id, spiff_task_id = task.instance_id, task.spiff_task_id
+        if task.form_key:
+            files.check_form_files(session, actor, platform.forms.get(task.form_key), cleaned, instance_id)
 
     def open_run(session: Session) -> InstanceRun:
         run = InstanceRun.open(platform, session, instance_id)
@@ -197,6 +210,9 @@ def complete(platform: Platform, actor: Principal, task_id: int, data: dict[str,
         run.session.execute(update(HumanTask).where(HumanTask.id == task_id).values(
             state="completed", completed_at=now, completed_by=actor.username,
             assignee=actor.username))
+        # Candidate rows serve only the open-task queries; a closed task's would make every
+        # inbox query wade through the history (the row keeps candidate_groups/users).
+        run.session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == task_id))
         audit.record(run.session, instance_id, actor.username, "task.completed", task_id=task_id,
                      element_id=spiff_task.task_spec.bpmn_id, data={"data": cleaned}, at=now)
 
@@ -263,7 +279,7 @@ def task_data(platform: Platform, session: Session, task: HumanTask) -> dict[str
     """The data the task itself sees: in a multi-instance or parallel branch that is its own
     item (e.g. one contract of many), not the instance's merged variables."""
     instance = session.get(ProcessInstance, task.instance_id)
-    workflow = workflow_from_json(instance.workflow_json, platform.spec_json(session, instance.definition_id))
+    workflow = workflow_from_json(instance.workflow_json, platform.specs(session, instance.definition_id))
     spiff_task = find_task(workflow, task.spiff_task_id)
     if spiff_task is None:
         return dict(instance.variables or {})
