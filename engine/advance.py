@@ -35,9 +35,21 @@ def step_and_save(run: InstanceRun) -> None:
 
 
 def apply(platform: Platform, open_run: Opener, change: Change) -> tuple[int, object]:
-    """Run ``change`` then the engine in a transaction of its own."""
+    """Run ``change`` then the engine in a transaction of its own (as ``apply_in``, without
+    the savepoint: the whole transaction is the attempt)."""
+    try:
+        with platform.transaction() as session:
+            run = open_run(session)
+            result = change(run)
+            step_and_save(run)
+            return run.row.id, result
+    except EngineError:
+        raise
+    except Exception:
+        log.info("engine steps failed after a change; keeping the change and queueing a step job",
+                 exc_info=True)
     with platform.transaction() as session:
-        return apply_in(platform, session, open_run, change)
+        return _change_alone(platform, session, open_run, change)
 
 
 def apply_in(platform: Platform, session: Session, open_run: Opener, change: Change) -> tuple[int, object]:
@@ -57,6 +69,10 @@ def apply_in(platform: Platform, session: Session, open_run: Opener, change: Cha
         savepoint.rollback()
         log.info("engine steps failed after a change; keeping the change and queueing a step job",
                  exc_info=True)
+    return _change_alone(platform, session, open_run, change)
+
+
+def _change_alone(platform: Platform, session: Session, open_run: Opener, change: Change) -> tuple[int, object]:
     run = open_run(session)
     result = change(run)
     run.save()

@@ -112,7 +112,6 @@ def sync(session: Session, row: ProcessInstance, changed: dict[str, Any], now: d
             when, who, element = SIGNED[status]
             setattr(demand, when, now)
             setattr(demand, who, _last_completer(session, row.id, element))
-    session.flush()
 
 
 def _last_completer(session: Session, instance_id: int, element_id: str) -> str | None:

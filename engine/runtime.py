@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.orm import Session
 
 from . import audit, demand_mirror
 from .errors import NotFound
-from .models import HumanTask, Incident, Job, MessageSubscription, ProcessDefinition, ProcessInstance
+from .models import HumanTask, Incident, Job, MessageSubscription, ProcessDefinition, ProcessInstance, TaskCandidate
 from .serialization import workflow_from_json, workflow_to_json
 from .workflow import (
     compact,
@@ -89,22 +89,34 @@ class InstanceRun:
         row.variables = current_data(self.workflow)
         row.workflow_json = workflow_to_json(self.workflow)
         row.updated_at = now
-        self._sync_human_tasks(now)
-        pending = self._pending_jobs()
-        self._sync_timer_jobs(now, pending.get("timer", {}))
-        self._sync_service_jobs(now, pending.get("service", {}))
-        self._sync_subscriptions()
-        if row.state not in FINAL_STATES and row.state != "suspended" and is_completed(self.workflow):
-            row.state = "completed"
-            row.ended_at = now
-            audit.record(self.session, row.id, None, "instance.completed", at=now)
-        self.refresh_state()
-        changed = _changed(self.variables_before, row.variables)
-        demand_mirror.sync(self.session, row, changed, now)
-        if changed:
-            audit.record(self.session, row.id, None, "variables.changed", data={"changed": changed}, at=now)
-            self.variables_before = dict(row.variables)
+        # The queries below read only rows this method writes itself; holding the flush back
+        # sends all the writes (instance, tasks, jobs, audit rows) together at the end.
+        with self.session.no_autoflush:
+            self._sync_human_tasks(now)
+            pending = self._pending_jobs()
+            self._sync_timer_jobs(now, pending.get("timer", {}))
+            queued = self._sync_service_jobs(now, pending.get("service", {}))
+            queued |= any(job.state == "pending" for job in pending.get("step", {}).values())
+            self._sync_subscriptions()
+            if row.state not in FINAL_STATES and row.state != "suspended" and is_completed(self.workflow):
+                row.state = "completed"
+                row.ended_at = now
+                audit.record(self.session, row.id, None, "instance.completed", at=now)
+            if row.state not in FINAL_STATES and row.state != "suspended":
+                row.state = self._current_state(queued)
+            changed = _changed(self.variables_before, row.variables)
+            demand_mirror.sync(self.session, row, changed, now)
+            if changed:
+                audit.record(self.session, row.id, None, "variables.changed", data={"changed": changed}, at=now)
+                self.variables_before = dict(row.variables)
         self.session.flush()
+
+    def _current_state(self, queued: bool) -> str:
+        """``derive_state`` without asking the database what this save just decided: an open
+        incident always puts an instance in "error" (jobs.py), so only one in "error" can have one."""
+        if self.row.state == "error" and derive_state(self.session, self.row.id) == "error":
+            return "error"
+        return "running" if queued else "waiting"
 
     def refresh_state(self) -> None:
         row = self.row
@@ -114,21 +126,23 @@ class InstanceRun:
 
     def _sync_human_tasks(self, now: datetime) -> None:
         ready = {str(t.id): t for t in ready_user_tasks(self.workflow)}
-        open_rows = self.session.scalars(
-            select(HumanTask).where(HumanTask.instance_id == self.row.id, HumanTask.state == "open")
+        # the open rows, and any row of a ready task (one completed in this very step)
+        rows = self.session.scalars(select(HumanTask).where(
+            HumanTask.instance_id == self.row.id,
+            or_(HumanTask.state == "open", HumanTask.spiff_task_id.in_(list(ready) or [""]))),
         ).all()
-        known = {r.spiff_task_id for r in open_rows}
-        for task_row in open_rows:
-            if task_row.spiff_task_id not in ready:
+        known = {r.spiff_task_id for r in rows}
+        cancelled = []
+        for task_row in rows:
+            if task_row.state == "open" and task_row.spiff_task_id not in ready:
                 task_row.state = "cancelled"
                 task_row.completed_at = now
-        new = [task_id for task_id in ready if task_id not in known]
-        if new:  # a task completed in this very step has a row already, no longer open
-            known |= set(self.session.scalars(select(HumanTask.spiff_task_id).where(
-                HumanTask.instance_id == self.row.id, HumanTask.spiff_task_id.in_(new))))
-        for task_id in new:
+                cancelled.append(task_row.id)
+        if cancelled:  # candidate rows serve only open tasks (see tasks.complete)
+            self.session.execute(delete(TaskCandidate).where(TaskCandidate.task_id.in_(cancelled)))
+        for task_id, task in ready.items():
             if task_id not in known:
-                self.session.add(self.platform.human_task_for(self.row, ready[task_id], now))
+                self.session.add(self.platform.human_task_for(self.row, task, now))
 
     def _sync_timer_jobs(self, now: datetime, pending: dict[str, Job]) -> None:
         offset = self.platform.clock.now() - self.platform.real_now()
@@ -161,7 +175,8 @@ class InstanceRun:
         else:
             job.state = "cancelled"
 
-    def _sync_service_jobs(self, now: datetime, pending: dict[str, Job]) -> None:
+    def _sync_service_jobs(self, now: datetime, pending: dict[str, Job]) -> bool:
+        """Queue a job per ready service task; True when a service job is pending after this."""
         ready = {str(t.id): t for t in ready_service_tasks(self.workflow)}
         for job in pending.values():
             if job.spiff_task_id not in ready:
@@ -169,6 +184,7 @@ class InstanceRun:
                 job.finished_at = now
         new = [task_id for task_id in ready if task_id not in pending]
         failed = self._failed_jobs(new) if new else set()  # an incident's task waits for a retry
+        queued = False
         for task_id in new:
             if task_id in failed:
                 continue
@@ -176,12 +192,15 @@ class InstanceRun:
             self.session.add(Job(instance_id=self.row.id, kind="service", spiff_task_id=task_id,
                                  element_id=task.task_spec.bpmn_id or task.task_spec.name,
                                  due_at=now, max_attempts=service_retries(task), created_at=now))
+            queued = True
+        return queued or any(job.state == "pending" for job in pending.values())
 
     def _pending_jobs(self) -> dict[str, dict[str, Job]]:
         """The instance's pending jobs by kind, then by SpiffWorkflow task id (one query)."""
         by_kind: dict[str, dict[str, Job]] = {}
         for job in self.session.scalars(select(Job).where(Job.instance_id == self.row.id, Job.state == "pending")):
-            by_kind.setdefault(job.kind, {})[job.spiff_task_id] = job
+            if job.state == "pending":  # not already finished in this transaction (a fired timer)
+                by_kind.setdefault(job.kind, {})[job.spiff_task_id] = job
         return by_kind
 
     def _failed_jobs(self, spiff_task_ids: list[str]) -> set[str]:
