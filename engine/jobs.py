@@ -10,6 +10,7 @@ its lease when it expires, and another runs the job again with the same idempote
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -67,11 +68,28 @@ def run_due_jobs(platform: Platform, limit: int = 20, instance_id: int | None = 
     return ran
 
 
+DRAIN_WAIT_SECONDS = 2.0  # how long a request waits for another worker's run of its instance's job
+
+
 def drain(platform: Platform, instance_id: int, rounds: int = 50) -> None:
-    """Run an instance's due jobs right away, e.g. the service tasks after a completed form."""
+    """Run an instance's due jobs right away, e.g. the service tasks after a completed form, so
+    the answer shows where the instance went. A job another worker's clock leased first is
+    waited for (briefly), not skipped: otherwise the answer would miss the next task."""
+    waited_until = time.monotonic() + DRAIN_WAIT_SECONDS
     for _ in range(rounds):
-        if run_due_jobs(platform, limit=10, instance_id=instance_id) == 0:
+        if run_due_jobs(platform, limit=10, instance_id=instance_id) > 0:
+            continue
+        if not _leased_elsewhere(platform, instance_id) or time.monotonic() > waited_until:
             return
+        time.sleep(0.02)
+
+
+def _leased_elsewhere(platform: Platform, instance_id: int) -> bool:
+    now = platform.clock.now()
+    with platform.Session() as session:
+        return session.scalar(select(Job.id).where(
+            Job.instance_id == instance_id, Job.state == "pending", Job.kind.in_(("service", "step")),
+            Job.due_at <= now, Job.locked_until >= now, Job.locked_by != platform.worker_id).limit(1)) is not None
 
 
 def run_job(platform: Platform, job_id: int) -> bool:
