@@ -191,15 +191,16 @@ def wait_until_blocked_by(platform: Platform, pid: int, limit_seconds: float = 1
 
 def test_a_request_waits_for_its_service_task_leased_by_another_workers_clock(platform, services, clock,
                                                                              database_url):
-    """The clock of another server process can lease a step's service task before the request's
-    own drain runs it: the request then waits for that run, so its answer shows where the
-    instance went instead of the step still running."""
+    """A server's clock (another process's, or this one's own thread) can lease a step's service
+    task before the request's own drain runs it: the request then waits for that run, so its
+    answer shows where the instance went instead of the step still running."""
     booked = []
     services.add("test.book", lambda params, call: booked.append(params["site"]) or {"crane": "C-7"})
     deploy(platform, "jobs_lease.bpmn")
     iid = instances.start(platform, SYSTEM, "jobs_lease", "L-1", {"site_id": "S-1"})
     other = Platform(database_url, forms=FORMS, services=services, clock=clock)
-    [job_id] = jobs.lease_due_jobs(other, instance_id=iid)  # the other server's clock got there first
+    other.worker_id = platform.worker_id  # the same process's clock thread shares the worker id
+    [job_id] = jobs.lease_due_jobs(other, instance_id=iid)  # the clock got there first
 
     def run_a_moment_later():
         time.sleep(0.3)

@@ -129,9 +129,12 @@ def run_step(config: Config, databases, has_pg, workspace, sections) -> None:
 
     flow = default_flow()
     section = sections["step"]
-    section.notes.append(f"Flow: {flow.description} ({len(flow.steps)} user tasks per instance); "
+    tasks = flow.task_steps
+    section.notes.append(f"Flow: {flow.description}. Measured step = completing one user task: the samples are "
+                         f"all {len(tasks)} user tasks of each instance ({', '.join(s.element_id for s in tasks)}); "
                          f"{config.step_rounds} instances per method and database, the three methods "
-                         f"interleaved instance by instance, after one warm-up instance each.")
+                         f"interleaved instance by instance, after one warm-up instance each. The per-task "
+                         f"medians are below the table.")
     for db, make in databases:
         log(f"step cost on {db}")
         step_cost(make(f"bench_step_{db}"), flow, config.step_rounds, workspace, section, db)
@@ -156,8 +159,11 @@ def run_throughput(config: Config, databases, has_pg, workspace, sections) -> No
         return
     make = dict(databases)["pg"]
     flow = default_flow()
+    start = "POST /demands + POST /demands/submit" if flow.demand else "POST /process-instances"
     sections["throughput"].notes.append(
-        f"Flow: {flow.description}. {config.throughput_clients} client threads (this process, keep-alive HTTP) "
+        f"Flow: {flow.description}. A start is {start}; "
+        f"step = one POST /tasks/{{id}}/complete ({len(flow.task_steps)} per instance). "
+        f"{config.throughput_clients} client threads (this process, keep-alive HTTP) "
         f"spread over the server processes; {config.throughput_seconds:.0f} s of full flows, then "
         f"{max(3.0, config.throughput_seconds / 3):.0f} s of starts only. Every server runs its timer clock.")
     throughput(make, flow, config.throughput_processes, config.throughput_seconds, config.throughput_clients,
@@ -375,17 +381,25 @@ def markdown(sections: dict[str, Section], wanted: list[str], args, config: Conf
 DESCRIPTIONS = {
     "step": "(a) raw SpiffWorkflow in memory: deserialize the workflow (SpiffWorkflow's own JSON, spec included), "
             "complete the ready user task, `do_engine_steps`, serialize; no database. (b) `engine.tasks.complete` "
-            "(form check, lock, load, complete, step, mirror into the query tables, audit, commit), and "
-            "`jobs.drain` after it, as the REST handler does (it runs any service task the step queued). "
-            "(c) `POST /api/v1/tasks/{id}/complete` against `towerflow serve` (waitress, 8 threads, timer clock "
-            "on) in its own process, keep-alive HTTP; the answer is the instance after it moved on. Targets: "
-            "(b) <= 3 x (a) and (c) <= 2 x (b), medians of the same run; (b) is taken with the drain.",
-    "throughput": "Each client thread starts an instance over HTTP and completes its tasks one after another "
+            "(form check, lock, load, complete, step, mirror into the query tables, audit, commit), and `jobs.drain` "
+            "after it, as the REST handler does (it runs any service task the step queued). (c) `POST "
+            "/api/v1/tasks/{id}/complete` against `towerflow serve` (waitress, 8 threads) in its own process, "
+            "keep-alive HTTP, its timer clock off so that every service task a step queues runs in the measured call "
+            "(the handler's drain, or (b)'s), not in a clock thread; the answer is the instance after it moved on. "
+            "Flow 1 is driven as `tests/test_flow_tower_order.py` drives it: (b) starts with "
+            "`demand_flow.enter_demand` + `submit`, (c) with `POST /demands` + `POST /demands/submit`; the scan for "
+            "交付验收单 is uploaded before the timed completion (`files.store` / `POST /tasks/{id}/files`); the PMS "
+            "message is timed on its own row. The raw engine (a) gets fixed service results: the outbox's answer, and"
+            " for `site_library.find_nearby` the stored site found, as the platform answers, so it takes the same "
+            "path. Targets: (b) <= 3 x (a) and (c) <= 2 x (b), medians of the same run; (b) is taken with the drain.",
+    "throughput": "Each client thread starts an instance over HTTP (Flow 1: enters a demand and submits it) and "
+                  "drives it to its end one request after another (uploads, messages and task completions) "
                   "until the time is up; flows/min counts instances driven to their end. Afterwards the audit "
                   "log is checked: every finished instance started once, ran each expected step exactly once "
-                  "(one `task.completed` per task row, the expected count per element), called its service "
-                  "task once and completed; every instance of the starts-only phase started once with one open "
-                  "task.",
+                  "(one `task.completed` per task row, the expected count per element), called each of its "
+                  "service tasks once (the `service.completed` count), received each message once "
+                  "(`message.received`) and completed; every instance of the "
+                  "starts-only phase started once with one open task.",
     "inbox": "Bulk-loaded with COPY (PostgreSQL) or executemany (SQLite), not through the engine: 2,000 users in "
              "30 groups (1-3 each) and 3 tenants (a quarter staff without tenant); one instance per open task, "
              "ten completed tasks per instance (with their candidate rows, as the engine leaves them); 1-2 "
@@ -401,7 +415,9 @@ DESCRIPTIONS = {
               "`FOR UPDATE SKIP LOCKED` on PostgreSQL) fire them. Lateness = the job's `finished_at` minus its "
               "`due_at`. Exactly once: every job done, one `timer.fired` audit event per instance, every "
               "instance completed. Target p99 <= 1 s.",
-    "growth": "One site_negotiation instance driven through the engine API: plan, accept, then the progress "
+    "growth": "One site_negotiation instance (Flow 2; Flow 1 runs the same diagram as its call activity "
+              "`negotiation` after a failed screening, so this is the loop a tower order goes through there) "
+              "driven through the engine API: plan, accept, then the progress "
               "report answered \"in progress\" again and again. Step median = median of the five steps up to "
               "that iteration; KiB = the `workflow_json` written by that step (the whole state is rewritten "
               "every step); \"in memory\" = the same step without the database (platform deserialize, "

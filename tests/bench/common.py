@@ -316,6 +316,26 @@ class Http:
             data = raw.decode(errors="replace")
         return response.status, data
 
+    def upload(self, path: str, form: dict[str, str], filename: str, data: bytes) -> tuple[int, Any]:
+        """POST multipart/form-data: the ``form`` fields and the file as the part ``file``."""
+        boundary = f"bench{time.perf_counter_ns()}"
+        parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+                 for k, v in form.items()]
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+                     "Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n")
+        parts.append(f"--{boundary}--\r\n".encode())
+        headers = {"Accept": "application/json", "Content-Type": f"multipart/form-data; boundary={boundary}"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        self.conn.request("POST", path, body=b"".join(parts), headers=headers)
+        response = self.conn.getresponse()
+        raw = response.read()
+        try:
+            answer = json.loads(raw) if raw else None
+        except ValueError:
+            answer = raw.decode(errors="replace")
+        return response.status, answer
+
     def close(self) -> None:
         self.conn.close()
 
