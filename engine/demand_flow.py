@@ -49,11 +49,11 @@ def enter_demand(platform: Platform, actor: Principal, record: dict[str, Any]) -
     if unknown:
         raise ValidationFailed("unknown fields", {"fields": {name: ["Unknown field."] for name in unknown}})
     with platform.transaction() as session:
-        demands._may_import(actor)
+        demands.check_may_import(actor)
         checked = demands.check_rows(session, [(1, record)], actor)
         if checked.errors:
             raise ValidationFailed("the demand has errors; nothing was stored", {"fields": _by_field(checked.errors)})
-        row = demands._demand(checked.rows[0], actor, platform.clock.now())
+        row = demands.new_demand(checked.rows[0], actor, platform.clock.now())
         session.add(row)
         session.flush()
         return row.demand_no

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .demands import STATUSES
 from .models import HumanTask, ProcessInstance
 from .models_demands import Demand
 
@@ -97,8 +98,6 @@ def sync(session: Session, row: ProcessInstance, changed: dict[str, Any], now: d
                                                  Demand.tenant == row.tenant))
     if demand is None or demand.instance_id not in (None, row.id):
         return
-    from .demands import STATUSES  # demands imports the models this module needs; import late
-
     demand.instance_id = row.id
     for name, (column, convert) in FIELDS.items():
         if name in changed:

@@ -522,7 +522,7 @@ def _stored_places(session: Session, placed: list[dict]) -> _Grid:
 
 def check_file(session: Session, actor: Principal, data: bytes) -> CheckedImport:
     """Read and check a file without storing anything (BadRequest for an unusable file)."""
-    _may_import(actor)
+    check_may_import(actor)
     records, header_errors = read_rows(data)
     if header_errors:
         return CheckedImport(errors=header_errors)
@@ -540,7 +540,7 @@ def import_file(session: Session, actor: Principal, data: bytes, now: datetime,
                    else "the header row does not match the template; nothing was imported")
         raise ValidationFailed(message, {"errors": [e.as_dict() for e in checked.errors],
                                          "total_rows": checked.total_rows, "bad_rows": checked.bad_rows})
-    demands = [_demand(row, actor, now) for row in checked.rows]
+    demands = [new_demand(row, actor, now) for row in checked.rows]
     session.add_all(demands)
     try:
         session.flush()
@@ -549,7 +549,8 @@ def import_file(session: Session, actor: Principal, data: bytes, now: datetime,
     return ImportResult([d.demand_no for d in demands], checked.errors, checked.total_rows)
 
 
-def _demand(row: dict, actor: Principal, now: datetime) -> Demand:
+def new_demand(row: dict, actor: Principal, now: datetime) -> Demand:
+    """A collected demand from a checked row (an import's or a single entry's)."""
     return Demand(
         demand_no=row["demand_no"], tenant=row["tenant"], province=row["province"], city=row["city"],
         county=row["county"], site_name=row["site_name"], longitude=row["longitude"], latitude=row["latitude"],
@@ -559,7 +560,7 @@ def _demand(row: dict, actor: Principal, now: datetime) -> Demand:
     )
 
 
-def _may_import(actor: Principal) -> None:
+def check_may_import(actor: Principal) -> None:
     if not (actor.is_admin or actor.groups & IMPORT_GROUPS):
         raise Forbidden("only customer managers, operator staff and admins may import demands")
 

@@ -27,7 +27,7 @@ from sqlalchemy import func, select, update
 
 from . import contracts, demand_flow, files, instances, jobs, messages, sites, tasks
 from .clock import Clock
-from .demands import OPERATOR_NAMES, _demand, check_record
+from .demands import OPERATOR_NAMES, check_record, new_demand
 from .models import HumanTask, Incident, Job, ProcessDefinition, ProcessInstance, Tenant
 from .models_demands import Demand
 from .principal import SYSTEM, Principal
@@ -484,7 +484,7 @@ def _seed_demands(session, rnd: random.Random, now: datetime) -> int:
         clean, errors = check_record(n + 1, record, creator)
         if errors:
             raise ValueError(f"demo demand {n}: {[e.as_dict() for e in errors]}")
-        rows.append(_demand(clean, creator, now - timedelta(days=n)))  # collected; Flow 1 moves it on
+        rows.append(new_demand(clean, creator, now - timedelta(days=n)))  # collected; Flow 1 moves it on
     session.add_all(rows)
     session.flush()
     return len(rows)

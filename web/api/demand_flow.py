@@ -7,10 +7,11 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from engine import demand_flow, jobs
+from engine import demand_flow, demands, jobs
 
 from .context import platform, principal
 from .demands import Demand
+from .schemas import MessageResult
 
 PREFIX = "/demands"
 blp = Blueprint("api_demand_flow", __name__, description="Demands in the tower order flow (铁塔需求立项)")
@@ -75,12 +76,6 @@ class ChangeRequest(CancelRequest):
     changes = fields.Dict(required=True, metadata={"description": "new values of " + ", ".join(demand_flow.CHANGEABLE)})
 
 
-class MessageOutcome(Schema):
-    message_id = fields.String()
-    delivered_to = fields.List(fields.Integer())
-    started = fields.List(fields.Integer())
-
-
 class BatchRequest(Schema):
     demand_nos = fields.List(fields.String(), required=True, validate=validate.Length(min=1, max=500))
     data = fields.Dict(load_default=dict, metadata={"description": "the step's form data, the same for all"})
@@ -103,8 +98,6 @@ class EntryView(MethodView):
     @blp.alt_response(422, description="the demand has errors (error.details.fields); nothing stored")
     def post(self, body):
         """单个录入: enter one demand, checked like an import row (duplicates included)."""
-        from engine import demands
-
         pf = platform()
         demand_no = demand_flow.enter_demand(pf, principal(), body)
         with pf.Session() as session:
@@ -120,8 +113,7 @@ class SubmitView(MethodView):
         """Submit collected demands: one tower order flow each, waiting for the operator's confirmation."""
         pf = platform()
         started = demand_flow.submit(pf, principal(), body["demand_nos"], body["customer_manager_phone"])
-        for item in started:
-            jobs.drain(pf, item["instance_id"])
+        _drain(pf, [item["instance_id"] for item in started])
         return {"started": started}, 201
 
 
@@ -137,21 +129,20 @@ class ProgressView(MethodView):
 @blp.route("/<string:demand_no>/cancel")
 class CancelView(MethodView):
     @blp.arguments(CancelRequest)
-    @blp.response(200, MessageOutcome)
+    @blp.response(200, MessageResult)
     @blp.alt_response(409, description="the order is already confirmed, or the demand was never submitted")
     def post(self, body, demand_no):
         """需求取消: stop all open work of the demand (before its order is confirmed)."""
         pf = platform()
         result = demand_flow.cancel(pf, principal(), demand_no, body["reason"], body.get("message_id"))
-        for instance_id in result["delivered_to"]:
-            jobs.drain(pf, instance_id)
+        _drain(pf, result["delivered_to"])
         return result
 
 
 @blp.route("/<string:demand_no>/change")
 class ChangeView(MethodView):
     @blp.arguments(ChangeRequest)
-    @blp.response(200, MessageOutcome)
+    @blp.response(200, MessageResult)
     @blp.alt_response(409, description="the order is already confirmed, or the demand was never submitted")
     @blp.alt_response(422, description="the new values have errors; nothing changed")
     def post(self, body, demand_no):
@@ -159,8 +150,7 @@ class ChangeView(MethodView):
         pf = platform()
         result = demand_flow.change(pf, principal(), demand_no, body["changes"], body["reason"],
                                     body.get("message_id"))
-        for instance_id in result["delivered_to"]:
-            jobs.drain(pf, instance_id)
+        _drain(pf, result["delivered_to"])
         return result
 
 
@@ -173,6 +163,11 @@ class BatchView(MethodView):
         """批量验收: do ``delivery`` (交付验收单) or ``confirm_acceptance`` (验收确认) for many demands at once."""
         pf = platform()
         done = demand_flow.complete_step(pf, principal(), step, body["demand_nos"], body["data"])
-        for item in done:
-            jobs.drain(pf, item["instance_id"])
+        _drain(pf, [item["instance_id"] for item in done])
         return {"done": done}
+
+
+def _drain(pf, instance_ids: list[int]) -> None:
+    """Run the service tasks the change queued, so the answer shows where each flow went."""
+    for instance_id in instance_ids:
+        jobs.drain(pf, instance_id)
