@@ -195,7 +195,8 @@ def _open_step(session: Session, actor: Principal, demand: Demand, step: str) ->
 
 
 def progress(session: Session, actor: Principal, demand_no: str) -> dict[str, Any]:
-    """进度查询: the demand, its open steps (who has them, until when) and the steps done."""
+    """进度查询: the demand, its open steps (who has them, until when) and the steps done
+    (times as datetimes, naive UTC)."""
     demand = demands.get_demands(session, actor, [demand_no])[0]
     open_steps, done_steps = [], []
     if demand.instance_id is not None:
@@ -203,14 +204,10 @@ def progress(session: Session, actor: Principal, demand_no: str) -> dict[str, An
                                    .order_by(HumanTask.created_at, HumanTask.id)):
             step = {"task_id": row.id, "element_id": row.element_id, "title": row.title,
                     "candidate_groups": row.candidate_groups or [], "assignee": row.assignee,
-                    "created_at": _iso(row.created_at), "due_at": _iso(row.due_at),
-                    "completed_at": _iso(row.completed_at), "completed_by": row.completed_by}
+                    "created_at": row.created_at, "due_at": row.due_at,
+                    "completed_at": row.completed_at, "completed_by": row.completed_by}
             if row.state == "open":
                 open_steps.append(step)
             elif row.state == "completed":
                 done_steps.append(step)
     return {"demand": demands.demand_view(demand), "open_steps": open_steps, "done_steps": done_steps}
-
-
-def _iso(value) -> str | None:
-    return value.isoformat() if value is not None else None

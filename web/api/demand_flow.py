@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from engine import demand_flow, demands, jobs
+from engine.views import iso
 
 from .context import platform, principal
 from .demands import Demand
@@ -123,7 +124,11 @@ class ProgressView(MethodView):
     def get(self, demand_no):
         """进度查询: the demand with its open and finished steps."""
         with platform().Session() as session:
-            return demand_flow.progress(session, principal(), demand_no)
+            view = demand_flow.progress(session, principal(), demand_no)
+        for step in view["open_steps"] + view["done_steps"]:
+            for key in ("created_at", "due_at", "completed_at"):
+                step[key] = iso(step[key])
+        return view
 
 
 @blp.route("/<string:demand_no>/cancel")

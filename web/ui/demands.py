@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -129,8 +129,6 @@ def progress(demand_no: str):
         flow_state = session.scalar(select(ProcessInstance.state).where(ProcessInstance.id == instance_id))
     now = pf.clock.now()
     for step in view["open_steps"] + view["done_steps"]:
-        for key in ("created_at", "due_at", "completed_at"):
-            step[key] = datetime.fromisoformat(step[key]) if step[key] else None
         step["overdue"] = step["completed_at"] is None and step["due_at"] is not None and step["due_at"] < now
     return render_template("demands/progress.html", status_labels=STATUS_LABELS, group_label=group_label,
                            when=when, flow_state=flow_state, **view)
