@@ -38,7 +38,7 @@ def visible_task(session: Session, actor: Principal, task_id: int) -> HumanTask:
     return task
 
 
-def _open_task(session: Session, actor: Principal, task_id: int) -> HumanTask:
+def open_task(session: Session, actor: Principal, task_id: int) -> HumanTask:
     task = visible_task(session, actor, task_id)
     if task.state != "open":
         raise Conflict(f"task {task_id} is already {task.state}")
@@ -122,7 +122,7 @@ def _candidate_of(actor: Principal, correlated: bool = False):
 
 def claim(platform: Platform, actor: Principal, task_id: int) -> None:
     with platform.transaction() as session:
-        task = _open_task(session, actor, task_id)
+        task = open_task(session, actor, task_id)
         if not is_candidate(task, actor):
             raise Forbidden("you are not a candidate for this task")
         _set_assignee(session, task, actor.username, platform.clock.now())
@@ -132,7 +132,7 @@ def claim(platform: Platform, actor: Principal, task_id: int) -> None:
 
 def unclaim(platform: Platform, actor: Principal, task_id: int) -> None:
     with platform.transaction() as session:
-        task = _open_task(session, actor, task_id)
+        task = open_task(session, actor, task_id)
         if task.assignee != actor.username and not actor.is_admin:
             raise Forbidden("only the assignee or an administrator may release this task")
         session.execute(update(HumanTask).where(HumanTask.id == task.id).values(assignee=None, claimed_at=None))
@@ -144,7 +144,7 @@ def unclaim(platform: Platform, actor: Principal, task_id: int) -> None:
 def assign(platform: Platform, actor: Principal, task_id: int, username: str | None) -> None:
     """Admins may give a task to anyone; the assignee may hand it to another candidate."""
     with platform.transaction() as session:
-        task = _open_task(session, actor, task_id)
+        task = open_task(session, actor, task_id)
         if not actor.is_admin and task.assignee != actor.username:
             raise Forbidden("only an administrator or the current assignee may assign this task")
         if username:
@@ -183,8 +183,8 @@ def _set_assignee(session: Session, task: HumanTask, username: str, now) -> None
 def complete(platform: Platform, actor: Principal, task_id: int, data: dict[str, Any] | None) -> int:
     """Validate the form, complete the task and run the engine on; returns the instance id."""
     with platform.Session() as session:
-        task = _open_task(session, actor, task_id)
-        _check_may_complete(task, actor)
+        task = open_task(session, actor, task_id)
+        check_may_complete(task, actor)
         cleaned = validate_form(platform.forms, task.form_key, data or {}) if task.form_key else dict(data or {})
         instance_id, spiff_task_id = task.instance_id, task.spiff_task_id
         if task.form_key:
@@ -197,7 +197,7 @@ def complete(platform: Platform, actor: Principal, task_id: int, data: dict[str,
             raise Conflict(f"task {task_id} is already {row.state}")
         if run.row.state == "suspended":
             raise Conflict(f"instance {instance_id} is suspended")
-        _check_may_complete(row, actor)
+        check_may_complete(row, actor)
         return run
 
     def change(run: InstanceRun) -> None:
@@ -220,7 +220,8 @@ def complete(platform: Platform, actor: Principal, task_id: int, data: dict[str,
     return instance_id
 
 
-def _check_may_complete(task: HumanTask, actor: Principal) -> None:
+def check_may_complete(task: HumanTask, actor: Principal) -> None:
+    """The assignee, or a candidate of an unassigned task (403 / 409 otherwise)."""
     if task.assignee is None:
         if not is_candidate(task, actor):
             raise Forbidden("you are not a candidate for this task")

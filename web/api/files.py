@@ -35,14 +35,13 @@ class TaskFilesView(MethodView):
                        "file": {"type": "string", "format": "binary"}}}}}})
     @blp.response(201, StoredFile)
     @blp.alt_response(422, description="not a file field of the task's form, too large, or a refused type")
+    @blp.alt_response(409, description="the task is no longer open, or someone else holds it")
     def post(self, task_id):
         """Upload a file for a file field of the task's form; the answer's id goes in the form data."""
         actor, pf = principal(), platform()
         with pf.Session() as session:
-            task = tasks.visible_task(session, actor, task_id)
-            if task.state != "open" or not (task.assignee == actor.username
-                                            or (task.assignee is None and tasks.is_candidate(task, actor))):
-                raise BadRequest("upload files only for an open task you may complete")
+            task = tasks.open_task(session, actor, task_id)
+            tasks.check_may_complete(task, actor)  # files only for a task you may complete
             schema = pf.forms.get(task.form_key) if task.form_key else None
             instance_id = task.instance_id
         name = request.form.get("field", "")
