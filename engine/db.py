@@ -7,31 +7,21 @@ PostgreSQL uses row locks (``FOR UPDATE``) and ``SKIP LOCKED`` for the job queue
 
 from __future__ import annotations
 
-import os
-
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 
-DEFAULT_URL = "sqlite:///towerflow.db"
+from engine.settings import sqlalchemy_url
 
 
 class Base(DeclarativeBase):
     pass
 
 
-def database_url(url: str | None = None) -> str:
-    """The URL to use: explicit, then TOWERFLOW_DATABASE_URL, then the embedded SQLite file."""
-    url = url or os.environ.get("TOWERFLOW_DATABASE_URL") or DEFAULT_URL
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    return url
-
-
-def make_engine(url: str | None = None, *, for_writing: bool = True) -> Engine:
+def make_engine(url: str, *, for_writing: bool = True) -> Engine:
     """An engine; on SQLite, ``for_writing=False`` gives one whose transactions are plain
     (deferred) snapshots, so readers never wait for a writer."""
-    url = database_url(url)
+    url = sqlalchemy_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
         _take_over_sqlite_transactions(engine, "BEGIN IMMEDIATE" if for_writing else "BEGIN")
@@ -65,18 +55,8 @@ def make_session_factory(engine: Engine) -> sessionmaker:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def create_schema(engine: Engine) -> None:
-    import_all_tables()
-    Base.metadata.create_all(engine)
+def create_schema(bind: Engine) -> None:
+    """Every table that is imported (the engine's and the plug-ins' it was given) as it is now."""
+    from engine import models  # noqa: F401
 
-
-def import_all_tables() -> None:
-    """Tables live in ``engine/models.py`` and in ``engine/models_*.py`` (one per business area)."""
-    import importlib
-    import pkgutil
-
-    from . import models  # noqa: F401
-    package = importlib.import_module(__package__)
-    for module in pkgutil.iter_modules(package.__path__):
-        if module.name.startswith("models_"):
-            importlib.import_module(f"{__package__}.{module.name}")
+    Base.metadata.create_all(bind)

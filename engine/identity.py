@@ -32,11 +32,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .clock import Clock
-from .errors import Conflict, EngineError, NotFound, ValidationFailed
-from .models import ApiToken, Tenant, User, UserGroup
-from .models_login import LoginFailure
-from .principal import Principal
+from engine.clock import Clock
+from engine.errors import Conflict, EngineError, NotFound, ValidationFailed
+from engine.models import ApiToken, LoginFailure, Tenant, User, UserGroup
+from engine.principal import Principal
 
 # scrypt cost: N=2^14, r=8, p=5 is one of OWASP's recommended equivalents (16 MiB, ~0.2 s).
 SCRYPT_N = 2**14

@@ -10,45 +10,70 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import db
-from .clock import Clock
-from .models import HumanTask, ProcessDefinition, ProcessInstance, TaskCandidate
-from .serialization import specs_from_json
-from .services import ServiceRegistry
-from .services import registry as default_services
-from .tasks_props import human_task_fields
-from .workflow import PlatformScriptEngine
+from engine import db
+from engine.clock import Clock
+from engine.definitions.serialization import specs_from_json
+from engine.definitions.tasks_props import human_task_fields
+from engine.lifecycle import Lifecycle
+from engine.models import HumanTask, ProcessDefinition, ProcessInstance, TaskCandidate
+from engine.plugins import Plugin
+from engine.runtime.workflow import PlatformScriptEngine
+from engine.services import ServiceRegistry
+from engine.settings import Settings
 
 
 class Platform:
-    def __init__(self, url: str | None = None, *, forms: Mapping[str, Any] | None = None,
+    def __init__(self, settings: Settings | str | None = None, *, forms: Mapping[str, Any] | None = None,
                  services: ServiceRegistry | None = None, clock: Clock | None = None,
-                 retry_backoff_seconds: float = 5.0, lease_seconds: float = 300.0):
-        self.url = db.database_url(url)
+                 plugins: Iterable[Plugin] = (), listeners: Iterable[object] = (),
+                 migrations: str | Path | None = None,
+                 retry_backoff_seconds: float | None = None, lease_seconds: float | None = None):
+        """``settings`` may be a database URL alone (tests); nothing here reads the environment:
+        ``Settings.from_env`` does, once, in the command line and the app factory."""
+        if not isinstance(settings, Settings):
+            settings = Settings(database_url=settings) if settings else Settings()
+        self.settings = settings
+        self.url = settings.database_url
+        self.plugins = tuple(plugins)
+        for plugin in self.plugins:
+            plugin.load_tables()
+            if plugin.check_settings is not None:
+                plugin.check_settings(settings)
+        self.lifecycle = Lifecycle([*(listener for plugin in self.plugins for listener in plugin.listeners),
+                                    *listeners])
+        self.migrations = Path(migrations) if migrations else None
         self.engine = db.make_engine(self.url)
         self.is_postgres = db.is_postgres(self.engine)
         self.read_engine = self.engine if self.is_postgres else db.make_engine(self.url, for_writing=False)
         self.Session = db.make_session_factory(self.read_engine)  # for reading
         self.WriteSession = db.make_session_factory(self.engine)
-        self.forms: Mapping[str, Any] = forms if forms is not None else _default_forms()
-        self.services = services or default_services
+        self.forms: Mapping[str, Any] = forms if forms is not None else {}
+        self.services = services or ServiceRegistry()
         self.clock = clock or Clock()
-        self.retry_backoff_seconds = retry_backoff_seconds
-        self.lease_seconds = lease_seconds
+        self.retry_backoff_seconds = retry_backoff_seconds or settings.retry_backoff_seconds
+        self.lease_seconds = lease_seconds or settings.lease_seconds
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._spec_cache: dict[int, str] = {}
         self._spec_objects: dict[int, tuple] = {}
 
     def init_db(self) -> None:
-        db.create_schema(self.engine)
+        """Bring the database to the newest schema: Alembic's head when the platform was given
+        its migrations, else the tables as they are now (an engine used on its own)."""
+        if self.migrations is None:
+            db.create_schema(self.engine)
+            return
+        from engine.schema import upgrade
+
+        upgrade(self)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -110,15 +135,7 @@ class Platform:
         return row
 
 
-def _default_forms() -> Mapping[str, Any]:
-    try:
-        from forms import FORMS  # the composition root normally passes them in
-    except ImportError:  # pragma: no cover
-        return {}
-    return FORMS
-
-
 def _sandbox(environment_globals: dict[str, Any]):
-    from .sandbox import SandboxEnvironment
+    from engine.scripting.sandbox import SandboxEnvironment
 
     return SandboxEnvironment(environment_globals)

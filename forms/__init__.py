@@ -36,13 +36,19 @@ def describe(schema: type[Schema]) -> list[dict]:
     return fields
 
 
-def _register_all() -> None:
-    """Import every module of this package: each registers its forms with @form."""
-    import importlib
-    import pkgutil
+# The modules whose schemas register themselves with @form, imported by name.
+MODULES = ("forms.core", "forms.faults", "forms.service_requests", "forms.product_orders", "forms.contracts",
+           "forms.sites", "forms.tower_orders", "forms.demo")
 
-    for module in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{module.name}")
+
+def _register_all() -> None:
+    import importlib
+
+    for name in MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:
+            raise ImportError(f"the forms: module {name} could not be imported ({type(exc).__name__}: {exc})") from exc
 
 
 _register_all()

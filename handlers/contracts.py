@@ -20,8 +20,8 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from engine import contracts
 from engine.services import ServiceCall, service
+from tower import contracts
 
 if TYPE_CHECKING:
     from engine.platform import Platform

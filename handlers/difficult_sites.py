@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.difficult_sites import site_view
 from engine.models import HumanTask, ProcessInstance
-from engine.models_difficult_sites import DifficultSite
 from engine.services import ServiceCall, service
+from tower.difficult_sites import site_view
+from tower.models import DifficultSite
 
 if TYPE_CHECKING:
     from engine.platform import Platform

@@ -2,9 +2,9 @@
 
 A handler calls :func:`call_system` with its system, operation and parameters:
 
-- when ``TOWERFLOW_<SYSTEM>_URL`` is set (read at each call), the call is POSTed there as JSON
-  with an ``Idempotency-Key`` header; a non-2xx answer, a network error or a timeout
-  (``TOWERFLOW_HTTP_TIMEOUT`` seconds, 10 by default) raises :class:`OutboundError`, so the
+- when the platform's settings give the system a URL (``TOWERFLOW_<SYSTEM>_URL``), the call is
+  POSTed there as JSON with an ``Idempotency-Key`` header; a non-2xx answer, a network error or
+  a timeout (``TOWERFLOW_HTTP_TIMEOUT`` seconds, 10 by default) raises :class:`OutboundError`, so the
   engine retries the service task with backoff and raises an incident when attempts run out;
 - without a URL the call is only recorded in the outbox (``status = "recorded"``).
 
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
@@ -32,15 +31,15 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from engine import outbox
+from engine.runtime import outbox
 from engine.services import ServiceCall
+from engine.settings import Settings
 
 if TYPE_CHECKING:
     from engine.platform import Platform
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT = 10.0
 SYSTEMS = ("sms", "operator_platform", "pms", "eoms", "boss", "resource")
 
 _platform: Platform | None = None
@@ -69,20 +68,20 @@ def configure(platform: Platform | None) -> None:
 # --- configuration --------------------------------------------------------------------
 
 
-def system_url(system: str) -> str | None:
+def settings_of(call: ServiceCall) -> Settings:
+    """The settings of the call's platform (or the configured one; the defaults without either)."""
+    platform = call.platform or _platform
+    return platform.settings if platform is not None else Settings()
+
+
+def system_url(system: str, settings: Settings) -> str | None:
     """``TOWERFLOW_<SYSTEM>_URL``, or None when unset or blank (record only)."""
-    value = os.environ.get(f"TOWERFLOW_{system.upper()}_URL", "").strip()
-    return value or None
+    return settings.system_url(system)
 
 
-def http_timeout() -> float:
-    """``TOWERFLOW_HTTP_TIMEOUT`` in seconds (10 by default, also when not a positive number)."""
-    raw = os.environ.get("TOWERFLOW_HTTP_TIMEOUT", "").strip()
-    try:
-        value = float(raw)
-    except ValueError:
-        return DEFAULT_TIMEOUT
-    return value if value > 0 else DEFAULT_TIMEOUT
+def http_timeout(settings: Settings) -> float:
+    """``TOWERFLOW_HTTP_TIMEOUT`` in seconds (10 by default; the settings refuse a bad value)."""
+    return settings.http_timeout
 
 
 # --- the call ---------------------------------------------------------------------------
@@ -103,12 +102,13 @@ def call_system(system: str, operation: str, params: dict[str, Any], call: Servi
         "tenant": call.tenant,
         "instance_id": call.instance_id,
     }
-    url = system_url(system)
+    settings = settings_of(call)
+    url = system_url(system, settings)
     if url is None:
         row_id = _write(system, operation, call, payload, url=None, status="recorded")
         return {"status": "recorded", "outbox_id": row_id}
     try:
-        response = post_json(system, url, payload, call.idempotency_key, http_timeout())
+        response = post_json(system, url, payload, call.idempotency_key, http_timeout(settings))
     except OutboundError as exc:
         _write_failure_later(system, operation, call, payload, url, str(exc))
         raise

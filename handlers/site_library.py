@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine import sites
 from engine.services import ServiceCall, service
+from tower import sites
 
 _platform = None
 
@@ -32,7 +32,9 @@ def find_nearby(params: dict[str, Any], call: ServiceCall) -> dict[str, Any]:
         raise ValueError(f"site_library.find_nearby needs {', '.join(missing)}")
     radius = params.get("radius_m")
 
+    platform = call.platform or _platform
+    radii = sites.configured_radii(platform.settings) if platform is not None else None
     with call.db(_platform) as session:
         result = sites.search(session, params["longitude"], params["latitude"], params["area_type"],
-                              radius_m=None if radius in (None, "") else radius)
+                              radius_m=None if radius in (None, "") else radius, radii=radii)
         return sites.search_view(result)

@@ -9,14 +9,11 @@ import pytest
 from helpers import PG_URL, UserClient
 from sqlalchemy import text
 
-import handlers  # noqa: F401  (registers the project's handlers)
+import handlers
 from engine import identity
 from engine.clock import ManualClock
-from engine.db import Base, create_schema, import_all_tables, make_engine
-from engine.platform import Platform
-from engine.services import registry
-from forms import FORMS
-from web.app import create_app
+from engine.db import Base, make_engine
+from web.app import build_platform, create_app
 
 
 def pytest_report_header(config):
@@ -36,9 +33,7 @@ def _pg_url():
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     separator = "&" if "?" in PG_URL else "?"
     url = f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
-    engine = make_engine(url)
-    create_schema(engine)
-    engine.dispose()
+    build_platform(url).init_db()
     yield url
     with admin.begin() as conn:
         conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
@@ -51,7 +46,6 @@ def database_url(tmp_path, _pg_url) -> str:
     if not _pg_url:
         return f"sqlite:///{tmp_path}/towerflow.db"
     engine = make_engine(_pg_url)
-    import_all_tables()
     names = ", ".join(t.name for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
@@ -62,7 +56,7 @@ def database_url(tmp_path, _pg_url) -> str:
 @pytest.fixture
 def services():
     """The project's handlers plus test ones; tests add their own with ``services.add``."""
-    return registry.copy()
+    return handlers.registry.copy()
 
 
 @pytest.fixture
@@ -72,7 +66,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def platform(database_url, services, clock):
-    pf = Platform(database_url, forms=FORMS, services=services, clock=clock, retry_backoff_seconds=2.0)
+    pf = build_platform(database_url, services=services, clock=clock, retry_backoff_seconds=2.0)
     pf.init_db()
     yield pf
     pf.close()

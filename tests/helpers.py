@@ -5,12 +5,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from engine import deployments
+from engine.definitions import deployments
 from engine.platform import Platform
 from engine.principal import SYSTEM
+from engine.settings import Settings
 
 DATA = Path(__file__).parent / "data"
 PG_URL = os.environ.get("TOWERFLOW_TEST_DATABASE_URL")
+
+
+def set_settings(platform: Platform, **variables: str) -> None:
+    """The platform's settings as if these ``TOWERFLOW_*`` variables had been set at its start."""
+    platform.settings = Settings.from_env({**platform.settings.as_environ(), **variables})
 
 
 def read(name: str) -> bytes:

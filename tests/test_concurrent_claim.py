@@ -92,8 +92,8 @@ def claim_in_own_process(url: str, mode: str, name: str, authorization: str, tas
     It always answers on ``results``, with status -1 and the traceback when it broke."""
     import traceback
 
-    from engine import tasks
     from engine.errors import EngineError
+    from engine.runtime import tasks
     from web.app import build_platform, create_app
 
     platform = build_platform(url)

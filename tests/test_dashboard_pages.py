@@ -12,9 +12,10 @@ import pytest
 from helpers import deploy
 from sqlalchemy import select
 
-from engine import identity, instances, tasks
+from engine import identity
 from engine.models import HumanTask
 from engine.principal import SYSTEM, Principal
+from engine.runtime import instances, tasks
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = Principal("worker", frozenset({"monitoring_center", "maintenance", "operator", "customer_manager"}))

@@ -10,8 +10,8 @@ from datetime import date, datetime
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from engine import demands
-from engine.models_demands import Demand
+from tower import demands
+from tower.models import Demand
 
 HEADERS = ["需求编号", "运营商", "省", "市", "区县", "站址名称", "经度", "纬度", "铁塔类型", "天线挂高(米)", "需求类型",
            "期望交付日期", "备注"]
@@ -293,14 +293,11 @@ def test_exports_are_readable_with_the_right_rows(manager, platform):
 
 
 @pytest.fixture
-def pages(platform, monkeypatch):
-    """The app with the demands page registered (whether or not PAGE_BLUEPRINTS lists it yet)."""
-    import web.ui
+def pages(platform):
+    """The app, with a helper that signs a user in to the pages."""
     from engine import identity
     from web.app import create_app
 
-    if "demands" not in web.ui.PAGE_BLUEPRINTS:
-        monkeypatch.setattr(web.ui, "PAGE_BLUEPRINTS", (*web.ui.PAGE_BLUEPRINTS, "demands"))
     app = create_app({"TESTING": True}, platform=platform)
 
     def sign_in(username: str, groups: list[str], tenant: str | None = None, lang: str = "zh"):

@@ -9,14 +9,14 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from engine import demo, deployments, identity, jobs
-from engine.demo import seed_world
-from engine.models import HumanTask, Incident, ProcessInstance, Tenant
-from engine.models_contracts import Contract
-from engine.models_demands import Demand, Site
-from engine.models_outbox import OutboxMessage
+from engine import identity
+from engine.definitions import deployments
+from engine.models import HumanTask, Incident, OutboxMessage, ProcessInstance, Tenant
 from engine.principal import SYSTEM, Principal
-from web.cli import DEMO_PASSWORD, DEMO_USERS
+from engine.runtime import jobs
+from tower import demo
+from tower.demo import DEMO_PASSWORD, DEMO_USERS, seed_world
+from tower.models import Contract, Demand, Site
 
 PROCESSES = Path(__file__).parent.parent / "processes"
 

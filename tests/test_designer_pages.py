@@ -158,7 +158,7 @@ def test_modeler_opens_the_deployed_file(browser, platform):
 
 
 def deploy_changed(platform) -> None:
-    from engine import deployments
+    from engine.definitions import deployments
     from engine.principal import SYSTEM
 
     deployments.deploy(platform, SYSTEM, {"ui_des_order.bpmn": changed_order()})

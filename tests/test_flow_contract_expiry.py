@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 import handlers.contracts as contract_handlers
-from engine import contracts, deployments, jobs
+from engine.definitions import deployments
 from engine.errors import Conflict
 from engine.principal import SYSTEM
+from engine.runtime import jobs
+from tower import contracts
 
 PROCESSES = Path(__file__).parent.parent / "processes"
 DAY = timedelta(days=1)

@@ -12,9 +12,10 @@ import pytest
 from helpers import instance
 from sqlalchemy import select
 
-from engine import deployments, jobs
+from engine.definitions import deployments
 from engine.models import Job
 from engine.principal import SYSTEM
+from engine.runtime import jobs
 
 PROCESSES = Path(__file__).parent.parent / "processes"
 APPLICATION = {"site_name": "滨江区江南大道站", "demand_no": "D-2026-0107", "reason": "planning_restriction",
@@ -158,7 +159,7 @@ def test_library_is_for_supervisors_paginated_and_tenant_aware(deployed, api, re
 
 
 def test_operator_tenant_sees_only_its_own_rows(deployed, api, platform):
-    from engine.models_difficult_sites import DifficultSite
+    from tower.models import DifficultSite
 
     now = platform.clock.now()
     with platform.transaction() as session:

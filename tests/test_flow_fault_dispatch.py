@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from helpers import instance, start
 
-from engine import deployments, jobs
+from engine.definitions import deployments
 from engine.principal import SYSTEM
+from engine.runtime import jobs
 
 PROCESSES = Path(__file__).parent.parent / "processes"
 FILES = ("fault_dispatch.bpmn", "fault_time_limits.dmn")

@@ -11,10 +11,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from helpers import instance
+from helpers import instance, set_settings
 
-from engine import deployments, jobs
+from engine.definitions import deployments
 from engine.principal import SYSTEM
+from engine.runtime import jobs
 
 PROCESSES = Path(__file__).parent.parent / "processes"
 SIMPLE = {"customer_name": "杭州市教育局", "product": "group_sms", "channel": "customer_manager",
@@ -255,8 +256,8 @@ def _refused_url() -> str:
 def test_boss_waits_until_the_eoms_activation_work_order_succeeded(deployed, users, platform, clock, monkeypatch):
     iid = start(users.manager, "SJ-2026-0400", **SIMPLE)["id"]
     complete(users.manager, iid, "accept_opportunity", **SMS_ACCEPT)
-    monkeypatch.setenv("TOWERFLOW_EOMS_URL", _refused_url())
-    monkeypatch.setenv("TOWERFLOW_HTTP_TIMEOUT", "2")
+    set_settings(platform, TOWERFLOW_EOMS_URL=_refused_url())
+    set_settings(platform, TOWERFLOW_HTTP_TIMEOUT="2")
     complete(users.manager, iid, "contract_sign", **CONTRACT)
     rows = outbox(users.supervisor, iid)
     assert calls(rows) == [("eoms", "create_work_order", "activation")]
@@ -269,7 +270,7 @@ def test_boss_waits_until_the_eoms_activation_work_order_succeeded(deployed, use
     assert calls(rows) == [("eoms", "create_work_order", "activation")]
     assert rows[0]["status"] == "failed" and rows[0]["attempts"] == 2
 
-    monkeypatch.delenv("TOWERFLOW_EOMS_URL")  # EOMS is back (recorded from now on)
+    set_settings(platform, TOWERFLOW_EOMS_URL="")  # EOMS is back (recorded from now on)
     clock.advance(timedelta(seconds=10))
     run_due(platform)
     done = instance(users.manager, iid)

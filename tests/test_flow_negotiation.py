@@ -11,9 +11,10 @@ import pytest
 from helpers import instance
 from sqlalchemy import select
 
-from engine import deployments, jobs
+from engine.definitions import deployments
 from engine.models import Job
 from engine.principal import SYSTEM
+from engine.runtime import jobs
 
 PROCESSES = Path(__file__).parent.parent / "processes"
 FILES = ("site_negotiation.bpmn", "difficult_site.bpmn")

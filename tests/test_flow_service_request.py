@@ -11,7 +11,7 @@ import pytest
 from helpers import instance, start
 from lxml import etree
 
-from engine import deployments
+from engine.definitions import deployments
 from engine.principal import SYSTEM
 
 PROCESSES = Path(__file__).parent.parent / "processes"

@@ -14,8 +14,9 @@ import pytest
 from helpers import instance
 from openpyxl import load_workbook
 
-from engine import deployments, sites
+from engine.definitions import deployments
 from engine.principal import SYSTEM
+from tower import sites
 
 PROCESSES = Path(__file__).parent.parent / "processes"
 FILES = ("tower_order.bpmn", "site_negotiation.bpmn", "difficult_site.bpmn")
@@ -294,7 +295,7 @@ def test_the_whole_flow_from_submission_to_acceptance(deployed, people, platform
     billing = outbox(people, iid, "activate")
     assert len(billing) == 1 and billing[0]["data"]["order_no"] == "DD-2026-001"
     with platform.Session() as session:
-        from engine.models_demands import Demand
+        from tower.models import Demand
 
         row = session.query(Demand).filter_by(demand_no=no).one()
         assert (row.order_confirmed_by, row.accepted_by) == ("cmcc_wang", "cmcc_wang")

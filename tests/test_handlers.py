@@ -13,14 +13,15 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from helpers import deploy, instance, start
+from helpers import deploy, instance, set_settings, start
 from sqlalchemy import func, select
 
-from engine import jobs, outbox
 from engine.errors import Forbidden
-from engine.models_outbox import OutboxMessage
+from engine.models import OutboxMessage
 from engine.principal import Principal
+from engine.runtime import jobs, outbox
 from engine.services import ServiceCall, registry
+from engine.settings import Settings, SettingsError
 from handlers import outbound
 
 OPERATORS = {
@@ -217,7 +218,7 @@ def test_a_job_that_fails_after_recording_rolls_the_row_back_and_its_retry_recor
 def test_a_configured_system_receives_the_json_and_the_idempotency_key(platform, clerk, system_server,
                                                                        monkeypatch):
     base, server = system_server
-    monkeypatch.setenv("TOWERFLOW_SMS_URL", f"{base}/sms")
+    set_settings(platform, TOWERFLOW_SMS_URL=f"{base}/sms")
     deploy(platform, "ext_sms.bpmn")
     started = start(clerk, "ext_sms", business_key="D-3", demand_no="D-3", mobile="13900000000")
     assert started["state"] == "completed", started
@@ -241,7 +242,7 @@ def test_a_configured_system_receives_the_json_and_the_idempotency_key(platform,
 def test_a_text_answer_is_returned_as_text(configured, system_server, monkeypatch):
     base, server = system_server
     server.content_type, server.answer = "text/plain", b"OK 42"
-    monkeypatch.setenv("TOWERFLOW_BOSS_URL", f"{base}/boss")
+    set_settings(configured, TOWERFLOW_BOSS_URL=f"{base}/boss")
     result = registry.get("boss.activate")({"product": "dedicated_line"}, a_call("boss.activate"))
     assert result["status"] == "sent" and result["response"] == "OK 42"
     [row] = rows(configured)
@@ -253,7 +254,7 @@ def test_a_server_error_is_retried_with_backoff_until_it_succeeds(platform, cloc
     base, server = system_server
     server.failures_left = 2
     url = f"{base}/pms/projects"
-    monkeypatch.setenv("TOWERFLOW_PMS_URL", url)
+    set_settings(platform, TOWERFLOW_PMS_URL=url)
     deploy(platform, "ext_all.bpmn")
 
     started = start(clerk, "ext_all", business_key="D-4", demand_no="D-4", site="S-4", mobile="137")
@@ -293,8 +294,8 @@ def test_a_slow_server_times_out_and_becomes_an_incident_after_the_retries(
     base, server = system_server
     server.delay = 1.0
     url = f"{base}/eoms"
-    monkeypatch.setenv("TOWERFLOW_EOMS_URL", url)
-    monkeypatch.setenv("TOWERFLOW_HTTP_TIMEOUT", "0.2")
+    set_settings(platform, TOWERFLOW_EOMS_URL=url)
+    set_settings(platform, TOWERFLOW_HTTP_TIMEOUT="0.2")
     deploy(platform, "ext_all.bpmn")
 
     started = start(clerk, "ext_all", business_key="D-5", demand_no="D-5", site="S-5", mobile="136")
@@ -335,17 +336,15 @@ def test_post_json_errors_name_the_system_url_and_status(system_server):
         outbound.post_json("boss", "ftp-ish://x", {}, "k", 2)
 
 
-def test_configuration_is_read_at_each_call(monkeypatch):
-    assert outbound.system_url("operator_platform") is None
-    monkeypatch.setenv("TOWERFLOW_OPERATOR_PLATFORM_URL", " http://op.example/api ")
-    assert outbound.system_url("operator_platform") == "http://op.example/api"
-    monkeypatch.setenv("TOWERFLOW_OPERATOR_PLATFORM_URL", "")
-    assert outbound.system_url("operator_platform") is None
-    assert outbound.http_timeout() == 10
-    monkeypatch.setenv("TOWERFLOW_HTTP_TIMEOUT", "2.5")
-    assert outbound.http_timeout() == 2.5
-    monkeypatch.setenv("TOWERFLOW_HTTP_TIMEOUT", "soon")
-    assert outbound.http_timeout() == 10
+def test_system_urls_and_the_timeout_come_from_the_settings():
+    assert outbound.system_url("operator_platform", Settings.from_env({})) is None
+    settings = Settings.from_env({"TOWERFLOW_OPERATOR_PLATFORM_URL": " http://op.example/api "})
+    assert outbound.system_url("operator_platform", settings) == "http://op.example/api"
+    assert outbound.system_url("operator_platform", Settings.from_env({"TOWERFLOW_OPERATOR_PLATFORM_URL": ""})) is None
+    assert outbound.http_timeout(Settings.from_env({})) == 10
+    assert outbound.http_timeout(Settings.from_env({"TOWERFLOW_HTTP_TIMEOUT": "2.5"})) == 2.5
+    with pytest.raises(SettingsError, match="TOWERFLOW_HTTP_TIMEOUT"):
+        Settings.from_env({"TOWERFLOW_HTTP_TIMEOUT": "soon"})
 
 
 # --- reading the outbox ----------------------------------------------------------------------------------

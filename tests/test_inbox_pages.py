@@ -10,10 +10,11 @@ import pytest
 from helpers import deploy
 from sqlalchemy import select
 
-from engine import drafts, identity, instances, tasks
+from engine import identity
 from engine.errors import NotFound
 from engine.models import HumanTask, ProcessInstance, StoredFile, TaskDraft
 from engine.principal import Principal
+from engine.runtime import drafts, instances, tasks
 from web.app import create_app
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -476,7 +477,7 @@ def test_every_widget_kind_is_drawn_from_the_schema(platform):
 
 
 def test_file_types_are_judged_by_their_bytes():
-    from engine import files
+    from engine.runtime import files
 
     assert files.sniff(PNG, "photo.jpg") == "image/png"
     assert files.sniff(b"%PDF-1.7", "scan") == "application/pdf"

@@ -10,9 +10,10 @@ import pytest
 from helpers import deploy
 from sqlalchemy import select
 
-from engine import insight, instances, jobs, tasks
 from engine.models import HumanTask, ProcessDefinition, ProcessInstance
 from engine.principal import Principal
+from engine.queries import insight
+from engine.runtime import instances, jobs, tasks
 
 WORKER = Principal("wu", frozenset({"regional_manager", "negotiator", "city_director"}))
 SUPERVISOR = Principal("boss", frozenset({"supervisor"}))

@@ -11,9 +11,10 @@ import pytest
 from helpers import deploy
 from sqlalchemy import select
 
-from engine import identity, instances, jobs
+from engine import identity
 from engine.models import AuditEvent, HumanTask, Incident, ProcessInstance
 from engine.principal import Principal
+from engine.runtime import instances, jobs
 
 STAFF = Principal("staff", frozenset({"regional_manager", "negotiator"}))
 SUPERVISOR = Principal("boss", frozenset({"supervisor"}))
@@ -305,7 +306,7 @@ def test_definitions_page_is_for_designers_and_supervisors(deployed, sign_in):
 
 
 def test_version_page_has_the_heatmap(deployed, sign_in):
-    from engine import tasks
+    from engine.runtime import tasks
 
     first = start(deployed, "ui_sup_review", "H-1")
     start(deployed, "ui_sup_review", "H-2")

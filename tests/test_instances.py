@@ -6,7 +6,7 @@ from helpers import deploy, instance, start
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
-from engine.workflow import is_completed, run_engine_steps
+from engine.runtime.workflow import is_completed, run_engine_steps
 
 
 def test_a_loop_of_1000_iterations_completes_with_the_right_count(platform, api):
@@ -141,7 +141,7 @@ def test_dates_in_variables_stay_dates_across_a_wait(platform, api, clock):
 
 
 def test_a_date_timer_computed_with_now_fires_on_the_platform_clock(platform, api, clock):
-    from engine import jobs
+    from engine.runtime import jobs
 
     clock.advance(timedelta(days=10))
     deploy(platform, "clock_date_timer.bpmn")
@@ -158,11 +158,11 @@ def test_a_human_loop_with_a_boundary_timer_keeps_going_past_three_hundred_round
     recurse once per level of kept history); the engine drops old history (workflow.compact)."""
     from sqlalchemy import select
 
-    from engine import instances, jobs, tasks
     from engine.models import HumanTask, ProcessInstance
     from engine.principal import Principal
-    from engine.runtime import InstanceRun
-    from engine.workflow import COMPACT_DEPTH
+    from engine.runtime import instances, jobs, tasks
+    from engine.runtime.instance_run import InstanceRun
+    from engine.runtime.workflow import COMPACT_DEPTH
 
     deploy(platform, "review_loop.bpmn")
     clerk = Principal("wang", frozenset({"clerk"}))

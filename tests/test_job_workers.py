@@ -13,13 +13,13 @@ import pytest
 from helpers import PG_URL, deploy
 from sqlalchemy import func, select, text, update
 
-from engine import instances, jobs, tasks
 from engine.clock import ManualClock
 from engine.models import AuditEvent, HumanTask, Job, ProcessInstance
 from engine.platform import Platform
 from engine.principal import SYSTEM
-from engine.runtime import InstanceRun
-from forms import FORMS
+from engine.runtime import instances, jobs, tasks
+from engine.runtime.instance_run import InstanceRun
+from web.app import build_platform
 
 INSTANCES = 200
 WORKERS = 3
@@ -33,7 +33,7 @@ def run_jobs_until_none_left(url: str, clock_offset_seconds: float, go, results)
 
     clock = ManualClock()
     clock.advance(timedelta(seconds=clock_offset_seconds))
-    platform = Platform(url, forms=FORMS, services=registry, clock=clock)
+    platform = build_platform(url, services=registry, clock=clock)
     go.wait(60)
     ran = 0
     try:
@@ -104,7 +104,7 @@ def test_job_of_a_dead_worker_is_taken_over_with_the_same_idempotency_key(
     assert job.state == "pending"
     assert job.locked_by == platform.worker_id
 
-    other = Platform(database_url, forms=FORMS, services=services, clock=clock)
+    other = build_platform(database_url, services=services, clock=clock)
     try:
         assert jobs.run_due_jobs(other) == 0, "a live lease must not be taken over"
         assert len(calls) == 1
@@ -198,7 +198,7 @@ def test_a_request_waits_for_its_service_task_leased_by_another_workers_clock(pl
     services.add("test.book", lambda params, call: booked.append(params["site"]) or {"crane": "C-7"})
     deploy(platform, "jobs_lease.bpmn")
     iid = instances.start(platform, SYSTEM, "jobs_lease", "L-1", {"site_id": "S-1"})
-    other = Platform(database_url, forms=FORMS, services=services, clock=clock)
+    other = build_platform(database_url, services=services, clock=clock)
     other.worker_id = platform.worker_id  # the same process's clock thread shares the worker id
     [job_id] = jobs.lease_due_jobs(other, instance_id=iid)  # the clock got there first
 

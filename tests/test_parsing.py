@@ -11,9 +11,9 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
 import forms
-from engine.parsing import MAX_FILE_BYTES, ParseResult, Problem, parse_files
-from engine.serialization import specs_from_json
-from engine.validation import normalize_timer
+from engine.definitions.parsing import MAX_FILE_BYTES, ParseResult, Problem, parse_files
+from engine.definitions.serialization import specs_from_json
+from engine.definitions.validation import normalize_timer
 
 DATA = Path(__file__).parent / "data" / "lint"
 GOOD = DATA / "good"

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 import handlers.difficult_sites as difficult_site_handlers
-from engine import deployments
+from engine.definitions import deployments
 from engine.principal import SYSTEM
 
 PROCESSES = Path(__file__).parent.parent / "processes"

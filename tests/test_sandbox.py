@@ -11,7 +11,7 @@ from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
-from engine.sandbox import SandboxEnvironment, SandboxError, check_expression, check_script
+from engine.scripting.sandbox import SandboxEnvironment, SandboxError, check_expression, check_script
 
 
 @pytest.fixture
@@ -126,7 +126,7 @@ def test_failed_script_still_leaves_no_helpers_behind(env):
 
 
 def test_compiled_code_is_cached():
-    from engine.sandbox import _compile
+    from engine.scripting.sandbox import _compile
 
     source = "cache_probe_value + 1"
     before = _compile.cache_info().hits

@@ -14,8 +14,9 @@ import pytest
 from helpers import deploy, instance, read, start
 from sqlalchemy import select
 
-from engine import jobs, validation
+from engine.definitions import validation
 from engine.models import Job
+from engine.runtime import jobs
 
 
 class FlakyHandler:

@@ -6,10 +6,11 @@ import math
 
 import pytest
 
-from engine import sites
 from engine.errors import BadRequest
 from engine.services import ServiceCall
+from engine.settings import Settings, SettingsError
 from handlers import site_library
+from tower import sites
 
 TIANANMEN = (116.3975, 39.9087)
 PEOPLES_SQUARE = (121.4737, 31.2304)
@@ -54,16 +55,15 @@ def test_great_circle_distance_of_known_pairs():
     assert sites.distance_m(113.3245, 23.1064, 114.0579, 22.5431) == pytest.approx(cosines, abs=0.01)
 
 
-def test_allowed_radius_defaults_environment_and_argument(monkeypatch):
+def test_allowed_radius_defaults_settings_and_argument():
     assert [sites.allowed_radius(a) for a in ("urban", "suburban", "rural")] == [100.0, 200.0, 500.0]
-    monkeypatch.setenv("TOWERFLOW_SITE_RADIUS_URBAN", "150")
-    assert sites.allowed_radius("urban") == 150.0
-    assert sites.allowed_radius("URBAN") == 150.0
+    configured = sites.configured_radii(Settings.from_env({"TOWERFLOW_SITE_RADIUS_URBAN": "150"}))
+    assert sites.allowed_radius("urban", configured) == 150.0
+    assert sites.allowed_radius("URBAN", configured) == 150.0
     assert sites.allowed_radius("urban", {"urban": 50}) == 50.0
     assert sites.allowed_radius("rural", {"urban": 50}) == 500.0
-    monkeypatch.setenv("TOWERFLOW_SITE_RADIUS_RURAL", "lots")
-    with pytest.raises(BadRequest):
-        sites.allowed_radius("rural")
+    with pytest.raises(SettingsError, match="TOWERFLOW_SITE_RADIUS_RURAL"):
+        sites.configured_radii(Settings.from_env({"TOWERFLOW_SITE_RADIUS_RURAL": "lots"}))
     with pytest.raises(BadRequest):
         sites.allowed_radius("downtown")
 
@@ -92,12 +92,12 @@ def test_nearest_site_within_the_radius_of_the_area_type(platform, site_world):
             sites.find_nearby(session, lon, lat, "moon")
 
 
-def test_radius_from_the_environment(platform, site_world, monkeypatch):
+def test_radius_from_the_settings(platform, site_world):
     lon, lat = site_world
-    monkeypatch.setenv("TOWERFLOW_SITE_RADIUS_URBAN", "60")
+    radii = sites.configured_radii(Settings.from_env({"TOWERFLOW_SITE_RADIUS_URBAN": "60"}))
     with platform.Session() as session:
-        assert sites.search(session, lon, lat, "urban").radius_m == 60
-        assert sites.find_nearby(session, lon, lat, "urban") is None
+        assert sites.search(session, lon, lat, "urban", radii=radii).radius_m == 60
+        assert sites.find_nearby(session, lon, lat, "urban", radii=radii) is None
 
 
 def call() -> ServiceCall:
@@ -174,8 +174,9 @@ SCREENING_BPMN = b"""<?xml version="1.0" encoding="UTF-8"?>
 def test_a_service_task_finds_the_site_to_share(api, platform, site_world):
     from helpers import instance, start
 
-    from engine import deployments, jobs
+    from engine.definitions import deployments
     from engine.principal import SYSTEM
+    from engine.runtime import jobs
 
     lon, lat = site_world
     site_library.configure(platform)

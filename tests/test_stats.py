@@ -8,10 +8,11 @@ import pytest
 from helpers import deploy
 from sqlalchemy import select
 
-from engine import instances, stats, tasks
 from engine.clock import ManualClock
 from engine.models import HumanTask
 from engine.principal import SYSTEM, Principal
+from engine.queries import stats
+from engine.runtime import instances, tasks
 
 BASE = datetime(2026, 6, 1, 8, 0)
 WORKER = Principal("worker", frozenset({"monitoring_center", "maintenance", "operator", "customer_manager"}))

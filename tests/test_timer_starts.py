@@ -4,8 +4,9 @@ from datetime import timedelta
 
 from helpers import DATA, deploy
 
-from engine import deployments, jobs
+from engine.definitions import deployments
 from engine.principal import SYSTEM
+from engine.runtime import jobs
 
 
 def open_titles(client) -> list[str]:

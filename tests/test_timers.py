@@ -15,11 +15,11 @@ import pytest
 from helpers import deploy, instance, start
 from sqlalchemy import select
 
-from engine import jobs
 from engine.clock import Clock
 from engine.models import AuditEvent, HumanTask, Job, ProcessInstance
 from engine.platform import Platform
-from forms import FORMS
+from engine.runtime import jobs
+from web.app import build_platform
 from web.clock import start_clock
 
 WAIT_LIMIT_SECONDS = 15
@@ -240,7 +240,7 @@ def test_timer_fires_after_a_restart(platform, services, database_url, clerk):
     assert started["active_tasks"] == []
     platform.close()  # the process that created the timer goes away
 
-    restarted = Platform(database_url, forms=FORMS, services=services, clock=Clock())
+    restarted = build_platform(database_url, services=services, clock=Clock())
     scheduler = start_clock(restarted)
     try:
         assert wait_for_follow_up(restarted, started["id"]), "the timer never fired after the restart"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 from engine.platform import Platform
+from engine.settings import Settings
 
 DATABASE_INT_MAX = 2**31 - 1  # the largest id the id columns hold (INTEGER on PostgreSQL)
 
@@ -21,12 +21,13 @@ class IdConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
-def create_app(config: dict[str, Any] | None = None, platform: Platform | None = None) -> Flask:
-    """Build the app; ``platform`` lets tests and the CLI share one engine object."""
+def create_app(config: dict[str, Any] | None = None, platform: Platform | None = None,
+               settings: Settings | None = None) -> Flask:
+    """Build the app; ``platform`` lets tests and the CLI share one engine object. Without one,
+    the platform is built from ``settings`` (read from the environment when not given)."""
     app = Flask(__name__)
     app.url_map.converters["int"] = IdConverter
     app.config.update(
-        DATABASE_URL=os.environ.get("TOWERFLOW_DATABASE_URL"),
         START_CLOCK=False,
         MAX_CONTENT_LENGTH=60 * 1024 * 1024,
         API_TITLE="TowerFlow API",
@@ -37,7 +38,10 @@ def create_app(config: dict[str, Any] | None = None, platform: Platform | None =
         JSON_SORT_KEYS=False,
     )
     app.config.update(config or {})
-    app.extensions["towerflow"] = platform or build_platform(app.config.get("DATABASE_URL"))
+    platform = platform or build_platform(settings or Settings.from_env())
+    app.extensions["towerflow"] = platform
+    if platform.settings.secret_key and not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = platform.settings.secret_key
 
     from .api import register_api
     from .errors import register_error_handlers
@@ -49,14 +53,17 @@ def create_app(config: dict[str, Any] | None = None, platform: Platform | None =
     if app.config["START_CLOCK"]:
         from .clock import start_clock
 
-        start_clock(app.extensions["towerflow"])
+        start_clock(platform, platform.settings.clock_tick)
     return app
 
 
-def build_platform(url: str | None = None, **kwargs: Any) -> Platform:
-    """The platform with the project's forms and handlers registered."""
-    import handlers  # noqa: F401  (registers the service handlers)
-    from engine.services import registry
+def build_platform(settings: Settings | str | None = None, **kwargs: Any) -> Platform:
+    """The composition root: the engine with this project's forms, service handlers, the tower
+    plug-in (its tables and the demand mirror) and the migrations, all registered by name."""
+    import handlers
+    import migrations
     from forms import FORMS
+    from tower.plugin import PLUGIN
 
-    return Platform(url, forms=FORMS, services=registry, **kwargs)
+    kwargs.setdefault("services", handlers.registry)
+    return Platform(settings, forms=FORMS, plugins=[PLUGIN], migrations=migrations.LOCATION, **kwargs)

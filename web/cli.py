@@ -9,33 +9,24 @@ from pathlib import Path
 
 import click
 
-from engine import deployments, identity
+from engine import identity
+from engine.definitions import deployments
 from engine.errors import EngineError
+from engine.plugins import StartupError
 from engine.principal import SYSTEM
+from engine.settings import Settings, SettingsError
+from tower.demo import DEMO_PASSWORD, DEMO_USERS
 
 from .app import build_platform, create_app
 
-DEMO_PASSWORD = "towerflow"
-DEMO_USERS = [
-    ("admin", ["admin"], None, "平台管理员"),
-    ("designer", ["designer"], None, "流程设计"),
-    ("supervisor", ["supervisor"], None, "各级领导"),
-    ("manager", ["customer_manager"], None, "客户经理"),
-    ("planner", ["planning"], None, "规划支撑"),
-    ("dispatcher", ["dispatcher"], None, "地市派单人"),
-    ("regional", ["regional_manager"], None, "区域经理"),
-    ("negotiator", ["negotiator"], None, "谈址人"),
-    ("director", ["city_director"], None, "地市建维主任"),
-    ("monitor", ["monitoring_center"], None, "监控中心"),
-    ("repair", ["maintenance"], None, "维护班组"),
-    ("cmcc", ["operator"], "china_mobile", "中国移动 运营商客户"),
-    ("unicom", ["operator"], "china_unicom", "中国联通 运营商客户"),
-    ("telecom", ["operator"], "china_telecom", "中国电信 运营商客户"),
-]
 
-
-def _platform(database: str | None):
-    platform = build_platform(database)
+def _platform(ctx: click.Context):
+    """The platform of the settings read at start, its database brought to the newest schema."""
+    settings = ctx.find_root().obj["settings"]
+    try:
+        platform = build_platform(settings)
+    except (SettingsError, StartupError) as exc:
+        raise click.ClickException(str(exc)) from None
     platform.init_db()
     return platform
 
@@ -61,14 +52,26 @@ def main(ctx: click.Context, database: str | None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every tick otherwise
     logging.getLogger("spiff").setLevel(logging.WARNING)  # and SpiffWorkflow every task state change
-    ctx.obj = {"database": database}
+    try:  # the one place the environment is read
+        settings = Settings.from_env(database_url=database)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    ctx.obj = {"settings": settings}
+
+
+@main.command("config")
+@click.pass_context
+def config(ctx: click.Context) -> None:
+    """Print the settings in force (from TOWERFLOW_* variables and options), secrets masked."""
+    for name, value in ctx.obj["settings"].describe():
+        click.echo(f"{name}={value}")
 
 
 @main.command("init-db")
 @click.pass_context
 def init_db(ctx: click.Context) -> None:
-    """Create the database tables (safe to run again)."""
-    _platform(ctx.obj["database"])
+    """Bring the database to the newest schema (Alembic's head), new or made by an older version."""
+    _platform(ctx)
     click.echo("database ready")
 
 
@@ -77,7 +80,7 @@ def init_db(ctx: click.Context) -> None:
 @click.pass_context
 def lint(ctx: click.Context, paths: tuple[str, ...]) -> None:
     """Check BPMN/DMN files (or folders of them) without deploying."""
-    platform = _platform(ctx.obj["database"])
+    platform = _platform(ctx)
     result = deployments.lint(platform, _collect(paths))
     for problem in result.problems:
         click.echo(str(problem), err=True)
@@ -91,7 +94,7 @@ def lint(ctx: click.Context, paths: tuple[str, ...]) -> None:
 @click.pass_context
 def deploy(ctx: click.Context, paths: tuple[str, ...]) -> None:
     """Validate and deploy BPMN/DMN files (or folders); nothing is deployed on any error."""
-    platform = _platform(ctx.obj["database"])
+    platform = _platform(ctx)
     files = _collect(paths)
     if not files:
         click.echo("no .bpmn or .dmn files found")
@@ -117,21 +120,24 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, no_clock: bool
     """Serve the web app and API with waitress (a production WSGI server)."""
     from waitress import serve as waitress_serve
 
-    platform = _platform(ctx.obj["database"])
+    platform = _platform(ctx)
     app = create_app({"START_CLOCK": not no_clock}, platform=platform)
     click.echo(f"TowerFlow on http://{host}:{port}/ (API: http://{host}:{port}/api/v1/openapi.json)")
     waitress_serve(app, host=host, port=port, threads=workers)
 
 
 @main.command()
-@click.option("--tick", default=0.25, show_default=True, help="Seconds between polls of the job table.")
+@click.option("--tick", default=None, type=float,
+              help="Seconds between polls of the job table (default: TOWERFLOW_CLOCK_TICK, else 0.25).")
 @click.pass_context
-def worker(ctx: click.Context, tick: float) -> None:
+def worker(ctx: click.Context, tick: float | None) -> None:
     """Run timers, service tasks and retries without serving HTTP."""
     from .clock import start_clock
 
-    platform = _platform(ctx.obj["database"])
-    start_clock(platform, tick)
+    platform = _platform(ctx)
+    if tick is not None and tick <= 0:
+        raise click.BadParameter("must be a positive number of seconds", param_hint="--tick")
+    start_clock(platform, tick or platform.settings.clock_tick)
     click.echo(f"worker {platform.worker_id} running; Ctrl-C to stop")
     try:
         while True:
@@ -144,14 +150,14 @@ def worker(ctx: click.Context, tick: float) -> None:
 @click.pass_context
 def demo(ctx: click.Context) -> None:
     """Seed the demo users (one per role, three operator tenants) and print their logins."""
-    platform = _platform(ctx.obj["database"])
+    platform = _platform(ctx)
     with platform.transaction() as session:
         for username, groups, tenant, display in DEMO_USERS:
             try:
                 identity.get_user(session, username)
             except EngineError:
                 identity.add_user(session, username, DEMO_PASSWORD, groups, tenant, display_name=display)
-    from engine.demo import seed_world
+    from tower.demo import seed_world
 
     try:
         added = seed_world(platform)
@@ -181,7 +187,7 @@ def user() -> None:
 def user_add(ctx: click.Context, name: str, password: str, groups: tuple[str, ...], tenant: str | None,
              display_name: str) -> None:
     """Add a user with groups and an optional tenant."""
-    platform = _platform(ctx.find_root().obj["database"])
+    platform = _platform(ctx)
     try:
         with platform.transaction() as session:
             identity.add_user(session, name, password, list(groups), tenant, display_name=display_name)
@@ -200,7 +206,7 @@ def token() -> None:
 @click.pass_context
 def token_create(ctx: click.Context, name: str) -> None:
     """Create an API token for user NAME and print it (shown only once)."""
-    platform = _platform(ctx.find_root().obj["database"])
+    platform = _platform(ctx)
     try:
         with platform.transaction() as session:
             value = identity.create_token(session, name, name="cli")

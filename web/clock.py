@@ -6,8 +6,8 @@ import logging
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from engine import jobs
 from engine.platform import Platform
+from engine.runtime import jobs
 
 log = logging.getLogger(__name__)
 TICK_SECONDS = 0.25

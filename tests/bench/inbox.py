@@ -201,8 +201,8 @@ def _load_sqlite(platform, users, instances, tasks, now, first_id: int) -> None:
 
 def _queries(platform, user):
     """(label, function) pairs timing the engine's inbox calls for one user, a session each."""
-    from engine import tasks
     from engine.models import HumanTask
+    from engine.runtime import tasks
 
     name, groups, tenant = user
     actor = principal(name, groups, tenant)

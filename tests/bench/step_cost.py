@@ -88,7 +88,7 @@ def _waiting_message(wf: BpmnWorkflow, name: str):
 
 def _form_data(flow_forms, wf: BpmnWorkflow, step: Step, data: dict[str, Any]) -> dict[str, Any]:
     """The data the engine would store: the step's data after its form cleaned it."""
-    from engine.forms_check import validate_form
+    from engine.runtime.forms_check import validate_form
 
     task = _ready_manual(wf, step.element_id)
     form_key = ((getattr(task.task_spec, "extensions", None) or {}).get("properties") or {}).get("formKey")
@@ -104,7 +104,7 @@ class RawDriver:
         self.engine = RawScriptEngine(results)
 
     def start(self, variables: dict[str, Any]) -> tuple[str, float]:
-        from engine.forms_check import validate_form
+        from engine.runtime.forms_check import validate_form
 
         if self.start_form:  # untimed, as for the steps: the engine checks the start form too
             variables = validate_form(self.forms, self.start_form, variables)
@@ -184,7 +184,8 @@ class EngineDriver:
             event.listen(engine, "before_cursor_execute", count)
 
     def start(self, business_key: str) -> tuple[int, float]:
-        from engine import demand_flow, instances, jobs
+        from engine.runtime import instances, jobs
+        from tower import demand_flow
 
         starter = self.actors[self.flow.starter]
         record = self.flow.demand_record(business_key) if self.flow.demand else None
@@ -199,7 +200,7 @@ class EngineDriver:
         return iid, time.perf_counter() - t0
 
     def upload(self, instance_id: int, task_id: int, user: str, field_name: str) -> int:
-        from engine import files
+        from engine.runtime import files
 
         schema = self.platform.forms.get(self._form_key(task_id))
         meta = schema().fields[field_name].metadata
@@ -215,7 +216,7 @@ class EngineDriver:
 
     def step(self, instance_id: int, step: Step, business_key: str = "") -> tuple[float, float]:
         """(complete, complete + drain) seconds; ``last_sql``: the statements complete + drain sent."""
-        from engine import jobs, messages, tasks
+        from engine.runtime import jobs, messages, tasks
 
         actor = self.actors[step.user]
         data = step.render(business_key)
@@ -338,9 +339,10 @@ class RestDriver:
 
 def prepare(url: str, flow: Flow):
     """A platform with the flow deployed, its users and stored sites; returns (platform, tokens, definition id)."""
-    from engine import deployments, sites
+    from engine.definitions import deployments
     from engine.models import ProcessDefinition
     from engine.principal import SYSTEM
+    from tower import sites
 
     platform = make_platform(url)
     deployments.deploy(platform, SYSTEM, flow.deploy_files())
@@ -357,7 +359,7 @@ def prepare(url: str, flow: Flow):
 def raw_results(platform, flow: Flow) -> dict[str, Any]:
     """Fixed service results for the raw engine: the outbox's answer, and the site library's
     answer for a demand of the flow (the stored site, found), so (a) takes the same path."""
-    from engine import sites
+    from tower import sites
 
     results = dict(flow.raw_results)
     if flow.sites:
@@ -484,9 +486,9 @@ def _profile_engine_steps(platform, eng: EngineDriver, flow: Flow, tag: str, lab
 
 def growth(url: str, checkpoints: tuple[int, ...], section: Section, window: int = 5) -> dict[int, dict[str, float]]:
     """Drive the negotiation's progress-report loop to the last checkpoint through the engine API."""
+    from engine.definitions.serialization import workflow_from_json, workflow_to_json
     from engine.models import ProcessInstance
-    from engine.serialization import workflow_from_json, workflow_to_json
-    from engine.workflow import find_task, run_engine_steps
+    from engine.runtime.workflow import find_task, run_engine_steps
 
     flow = negotiation_flow(reports=0)
     platform, _tokens, definition_id = prepare(url, flow)

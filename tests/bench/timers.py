@@ -21,9 +21,10 @@ FAR = "2099-01-01T00:00:00"
 def prepare_timers(url: str, count: int, window: float, lead: float):
     """Deploy the one-timer process, start one instance through the engine, then clone it
     ``count`` times with plain SQL, each timer (and its job) due at its own time in the window."""
-    from engine import deployments, instances
+    from engine.definitions import deployments
     from engine.models import Job, ProcessInstance
     from engine.principal import SYSTEM
+    from engine.runtime import instances
 
     platform = make_platform(url)
     deployments.deploy(platform, SYSTEM, {"bench_timer.bpmn": (BENCH_DIR / "data" / "bench_timer.bpmn").read_bytes()})
@@ -148,7 +149,7 @@ def _rank(values: list[float], p: float) -> float:
 
 def profile_timer_jobs(url: str, count: int) -> str:
     """pyinstrument over ``count`` timer jobs run in this process (as one worker's tick does)."""
-    from engine import jobs
+    from engine.runtime import jobs
 
     platform, _template_id, _start = prepare_timers(url, count, window=0.0, lead=-1.0)
     t0 = time.perf_counter()

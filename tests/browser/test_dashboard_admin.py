@@ -9,9 +9,9 @@ from helpers import deploy
 from pages import screenshot, sign_in
 from sqlalchemy import select
 
-from engine import instances, tasks
 from engine.models import HumanTask
 from engine.principal import SYSTEM, Principal
+from engine.runtime import instances, tasks
 
 WORKER = Principal("worker", frozenset({"monitoring_center", "maintenance", "operator", "customer_manager"}))
 CHARTS = ("instances", "tasks", "sla_processes", "sla_steps", "cycle_times")

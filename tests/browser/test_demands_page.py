@@ -8,9 +8,11 @@ from pathlib import Path
 from pages import sign_in
 from sqlalchemy import select
 
-from engine import demand_flow, deployments, jobs, tasks
+from engine.definitions import deployments
 from engine.models import HumanTask
 from engine.principal import SYSTEM, Principal
+from engine.runtime import jobs, tasks
+from tower import demand_flow
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 MANAGER = Principal("li", frozenset({"customer_manager"}))

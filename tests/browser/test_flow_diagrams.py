@@ -6,7 +6,7 @@ import pytest
 from lxml import etree
 from pages import sign_in
 
-from engine import deployments
+from engine.definitions import deployments
 from engine.principal import SYSTEM
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"

@@ -7,8 +7,8 @@ from datetime import timedelta
 from helpers import deploy
 from pages import screenshot, sign_in
 
-from engine import instances
 from engine.principal import Principal
+from engine.runtime import instances
 
 DISPATCHER = Principal("disp", frozenset({"dispatcher"}))
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64

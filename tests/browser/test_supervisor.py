@@ -11,9 +11,9 @@ from helpers import deploy
 from pages import screenshot, sign_in
 from sqlalchemy import select
 
-from engine import instances, jobs, tasks
 from engine.models import HumanTask, ProcessInstance
 from engine.principal import Principal
+from engine.runtime import instances, jobs, tasks
 
 STAFF = Principal("staff", frozenset({"regional_manager", "negotiator"}))
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import handlers  # noqa: F401  (the project's handlers, as in the real command line)
-from engine import advance, jobs
+from engine.runtime import advance, jobs
 from engine.services import registry
 from web import cli
 

@@ -33,7 +33,7 @@ def rel_read(name: str) -> bytes:
 
 def rel_deploy(platform: Platform, *names: str) -> dict:
     """Deploy diagrams of tests/reliability/data as the system."""
-    from engine import deployments
+    from engine.definitions import deployments
 
     return deployments.deploy(platform, SYSTEM, {n: rel_read(n) for n in names})
 

@@ -12,10 +12,10 @@ from helpers import deploy, read
 from relhelp import call
 from sqlalchemy import select
 
-from engine import files, identity, instances, jobs
-from engine.models import HumanTask, Incident, User
-from engine.models_login import LoginFailure
+from engine import identity
+from engine.models import HumanTask, Incident, LoginFailure, User
 from engine.principal import SYSTEM
+from engine.runtime import files, instances, jobs
 
 TENANT_A, TENANT_B = "china_mobile", "china_unicom"
 # Every group but admin: a tenant user with all of them passes every role check, so only the

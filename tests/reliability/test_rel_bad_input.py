@@ -14,9 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from engine import identity, instances
+from engine import identity
 from engine.models import Deployment, HumanTask, ProcessDefinition
 from engine.principal import SYSTEM
+from engine.runtime import instances
 from forms import FORMS
 
 BROKEN = DATA / "lint" / "broken"
@@ -226,7 +227,7 @@ class FormTasks:
 
 @pytest.fixture
 def form_tasks(platform, api) -> FormTasks:
-    from engine import deployments
+    from engine.definitions import deployments
 
     deployments.deploy(platform, SYSTEM, {"every_form.bpmn": every_form_bpmn()})
     return FormTasks(platform, api("wang", ["clerk"]))
@@ -342,7 +343,7 @@ def starts(draw, forms_by_process: dict[str, str]):
 
 def test_generated_starts_of_the_shipped_processes_get_422_never_500(platform, api):
     import handlers.difficult_sites as difficult_site_handlers
-    from engine import deployments
+    from engine.definitions import deployments
 
     difficult_site_handlers.configure(platform)
     try:

@@ -12,9 +12,10 @@ from collections import Counter
 from relhelp import all_at_once, call, rel_deploy
 from sqlalchemy import select
 
-from engine import identity, instances
+from engine import identity
 from engine.models import AuditEvent, HumanTask, ProcessInstance
 from engine.principal import SYSTEM
+from engine.runtime import instances
 
 CLAIMANTS = 50
 PARALLEL_INSTANCES = 10

@@ -20,9 +20,10 @@ from helpers import deploy
 from relhelp import call, rel_deploy, wait_until
 from sqlalchemy import select
 
-from engine import identity, instances, tasks
+from engine import identity
 from engine.models import AuditEvent, HumanTask, Job, ProcessInstance
 from engine.principal import SYSTEM, Principal
+from engine.runtime import instances, tasks
 
 CLERK = Principal("wang", frozenset({"clerk"}))
 LEASE_SECONDS = 2.0

@@ -10,7 +10,7 @@ import threading
 import pytest
 from helpers import start
 
-from engine import deployments, validation
+from engine.definitions import deployments, validation
 from engine.principal import SYSTEM
 
 # (name, script, what the incident must say); refused when compiled, so also refused at deploy

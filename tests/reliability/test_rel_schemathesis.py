@@ -10,8 +10,8 @@ from helpers import deploy
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
-from engine import instances, jobs
 from engine.principal import SYSTEM
+from engine.runtime import instances, jobs
 
 EXAMPLES_PER_OPERATION = 12
 

@@ -14,9 +14,9 @@ from datetime import timedelta
 from relhelp import rel_deploy, wait_until
 from sqlalchemy import func, insert, select, update
 
-from engine import instances
 from engine.models import AuditEvent, HumanTask, Job, ProcessInstance
 from engine.principal import SYSTEM
+from engine.runtime import instances
 
 TIMERS = 500
 SERVICES = 500

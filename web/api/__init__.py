@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
-
 from flask import Flask, request
 from flask_smorest import Api
+
+from engine.plugins import import_modules
+from web.tower import API_MODULES as TOWER_API
 
 from .context import principal
 from .schemas import ErrorSchema
@@ -18,16 +19,16 @@ class TowerFlowApi(Api):
 
 
 # Each module holds one blueprint ``blp`` mounted at /api/v1 + its ``PREFIX``.
-API_MODULES = ("auth", "deployments", "instances", "tasks", "messages", "incidents", "outbox", "demands",
-               "demand_flow", "files", "difficult_sites")
-PUBLIC = {"auth"}  # everything else needs a token before its body is even read
+API_MODULES = ("web.api.auth", "web.api.deployments", "web.api.instances", "web.api.tasks", "web.api.messages",
+               "web.api.incidents", "web.api.outbox", *TOWER_API, "web.api.files")
+PUBLIC = {"web.api.auth"}  # everything else needs a token before its body is even read
 
 
 def register_api(app: Flask) -> list:
     """Register the API blueprints; returns them (the pages exempt them from CSRF)."""
     api = TowerFlowApi(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
-    modules = [importlib.import_module(f"{__name__}.{name}") for name in API_MODULES]
+    modules = import_modules(API_MODULES, "the REST API")
     for module in modules:
         api.register_blueprint(module.blp, url_prefix=f"/api/v1{module.PREFIX}")
     protected = {module.blp.name for name, module in zip(API_MODULES, modules, strict=True) if name not in PUBLIC}

@@ -5,10 +5,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import func, select
 
-from engine import deployments
+from engine.definitions import deployments
 from engine.errors import BadRequest
 from engine.models import Deployment, DeploymentFile, ProcessDefinition
-from engine.views import definition_view, iso
+from engine.queries.views import definition_view, iso
 
 from .context import listing, page, platform, principal
 from .schemas import DefinitionPage, DefinitionQuery, DeploymentPage, DeploymentResult, PageArgs

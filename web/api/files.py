@@ -10,8 +10,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from engine import files, tasks
 from engine.errors import BadRequest, ValidationFailed
+from engine.runtime import files, tasks
 
 from .context import platform, principal
 

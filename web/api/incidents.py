@@ -3,8 +3,8 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from engine import jobs
-from engine.views import incident_view
+from engine.queries.views import incident_view
+from engine.runtime import jobs
 
 from .context import listing, page, platform, principal
 from .schemas import Incident, IncidentPage, IncidentQuery

@@ -3,8 +3,8 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from engine import audit, instances
-from engine.views import audit_view, instance_view
+from engine.queries.views import audit_view, instance_view
+from engine.runtime import audit, instances
 
 from .context import listing, page, platform, principal
 from .schemas import History, Instance, InstancePage, InstanceQuery, StartRequest, TerminateRequest
@@ -41,7 +41,7 @@ class InstancesView(MethodView):
         actor = principal()
         instance_id = instances.start(platform(), actor, body["process_key"], body.get("business_key"),
                                       body.get("variables"), body.get("tenant"))
-        from engine import jobs
+        from engine.runtime import jobs
 
         jobs.drain(platform(), instance_id)
         return _view(instance_id)

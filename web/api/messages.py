@@ -3,7 +3,7 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from engine import jobs, messages
+from engine.runtime import jobs, messages
 
 from .context import platform, principal
 from .schemas import MessageRequest, MessageResult

@@ -4,8 +4,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from engine import outbox
-from engine.models_outbox import OUTBOX_STATUSES
+from engine.models import OUTBOX_STATUSES
+from engine.runtime import outbox
 
 from .context import listing, page, platform, principal
 from .schemas import PageArgs, page_of

@@ -3,8 +3,8 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from engine import jobs, tasks
-from engine.views import task_view
+from engine.queries.views import task_view
+from engine.runtime import jobs, tasks
 
 from .context import listing, page, platform, principal
 from .schemas import AssignRequest, CompleteRequest, Instance, Task, TaskDetail, TaskPage, TaskQuery

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
@@ -10,15 +9,18 @@ from flask import Flask
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
+from engine.plugins import import_modules
+from web.tower import PAGE_MODULES as TOWER_PAGES
+
 from ..assets import register_assets
 from ..i18n import init_i18n
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
 
-PAGE_BLUEPRINTS = (
-    "inbox", "start", "demands", "instances", "definitions", "designer", "dashboard", "admin",
-)
+# Each module holds one blueprint ``bp``; the order is the navigation's.
+PAGE_MODULES = ("web.ui.inbox", "web.ui.start", *TOWER_PAGES, "web.ui.instances", "web.ui.definitions",
+                "web.ui.designer", "web.ui.dashboard", "web.ui.admin")
 
 
 def register_ui(app: Flask, api_blueprints) -> None:
@@ -34,10 +36,8 @@ def register_ui(app: Flask, api_blueprints) -> None:
     from . import auth
 
     auth.init(app)
-    for name in PAGE_BLUEPRINTS:
-        module = _import_page_module(name)
-        if module is not None:
-            app.register_blueprint(module.bp)
+    for module in import_modules(PAGE_MODULES, "the pages"):
+        app.register_blueprint(module.bp)
 
     @app.context_processor
     def _navigation():
@@ -67,22 +67,9 @@ def nav_endpoints(app: Flask) -> set[str]:
             if endpoint in app.view_functions and (groups is None or actor.is_admin or actor.groups & groups)}
 
 
-def _import_page_module(name: str):
-    """Page areas are added one by one; an area not written yet is simply absent."""
-    import importlib
-
-    try:
-        return importlib.import_module(f"{__name__}.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name == f"{__name__}.{name}":
-            return None
-        raise
-
-
 def _secret_key(app: Flask) -> str:
-    """TOWERFLOW_SECRET_KEY, else a key kept in instance/secret_key so sessions survive restarts."""
-    if os.environ.get("TOWERFLOW_SECRET_KEY"):
-        return os.environ["TOWERFLOW_SECRET_KEY"]
+    """A key kept in instance/secret_key so sessions survive restarts (when the settings give
+    none: ``TOWERFLOW_SECRET_KEY`` becomes ``SECRET_KEY`` in the app factory)."""
     if app.config.get("TESTING"):
         return secrets.token_hex(32)
     path = Path(app.instance_path) / "secret_key"

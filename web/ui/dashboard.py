@@ -14,7 +14,7 @@ from flask import Blueprint, current_app, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from engine import stats
+from engine.queries import stats
 
 from ..assets import VENDOR_FILES, missing_assets
 from .admin import group_label

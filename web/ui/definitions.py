@@ -14,10 +14,10 @@ from flask import Blueprint, abort, render_template, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from engine import insight
-from engine.deployments import definition_file
-from engine.instances import STATES
+from engine.definitions.deployments import definition_file
 from engine.models import Deployment, ProcessDefinition
+from engine.queries import insight
+from engine.runtime.instances import STATES
 
 from .helpers import platform, principal, require_groups
 from .instances import STATE_LABELS, diagram_missing, when

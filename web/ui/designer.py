@@ -19,7 +19,7 @@ from lxml import etree
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, load_only
 
-from engine import deployments
+from engine.definitions import deployments
 from engine.errors import EngineError, ValidationFailed
 from engine.models import DecisionDefinition, Deployment, DeploymentFile, ProcessDefinition
 

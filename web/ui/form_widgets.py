@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from marshmallow import fields as mf
 from marshmallow import validate
 
-from engine import files
+from engine.runtime import files
 from forms.fields import FileUpload
 
 if TYPE_CHECKING:
@@ -269,7 +269,7 @@ def field_errors(details: Any) -> dict[str, list[str]]:
 def check_form(forms, form_key: str | None, data: dict[str, Any]) -> dict[str, list[str]]:
     """Per-field problems the engine would report for ``data`` (nothing is changed)."""
     from engine.errors import ValidationFailed
-    from engine.forms_check import validate_form
+    from engine.runtime.forms_check import validate_form
 
     if not form_key:
         return {}

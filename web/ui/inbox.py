@@ -11,9 +11,9 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy.orm import defer
 
-from engine import audit, drafts, files, jobs, tasks
 from engine.errors import Conflict, EngineError, Forbidden, NotFound, ValidationFailed
 from engine.models import HumanTask, ProcessDefinition, ProcessInstance
+from engine.runtime import audit, drafts, files, jobs, tasks
 from forms.fields import FileUpload
 
 from . import form_widgets as fw

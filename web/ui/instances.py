@@ -19,11 +19,12 @@ from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from sqlalchemy import select
 
-from engine import audit, insight, instances, jobs
-from engine.deployments import definition_file
+from engine.definitions.deployments import definition_file
 from engine.errors import EngineError
 from engine.models import Incident, ProcessDefinition
-from engine.views import iso
+from engine.queries import insight
+from engine.queries.views import iso
+from engine.runtime import audit, instances, jobs
 
 from ..assets import missing_assets
 from .helpers import pager, platform, principal, require_groups

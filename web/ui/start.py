@@ -10,9 +10,9 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 
-from engine import files, instances, jobs, tasks
 from engine.errors import ValidationFailed
 from engine.models import Tenant
+from engine.runtime import files, instances, jobs, tasks
 
 from . import form_widgets as fw
 from .helpers import platform, principal

@@ -1,0 +1,680 @@
+"""Deployment parsing and validation (the lint) of BPMN and DMN files.
+
+`parse_files` takes every file of a deployment through four stages. A file stops at the
+first stage it fails, but every file is checked, so one attempt reports all it can:
+
+1. file name, size and well-formed XML under a hardened parser (no DTD, no entities, no network);
+2. the BPMN 2.0 schema with SpiffWorkflow's extension; for DMN, the DMN schema, one decision
+   per file and the hit policies SpiffWorkflow really implements;
+3. references (sequence flows, call activities, decisions), then SpiffWorkflow's own parser;
+4. platform checks on the parsed specs (`engine.validation`), which also quote bare timer literals.
+
+Nothing is returned to deploy when any problem is found.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
+from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
+from SpiffWorkflow.dmn.parser.BpmnDmnParser import BpmnDmnParser
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+
+from engine.definitions.serialization import specs_to_json
+from engine.definitions.validation import (
+    BPMN_NS,
+    NSMAP,
+    SPIFF_NS,
+    CheckContext,
+    Locator,
+    Problem,
+    check_conditions,
+    check_has_end_event,
+    check_spec,
+    check_unsupported,
+    event_definitions,
+    expression_error,
+    properties,
+)
+
+__all__ = ["MAX_FILE_BYTES", "ParseResult", "ParsedDecision", "ParsedProcess", "Problem", "parse_files"]
+
+MAX_FILE_BYTES = 10 * 1024 * 1024
+KINDS = {".bpmn": "bpmn", ".dmn": "dmn"}
+HIT_POLICIES = {"UNIQUE", "COLLECT"}
+_DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
+_SCHEMA_ELEMENT = re.compile(r"Element '([^']+)'")
+_SCHEMA_LOCK = threading.Lock()
+_DMN_VALIDATORS: dict[str, BpmnValidator] = {}
+
+
+@dataclass
+class ParsedProcess:
+    key: str
+    name: str
+    file: str
+    spec_json: str
+    content_hash: str
+    starter_groups: list[str]
+    start_form_key: str | None
+    message_starts: list[str]
+
+
+@dataclass
+class ParsedDecision:
+    key: str
+    name: str
+    file: str
+    content_hash: str
+
+
+@dataclass
+class ParseResult:
+    processes: list[ParsedProcess]
+    decisions: list[ParsedDecision]
+    problems: list[Problem]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class _Source:
+    """One file on its way through the stages."""
+
+    name: str
+    data: bytes
+    kind: str
+    root: Any = None
+    failed: bool = False
+    process_ids: list[str] = field(default_factory=list)
+    decision: tuple[str, str] | None = None
+
+    def ids_of(self, local_name: str) -> list[str]:
+        children = self.root.iterchildren(etree.Element)
+        return [el.get("id") for el in children if etree.QName(el).localname == local_name and el.get("id")]
+
+
+@dataclass
+class _Index:
+    """Who defines which process and decision: new files first, then known ones."""
+
+    processes: dict[str, _Source] = field(default_factory=dict)
+    decisions: dict[str, _Source] = field(default_factory=dict)
+
+
+def parse_files(files: dict[str, bytes], *, form_keys: set[str], operators: set[str],
+                known_files: dict[str, bytes] | None = None) -> ParseResult:
+    """Lint a deployment; on success return the processes and decisions to store."""
+    problems: list[Problem] = []
+    sources = [s for s in (_load(name, data, problems) for name, data in files.items()) if s]
+    for source in sources:
+        _stage(source, _schema_problems(source), problems)
+    known = _load_known(known_files or {}, set(files))
+    index = _build_index(sources, known)
+    for source in sources:
+        _stage(source, _reference_problems(source, index), problems)
+    parser = _spiff_parser(sources, known, index, problems)
+    locator = Locator({s.name: s.root for s in sources + known if s.root is not None})
+    builds = _build_specs(parser, sources, index, locator, problems)
+    _check_builds(builds, sources, CheckContext(set(form_keys), set(operators), locator), problems)
+    problems = _unique(problems)
+    if problems:
+        return ParseResult([], [], problems)
+    return _result(parser, builds, sources)
+
+
+def _stage(source: _Source, found: list[Problem], problems: list[Problem]) -> None:
+    """Record one stage's problems for a file; a file with any goes no further."""
+    if found:
+        source.failed = True
+        problems.extend(found)
+
+
+# --- stage 1: name, size, XML ---------------------------------------------------------
+
+def _load(name: str, data: bytes, problems: list[Problem]) -> _Source | None:
+    kind = KINDS.get(name[name.rfind("."):].lower()) if "." in name else None
+    problem = _load_problem(name, data, kind)
+    if problem is None:
+        root, problem = _parse_xml(name, data)
+    if problem is not None:
+        problems.append(problem)
+        return None
+    return _Source(name, data, kind, root)
+
+
+def _load_problem(name: str, data: bytes, kind: str | None) -> Problem | None:
+    if kind is None:
+        return Problem(name, None, None, "only .bpmn and .dmn files can be deployed")
+    if len(data) > MAX_FILE_BYTES:
+        size, limit = len(data) / 2**20, MAX_FILE_BYTES // 2**20
+        return Problem(name, None, None, f"the file is {size:.1f} MB; the limit is {limit} MB")
+    line = _doctype_line(data)
+    if line is not None:
+        return Problem(name, line, None, "DOCTYPE declarations are not allowed (they can hide "
+                       "entity-expansion attacks); remove the <!DOCTYPE ...> block")
+    return _encoding_problem(name, data)
+
+
+def _encoding_problem(name: str, data: bytes) -> Problem | None:
+    """Deployed files are stored and served as UTF-8 text."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return Problem(name, line, None, "the file is not UTF-8 encoded; save it as UTF-8")
+    return None
+
+
+def _doctype_line(data: bytes) -> int | None:
+    """Found before parsing; dropping NUL bytes also catches UTF-16 and UTF-32 files."""
+    text = data.replace(b"\x00", b"")
+    match = _DOCTYPE.search(text)
+    return None if match is None else text.count(b"\n", 0, match.start()) + 1
+
+
+def _hardened_parser() -> etree.XMLParser:
+    return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False,
+                           dtd_validation=False)
+
+
+def _parse_xml(name: str, data: bytes) -> tuple[Any, Problem | None]:
+    parser = _hardened_parser()
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        # the parser's own log: the exception's log can hold errors of earlier parses in this thread
+        first = parser.error_log[0] if len(parser.error_log) else None
+        line = first.line if first is not None else exc.lineno
+        message = first.message if first is not None else exc.msg
+        return None, Problem(name, line, None, f"the XML is not well-formed: {message}")
+    except (etree.LxmlError, ValueError) as exc:
+        return None, Problem(name, None, None, f"the file could not be read as XML: {exc}")
+    if root is None:
+        return None, Problem(name, None, None, "the file is empty")
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        return None, Problem(name, 1, None, "DOCTYPE declarations are not allowed")
+    return root, None
+
+
+def _load_known(known_files: dict[str, bytes], new_names: set[str]) -> list[_Source]:
+    """Earlier deployed files; a new file of the same name replaces its old version."""
+    known = []
+    for name, data in known_files.items():
+        source = None if name in new_names else _load(name, data, [])
+        if source is not None:
+            known.append(source)
+    return known
+
+
+# --- stage 2: schemas -----------------------------------------------------------------
+
+def _schema_problems(source: _Source) -> list[Problem]:
+    if source.kind == "bpmn":
+        return _bpmn_schema_problems(source)
+    return _dmn_problems(source)
+
+
+def _bpmn_schema_problems(source: _Source) -> list[Problem]:
+    root = source.root
+    if root.tag != f"{{{BPMN_NS}}}definitions":
+        return [Problem(source.name, root.sourceline, None,
+                        f"this is not a BPMN 2.0 file: the root element is {_readable(root.tag)}, "
+                        "not bpmn:definitions")]
+    with _SCHEMA_LOCK:
+        VALIDATOR.preprocess(root)
+        if VALIDATOR.validator.validate(root):
+            return []
+        errors = list(VALIDATOR.validator.error_log)
+    return [_schema_problem(source, error, "BPMN 2.0") for error in errors]
+
+
+def _schema_problem(source: _Source, error: Any, schema: str) -> Problem:
+    """Every schema error, located by line and by the nearest element with an id."""
+    match = _SCHEMA_ELEMENT.search(error.message)
+    element_id = None
+    if match:
+        for element in source.root.iter(match.group(1)):
+            if element.sourceline == error.line:
+                element_id = _nearest_id(element)
+                break
+    return Problem(source.name, error.line, element_id,
+                   f"does not match the {schema} schema: {_readable(error.message)}")
+
+
+def _nearest_id(element: Any) -> str | None:
+    while element is not None:
+        if element.get("id"):
+            return element.get("id")
+        element = element.getparent()
+    return None
+
+
+def _readable(text: str) -> str:
+    text = text.replace(f"{{{BPMN_NS}}}", "bpmn:").replace(f"{{{SPIFF_NS}}}", "spiffworkflow:")
+    for namespace in DMN_SCHEMAS:
+        text = text.replace(f"{{{namespace}}}", "dmn:")
+    return text
+
+
+def _dmn_problems(source: _Source) -> list[Problem]:
+    """Schema, one decision per file, then SpiffWorkflow's DMN parser and the hit policy."""
+    root = source.root
+    qname = etree.QName(root)
+    if qname.localname != "definitions" or qname.namespace not in DMN_SCHEMAS:
+        return [Problem(source.name, root.sourceline, None,
+                        f"this is not a DMN 1.1, 1.2 or 1.3 file: the root element is {root.tag}")]
+    problems = _dmn_schema_problems(source, qname.namespace)
+    if problems:
+        return problems
+    decisions = root.findall(f"{{{qname.namespace}}}decision")
+    if len(decisions) != 1:
+        where = decisions[1] if len(decisions) > 1 else root
+        return [Problem(source.name, where.sourceline, where.get("id"),
+                        f"a DMN file must define exactly one decision; this one defines {len(decisions)}")]
+    return _dmn_parse_problems(source, decisions[0])
+
+
+def _dmn_schema_problems(source: _Source, namespace: str) -> list[Problem]:
+    with _SCHEMA_LOCK:
+        if namespace not in _DMN_VALIDATORS:
+            _DMN_VALIDATORS[namespace] = BpmnValidator(DMN_SCHEMAS[namespace])
+        schema = _DMN_VALIDATORS[namespace].validator
+        if schema.validate(source.root):
+            return []
+        errors = list(schema.error_log)
+    return [_schema_problem(source, error, "DMN") for error in errors]
+
+
+def _dmn_parse_problems(source: _Source, element: Any) -> list[Problem]:
+    parser = BpmnDmnParser()
+    try:
+        parser.add_dmn_xml(source.root, filename=source.name)
+        dmn_parser = parser.dmn_parsers[element.get("id")]
+        dmn_parser.parse()
+    except Exception as exc:
+        return [_spiff_problem(exc, Locator({source.name: source.root}), source.name)]
+    decision = dmn_parser.decision
+    source.decision = (decision.id, decision.name or decision.id)
+    return _decision_table_problems(source, element, decision)
+
+
+def _decision_table_problems(source: _Source, element: Any, decision: Any) -> list[Problem]:
+    if not decision.decisionTables:
+        return [Problem(source.name, element.sourceline, decision.id,
+                        "the decision has no decision table (only decision tables are supported)")]
+    table = decision.decisionTables[0]
+    table_element = element.find(f"{{{etree.QName(element).namespace}}}decisionTable")
+    line = table_element.sourceline
+    problems = []
+    if table.hit_policy not in HIT_POLICIES:
+        problems.append(Problem(source.name, line, table.id,
+                                f"hit policy {table.hit_policy} is not supported; use UNIQUE or COLLECT"))
+    if table_element.get("aggregation"):
+        problems.append(Problem(source.name, line, table.id,
+                                f"COLLECT aggregation {table_element.get('aggregation')} is not supported; "
+                                "remove it to collect all matches"))
+    return problems + _decision_expression_problems(source, table)
+
+
+def _decision_expression_problems(source: _Source, table: Any) -> list[Problem]:
+    """Input expressions and output entries are evaluated as Python expressions."""
+    checks = [(i.id, "input expression", i.expression) for i in table.inputs if i.expression]
+    for rule in table.rules:
+        checks += [(e.id, "output entry", e.text) for e in rule.outputEntries if e.text]
+    problems = []
+    locator = Locator({source.name: source.root})
+    for element_id, label, text in checks:
+        error = expression_error(text)
+        if error:
+            problems.append(Problem(source.name, locator.line(source.name, element_id), element_id,
+                                    f"the {label} is not a valid expression: {error}"))
+    return problems
+
+
+# --- stage 3: references and SpiffWorkflow's parser ------------------------------------
+
+def _build_index(sources: list[_Source], known: list[_Source]) -> _Index:
+    index = _Index()
+    for source in sources + known:
+        if source.root is None:
+            continue
+        table = index.processes if source.kind == "bpmn" else index.decisions
+        for element_id in source.ids_of("process" if source.kind == "bpmn" else "decision"):
+            table.setdefault(element_id, source)
+    return index
+
+
+def _reference_problems(source: _Source, index: _Index) -> list[Problem]:
+    """Broken references get a clear message here instead of an obscure one from SpiffWorkflow."""
+    if source.failed:
+        return []
+    problems = _duplicate_problems(source, index)
+    if source.kind == "bpmn":
+        problems += _flow_problems(source) + _call_problems(source, index)
+        problems += _decision_ref_problems(source, index) + _id_clash_problems(source)
+        if not problems and _uses_failed_decision(source, index):
+            source.failed = True  # SpiffWorkflow cannot build it; the DMN file's problems say why
+    return problems
+
+
+def _duplicate_problems(source: _Source, index: _Index) -> list[Problem]:
+    local_name = "process" if source.kind == "bpmn" else "decision"
+    table = index.processes if source.kind == "bpmn" else index.decisions
+    problems = []
+    for element_id in source.ids_of(local_name):
+        owner = table[element_id]
+        if owner is not source:
+            line = Locator({source.name: source.root}).line(source.name, element_id)
+            problems.append(Problem(source.name, line, element_id,
+                                    f"{local_name} id '{element_id}' is also defined in {owner.name}"))
+    return problems
+
+
+def _flow_problems(source: _Source) -> list[Problem]:
+    problems = []
+    for flow in source.root.iter(f"{{{BPMN_NS}}}sequenceFlow"):
+        siblings = {el.get("id") for el in flow.getparent().iterchildren(etree.Element)}
+        for attribute, verb in (("sourceRef", "starts at"), ("targetRef", "leads to")):
+            ref = flow.get(attribute)
+            if ref not in siblings:
+                problems.append(Problem(source.name, flow.sourceline, flow.get("id"),
+                                        f"the sequence flow {verb} '{ref}', which is not an element "
+                                        "of the same process"))
+    return problems
+
+
+def _call_problems(source: _Source, index: _Index) -> list[Problem]:
+    problems = []
+    for call in source.root.iter(f"{{{BPMN_NS}}}callActivity"):
+        called = call.get("calledElement")
+        if not called:
+            message = "the call activity has no calledElement (the id of the process to call)"
+        elif called not in index.processes:
+            message = (f"the call activity calls process '{called}', which is not defined in this "
+                       "deployment or an earlier one")
+        else:
+            continue
+        problems.append(Problem(source.name, call.sourceline, call.get("id"), message))
+    return problems
+
+
+def _decision_refs(source: _Source) -> list[tuple[Any, Any, str | None]]:
+    """(business rule task, its calledDecisionId element or None, the decision id)."""
+    refs = []
+    for task in source.root.iter(f"{{{BPMN_NS}}}businessRuleTask"):
+        found = task.xpath("bpmn:extensionElements/spiffworkflow:calledDecisionId", namespaces=NSMAP)
+        refs.append((task, found[0] if found else None, found[0].text if found else None))
+    return refs
+
+
+def _uses_failed_decision(source: _Source, index: _Index) -> bool:
+    return any(index.decisions[decision].failed for _, _, decision in _decision_refs(source))
+
+
+def _decision_ref_problems(source: _Source, index: _Index) -> list[Problem]:
+    problems = []
+    for task, found, decision in _decision_refs(source):
+        if not decision:
+            message = "the business rule task has no spiffworkflow:calledDecisionId"
+        elif decision not in index.decisions:
+            known = ", ".join(sorted(index.decisions)[:20]) or "none"
+            message = (f"calledDecisionId '{decision}' names no DMN decision in this deployment or an "
+                       f"earlier one (known decisions: {known})")
+        else:
+            continue
+        line = found.sourceline if found is not None else task.sourceline
+        problems.append(Problem(source.name, line, task.get("id"), message))
+    return problems
+
+
+def _id_clash_problems(source: _Source) -> list[Problem]:
+    """SpiffWorkflow indexes every id in a process, so a parameter id can shadow a task id."""
+    problems = []
+    for process in source.root.iter(f"{{{BPMN_NS}}}process"):
+        elements = [el for el in process.iter(etree.Element) if el.get("id")]
+        bpmn_ids = {el.get("id") for el in elements if etree.QName(el).namespace == BPMN_NS}
+        for element in elements:
+            if etree.QName(element).namespace == SPIFF_NS and element.get("id") in bpmn_ids:
+                problems.append(Problem(
+                    source.name, element.sourceline, element.get("id"),
+                    f"spiffworkflow:{etree.QName(element).localname} id '{element.get('id')}' is also "
+                    "the id of a BPMN element; SpiffWorkflow would confuse the two, so rename one"))
+    return problems
+
+
+def _spiff_parser(sources: list[_Source], known: list[_Source], index: _Index,
+                  problems: list[Problem]) -> SpiffBpmnParser:
+    """All files in one SpiffWorkflow parser (schemas were checked in stage 2)."""
+    parser = SpiffBpmnParser()
+    for source in known:
+        _add_known(parser, source, index)
+    locator = Locator({s.name: s.root for s in sources if s.root is not None})
+    for source in sorted(sources, key=lambda s: s.kind != "dmn"):
+        if source.failed:
+            continue
+        before = set(parser.process_parsers)
+        try:
+            _add(parser, source)
+        except Exception as exc:
+            _stage(source, [_spiff_problem(exc, locator, source.name)], problems)
+            continue
+        added = [pid for pid in parser.process_parsers if pid not in before]
+        source.process_ids = [pid for pid in added if parser.process_parsers[pid].process_executable]
+        if source.kind == "bpmn" and not source.process_ids:
+            message = 'the file defines no executable process (isExecutable="true")'
+            _stage(source, [Problem(source.name, source.root.sourceline, None, message)], problems)
+    return parser
+
+
+def _add(parser: SpiffBpmnParser, source: _Source) -> None:
+    if source.kind == "dmn":
+        parser.add_dmn_xml(source.root, filename=source.name)
+    else:
+        parser.add_bpmn_xml(source.root, filename=source.name)
+
+
+def _add_known(parser: SpiffBpmnParser, source: _Source, index: _Index) -> None:
+    """Only what the new files do not define themselves; a broken old file is left out."""
+    table = index.processes if source.kind == "bpmn" else index.decisions
+    for element in list(source.root.iterchildren(etree.Element)):
+        if element.get("id") in table and table[element.get("id")] is not source:
+            source.root.remove(element)
+    try:
+        _add(parser, source)
+    except Exception:
+        pass
+
+
+def _spiff_problem(exc: Exception, locator: Locator, default_file: str) -> Problem:
+    """A ValidationException (file_name, line_number, id) or any other parser error as a Problem."""
+    if not isinstance(exc, ValidationException):
+        return Problem(default_file, None, None, f"SpiffWorkflow could not parse the file: {exc!r}")
+    element_id = exc.id or None
+    file = exc.file_name or _file_with(locator, default_file, element_id)
+    line = exc.line_number if isinstance(exc.line_number, int) else locator.line(file, element_id)
+    message = str(exc.args[0]).rstrip(". ") if exc.args else "invalid"
+    tag = f" ({_readable(exc.tag)})" if getattr(exc, "tag", "") else ""
+    return Problem(file, line, element_id, f"SpiffWorkflow cannot use this element{tag}: {message}")
+
+
+def _file_with(locator: Locator, preferred: str, element_id: str | None) -> str:
+    if locator.element(preferred, element_id) is not None:
+        return preferred
+    return locator.file_of(element_id) or preferred
+
+
+@dataclass
+class _Build:
+    source: _Source
+    key: str
+    spec: Any
+    subprocess_specs: dict[str, Any]
+
+
+class _Unbuildable(Exception):
+    """A process calls a process whose own file failed; that file's problems say why."""
+
+
+class _SpecCache:
+    """get_spec once per id: after a failure SpiffWorkflow would return a half-built spec."""
+
+    def __init__(self, parser: SpiffBpmnParser):
+        self.parser = parser
+        self.results: dict[str, Any] = {}
+
+    def get(self, process_id: str) -> Any:
+        if process_id not in self.results:
+            try:
+                self.results[process_id] = self.parser.get_spec(process_id)
+            except Exception as exc:
+                self.results[process_id] = exc
+        result = self.results[process_id]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+
+def _build_specs(parser: SpiffBpmnParser, sources: list[_Source], index: _Index, locator: Locator,
+                 problems: list[Problem]) -> list[_Build]:
+    cache = _SpecCache(parser)
+    by_name = {s.name: s for s in sources}
+    builds = []
+    for source in sources:
+        for key in source.process_ids if not source.failed else []:
+            try:
+                spec = cache.get(key)
+                builds.append(_Build(source, key, spec, _subprocess_specs(cache, spec, index)))
+            except _Unbuildable:
+                continue
+            except Exception as exc:
+                problem = _spiff_problem(exc, locator, source.name)
+                _stage(by_name.get(problem.file, source), [problem], problems)
+    return builds
+
+
+def _subprocess_specs(cache: _SpecCache, spec: Any, index: _Index) -> dict[str, Any]:
+    """Like parser.get_subprocess_specs, but errors keep their file and element."""
+    found: dict[str, Any] = {}
+    pending = [spec]
+    while pending:
+        current = pending.pop()
+        for task_spec in current.task_specs.values():
+            if isinstance(task_spec, SubWorkflowTask) and task_spec.spec not in found:
+                owner = index.processes.get(task_spec.spec)
+                if owner is not None and owner.failed:
+                    raise _Unbuildable(task_spec.spec)
+                found[task_spec.spec] = cache.get(task_spec.spec)
+                pending.append(found[task_spec.spec])
+    return found
+
+
+# --- stage 4: platform checks ---------------------------------------------------------
+
+def _check_builds(builds: list[_Build], sources: list[_Source], ctx: CheckContext,
+                  problems: list[Problem]) -> None:
+    failed = {s.name for s in sources if s.failed}
+    checked: set[str] = set()
+    for build in builds:
+        if build.source.failed:
+            continue
+        for spec in [build.spec, *build.subprocess_specs.values()]:
+            if spec.name not in checked and spec.file not in failed:
+                checked.add(spec.name)
+                problems.extend(check_spec(spec, ctx))
+        problems.extend(check_has_end_event(build.spec, ctx))
+    for source in sources:
+        if source.kind == "bpmn" and not source.failed:
+            problems.extend(check_conditions(source.name, source.root))
+            problems.extend(check_unsupported(source.name, source.root))
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    seen = set()
+    unique = []
+    for problem in problems:
+        key = (problem.file, problem.line, problem.element_id, problem.message)
+        if key not in seen:
+            seen.add(key)
+            unique.append(problem)
+    return unique
+
+
+# --- the result -----------------------------------------------------------------------
+
+def _result(parser: SpiffBpmnParser, builds: list[_Build], sources: list[_Source]) -> ParseResult:
+    processes, problems = [], []
+    for build in builds:
+        try:
+            processes.append(_parsed_process(parser, build))
+        except Exception as exc:
+            message = f"the spec could not be serialized: {exc!r}"
+            problems.append(Problem(build.source.name, None, build.key, message))
+    if problems:
+        return ParseResult([], [], problems)
+    decisions = [ParsedDecision(s.decision[0], s.decision[1], s.name, _sha256(s.data))
+                 for s in sources if s.kind == "dmn" and s.decision is not None]
+    return ParseResult(processes, decisions, [])
+
+
+def _parsed_process(parser: SpiffBpmnParser, build: _Build) -> ParsedProcess:
+    spec_json = specs_to_json(build.spec, build.subprocess_specs)
+    starts = [ts for ts in build.spec.task_specs.values() if isinstance(ts, StartEvent)]
+    return ParsedProcess(
+        key=build.key,
+        name=parser.get_process_parser(build.key).get_name() or build.key,
+        file=build.source.name,
+        spec_json=spec_json,
+        content_hash=_sha256(spec_json.encode() + build.source.data),
+        starter_groups=_starter_groups(starts),
+        start_form_key=_start_form_key(starts),
+        message_starts=_message_starts(starts),
+    )
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _starter_groups(starts: list[Any]) -> list[str]:
+    """Groups named on the none and message start events, in order, without repeats."""
+    groups: list[str] = []
+    for start in starts:
+        kinds = event_definitions(start)
+        if all(isinstance(d, NoneEventDefinition | MessageEventDefinition) for d in kinds):
+            for group in (properties(start).get("starterGroups") or "").split(","):
+                if group.strip() and group.strip() not in groups:
+                    groups.append(group.strip())
+    return groups
+
+
+def _start_form_key(starts: list[Any]) -> str | None:
+    """The form a person fills in to start the process: the none start event's formKey."""
+    for start in starts:
+        form_key = (properties(start).get("formKey") or "").strip()
+        if form_key and isinstance(start.event_definition, NoneEventDefinition):
+            return form_key
+    return None
+
+
+def _message_starts(starts: list[Any]) -> list[str]:
+    names: list[str] = []
+    for start in starts:
+        for definition in event_definitions(start):
+            if isinstance(definition, MessageEventDefinition) and definition.name not in names:
+                names.append(definition.name)
+    return names

@@ -1,0 +1,88 @@
+"""Apply a person's change to an instance and run the engine on, without ever losing it.
+
+The change (a completed form, a start, a message) and the engine steps after it are tried
+in one transaction. When the steps fail (a script error, a stuck loop), that transaction is
+rolled back and the change alone is committed in a second one, with a ``step`` job that
+runs the engine steps again from the job runner, where a failure becomes an incident.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
+from engine.errors import EngineError
+from engine.models import Job
+from engine.runtime.instance_run import InstanceRun
+from engine.runtime.workflow import check_progress, run_engine_steps
+
+if TYPE_CHECKING:
+    from engine.platform import Platform
+
+log = logging.getLogger(__name__)
+
+Opener = Callable[..., InstanceRun]
+Change = Callable[[InstanceRun], object]
+
+
+def step_and_save(run: InstanceRun) -> None:
+    run_engine_steps(run.workflow)
+    check_progress(run.workflow)
+    run.save()
+
+
+def apply(platform: Platform, open_run: Opener, change: Change) -> tuple[int, object]:
+    """Run ``change`` then the engine in a transaction of its own (as ``apply_in``, without
+    the savepoint: the whole transaction is the attempt)."""
+    try:
+        with platform.transaction() as session:
+            run = open_run(session)
+            result = change(run)
+            step_and_save(run)
+            return run.row.id, result
+    except EngineError:
+        raise
+    except Exception:
+        log.info("engine steps failed after a change; keeping the change and queueing a step job",
+                 exc_info=True)
+    with platform.transaction() as session:
+        return _change_alone(platform, session, open_run, change)
+
+
+def apply_in(platform: Platform, session: Session, open_run: Opener, change: Change) -> tuple[int, object]:
+    """Run ``change`` then the engine inside ``session``; returns the instance id and what
+    ``change`` returned. Engine failures fall back to the change alone plus a step job."""
+    savepoint = session.begin_nested()
+    try:
+        run = open_run(session)
+        result = change(run)
+        step_and_save(run)
+        savepoint.commit()
+        return run.row.id, result
+    except EngineError:
+        savepoint.rollback()
+        raise
+    except Exception:
+        savepoint.rollback()
+        log.info("engine steps failed after a change; keeping the change and queueing a step job",
+                 exc_info=True)
+    return _change_alone(platform, session, open_run, change)
+
+
+def _change_alone(platform: Platform, session: Session, open_run: Opener, change: Change) -> tuple[int, object]:
+    run = open_run(session)
+    result = change(run)
+    run.save()
+    queue_step(platform, run)
+    run.refresh_state()
+    return run.row.id, result
+
+
+def queue_step(platform: Platform, run: InstanceRun) -> None:
+    now = platform.clock.now()
+    run.session.add(Job(instance_id=run.row.id, kind="step", spiff_task_id="", element_id="",
+                        due_at=now, max_attempts=1, created_at=now))
+    run.session.flush()

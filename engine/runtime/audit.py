@@ -1,0 +1,28 @@
+"""The audit trail: every change to an instance is one row (who, what, when, task, data)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.models import AuditEvent
+
+
+def record(session: Session, instance_id: int, actor: str | None, action: str, *,
+           task_id: int | None = None, element_id: str | None = None,
+           data: dict[str, Any] | None = None, at: datetime | None = None) -> None:
+    session.add(AuditEvent(
+        instance_id=instance_id, actor=actor, action=action, task_id=task_id, element_id=element_id,
+        data=json.loads(json.dumps(data or {}, default=str)),
+        at=at or datetime.now(UTC).replace(tzinfo=None),
+    ))
+
+
+def history(session: Session, instance_id: int) -> list[AuditEvent]:
+    return list(session.scalars(
+        select(AuditEvent).where(AuditEvent.instance_id == instance_id).order_by(AuditEvent.id)
+    ))

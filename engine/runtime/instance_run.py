@@ -1,0 +1,279 @@
+"""Load an instance under its row lock, advance its workflow, and write everything back.
+
+Every change to an instance goes through ``InstanceRun``: lock the row (``FOR UPDATE`` on
+PostgreSQL; SQLite transactions are already serialized), deserialize the workflow, change
+it, then ``save`` mirrors the workflow into the tables that people and the clock query:
+human tasks, timer and service jobs, message subscriptions, state and variables.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import delete, exists, or_, select
+from sqlalchemy.orm import Session
+
+from engine.definitions.serialization import workflow_from_json, workflow_to_json
+from engine.errors import NotFound
+from engine.lifecycle import InstanceEvent, TaskEvent
+from engine.models import (
+    HumanTask,
+    Incident,
+    Job,
+    MessageSubscription,
+    ProcessDefinition,
+    ProcessInstance,
+    TaskCandidate,
+)
+from engine.runtime import audit
+from engine.runtime.workflow import (
+    compact,
+    current_data,
+    find_task,
+    is_completed,
+    ready_service_tasks,
+    ready_user_tasks,
+    waiting_messages,
+    waiting_timers,
+)
+
+if TYPE_CHECKING:
+    from engine.platform import Platform
+
+FINAL_STATES = ("completed", "terminated")
+
+
+def lock_instance(platform: Platform, session: Session, instance_id: int) -> ProcessInstance:
+    stmt = (select(ProcessInstance).where(ProcessInstance.id == instance_id)
+            .execution_options(populate_existing=True))
+    if platform.is_postgres:
+        stmt = stmt.with_for_update()
+    row = session.execute(stmt).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"process instance {instance_id} does not exist")
+    return row
+
+
+class InstanceRun:
+    """One locked instance with its workflow in memory, for the length of a transaction."""
+
+    def __init__(self, platform: Platform, session: Session, row: ProcessInstance, workflow: BpmnWorkflow):
+        self.platform = platform
+        self.session = session
+        self.row = row
+        self.workflow = workflow
+        self.variables_before = dict(row.variables or {})
+        self.created_tasks: list[HumanTask] = []  # rows added by the save under way
+
+    @classmethod
+    def open(cls, platform: Platform, session: Session, instance_id: int) -> InstanceRun:
+        row = lock_instance(platform, session, instance_id)
+        workflow = workflow_from_json(row.workflow_json, platform.specs(session, row.definition_id))
+        workflow.script_engine = platform.script_engine()
+        return cls(platform, session, row, workflow)
+
+    @classmethod
+    def create(cls, platform: Platform, session: Session, definition: ProcessDefinition,
+               business_key: str | None, tenant: str | None, actor: str | None) -> InstanceRun:
+        spec, subs = platform.specs(session, definition.id)
+        workflow = BpmnWorkflow(spec, subs, script_engine=platform.script_engine())
+        now = platform.clock.now()
+        row = ProcessInstance(
+            definition_id=definition.id, process_key=definition.key, version=definition.version,
+            business_key=business_key, tenant=tenant, state="running", started_by=actor,
+            started_at=now, updated_at=now, variables={}, workflow_json="{}",
+        )
+        session.add(row)
+        session.flush()
+        return cls(platform, session, row, workflow)
+
+    def save(self) -> None:
+        """Write the workflow back and bring every derived table in line with it."""
+        now = self.platform.clock.now()
+        row = self.row
+        compact(self.workflow)
+        row.variables = current_data(self.workflow)
+        row.workflow_json = workflow_to_json(self.workflow)
+        row.updated_at = now
+        # The queries below read only rows this method writes itself; holding the flush back
+        # sends all the writes (instance, tasks, jobs, audit rows) together at the end.
+        with self.session.no_autoflush:
+            self._sync_human_tasks(now)
+            pending = self._pending_jobs()
+            self._sync_timer_jobs(now, pending.get("timer", {}))
+            queued = self._sync_service_jobs(now, pending.get("service", {}))
+            queued |= any(job.state == "pending" for job in pending.get("step", {}).values())
+            self._sync_subscriptions()
+            completed = row.state not in FINAL_STATES and row.state != "suspended" and is_completed(self.workflow)
+            if completed:
+                row.state = "completed"
+                row.ended_at = now
+                audit.record(self.session, row.id, None, "instance.completed", at=now)
+            if row.state not in FINAL_STATES and row.state != "suspended":
+                row.state = self._current_state(queued)
+            changed = _changed(self.variables_before, row.variables)
+            lifecycle = self.platform.lifecycle
+            if lifecycle.listens("instance_saved"):
+                lifecycle.emit("instance_saved", InstanceEvent(self.session, row, now, changed))
+            if changed:
+                audit.record(self.session, row.id, None, "variables.changed", data={"changed": changed}, at=now)
+                self.variables_before = dict(row.variables)
+        self.session.flush()
+        self._emit_after_flush(completed, now)
+
+    def _emit_after_flush(self, completed: bool, now: datetime) -> None:
+        """Hooks that hand listeners rows with their ids: the tasks this save created, the end."""
+        lifecycle = self.platform.lifecycle
+        created, self.created_tasks = self.created_tasks, []
+        if lifecycle.listens("task_created"):
+            for task_row in created:
+                lifecycle.emit("task_created", TaskEvent(self.session, self.row, task_row, now))
+        if completed and lifecycle.listens("instance_completed"):
+            lifecycle.emit("instance_completed", InstanceEvent(self.session, self.row, now))
+
+    def _current_state(self, queued: bool) -> str:
+        """``derive_state`` without asking the database what this save just decided: an open
+        incident always puts an instance in "error" (jobs.py), so only one in "error" can have one."""
+        if self.row.state == "error" and derive_state(self.session, self.row.id) == "error":
+            return "error"
+        return "running" if queued else "waiting"
+
+    def refresh_state(self) -> None:
+        row = self.row
+        if row.state in FINAL_STATES or row.state == "suspended":
+            return
+        row.state = derive_state(self.session, row.id)
+
+    def _sync_human_tasks(self, now: datetime) -> None:
+        ready = {str(t.id): t for t in ready_user_tasks(self.workflow)}
+        # the open rows, and any row of a ready task (one completed in this very step)
+        rows = self.session.scalars(select(HumanTask).where(
+            HumanTask.instance_id == self.row.id,
+            or_(HumanTask.state == "open", HumanTask.spiff_task_id.in_(list(ready) or [""]))),
+        ).all()
+        known = {r.spiff_task_id for r in rows}
+        cancelled = []
+        for task_row in rows:
+            if task_row.state == "open" and task_row.spiff_task_id not in ready:
+                task_row.state = "cancelled"
+                task_row.completed_at = now
+                cancelled.append(task_row.id)
+        if cancelled:  # candidate rows serve only open tasks (see tasks.complete)
+            self.session.execute(delete(TaskCandidate).where(TaskCandidate.task_id.in_(cancelled)))
+        for task_id, task in ready.items():
+            if task_id not in known:
+                task_row = self.platform.human_task_for(self.row, task, now)
+                self.session.add(task_row)
+                self.created_tasks.append(task_row)
+
+    def _sync_timer_jobs(self, now: datetime, pending: dict[str, Job]) -> None:
+        offset = self.platform.clock.now() - self.platform.real_now()
+        # SpiffWorkflow computes durations from the wall clock; a timeDate is already a date on
+        # the platform's clock (scripts compute it with now()), so only durations are shifted.
+        due = {str(t.task.id): (t.task, t.due_at if t.absolute else t.due_at + offset, t.cycle)
+               for t in waiting_timers(self.workflow)}
+        for job in pending.values():
+            if job.spiff_task_id not in due:
+                self._close_timer_job(job, now)
+        for task_id, (task, due_at, cycle) in due.items():
+            job = pending.get(task_id)
+            if job is None:
+                self.session.add(Job(instance_id=self.row.id, kind="timer", spiff_task_id=task_id,
+                                     element_id=task.task_spec.bpmn_id or task.task_spec.name,
+                                     due_at=due_at, max_attempts=1, created_at=now))
+            elif cycle and abs((job.due_at - due_at).total_seconds()) > 1:
+                # A duration or date never moves once the timer started: recomputing it would
+                # shift it by however far a manual clock moved since.
+                job.due_at = due_at
+
+    def _close_timer_job(self, job: Job, now: datetime) -> None:
+        """A timer no longer waits: SpiffWorkflow fired it itself (its due time passed while
+        the instance was saved for another reason), or its activity ended first."""
+        task = find_task(self.workflow, job.spiff_task_id)
+        job.finished_at = now
+        if task is not None and task.state == TaskState.COMPLETED:
+            job.state = "done"
+            audit.record(self.session, self.row.id, None, "timer.fired", element_id=job.element_id, at=now)
+        else:
+            job.state = "cancelled"
+
+    def _sync_service_jobs(self, now: datetime, pending: dict[str, Job]) -> bool:
+        """Queue a job per ready service task; True when a service job is pending after this."""
+        ready = {str(t.id): t for t in ready_service_tasks(self.workflow)}
+        for job in pending.values():
+            if job.spiff_task_id not in ready:
+                job.state = "cancelled"
+                job.finished_at = now
+        new = [task_id for task_id in ready if task_id not in pending]
+        failed = self._failed_jobs(new) if new else set()  # an incident's task waits for a retry
+        queued = False
+        for task_id in new:
+            if task_id in failed:
+                continue
+            task = ready[task_id]
+            self.session.add(Job(instance_id=self.row.id, kind="service", spiff_task_id=task_id,
+                                 element_id=task.task_spec.bpmn_id or task.task_spec.name,
+                                 due_at=now, max_attempts=service_retries(task), created_at=now))
+            queued = True
+        return queued or any(job.state == "pending" for job in pending.values())
+
+    def _pending_jobs(self) -> dict[str, dict[str, Job]]:
+        """The instance's pending jobs by kind, then by SpiffWorkflow task id (one query)."""
+        by_kind: dict[str, dict[str, Job]] = {}
+        for job in self.session.scalars(select(Job).where(Job.instance_id == self.row.id, Job.state == "pending")):
+            if job.state == "pending":  # not already finished in this transaction (a fired timer)
+                by_kind.setdefault(job.kind, {})[job.spiff_task_id] = job
+        return by_kind
+
+    def _failed_jobs(self, spiff_task_ids: list[str]) -> set[str]:
+        return set(self.session.scalars(select(Job.spiff_task_id).where(
+            Job.instance_id == self.row.id, Job.spiff_task_id.in_(spiff_task_ids), Job.state == "failed")))
+
+    def _sync_subscriptions(self) -> None:
+        """Rewrite the subscriptions only when what the workflow waits for changed."""
+        wanted = [(w.name, json.loads(json.dumps(w.correlations, default=str)))
+                  for w in waiting_messages(self.workflow)]
+        rows = self.session.scalars(select(MessageSubscription).where(
+            MessageSubscription.instance_id == self.row.id).order_by(MessageSubscription.id)).all()
+        if [(r.name, r.correlations) for r in rows] == wanted and all(
+                r.business_key == self.row.business_key and r.tenant == self.row.tenant for r in rows):
+            return
+        self.session.execute(delete(MessageSubscription).where(MessageSubscription.instance_id == self.row.id))
+        for name, correlations in wanted:
+            self.session.add(MessageSubscription(instance_id=self.row.id, name=name, business_key=self.row.business_key,
+                                                 tenant=self.row.tenant, correlations=correlations))
+
+
+def derive_state(session: Session, instance_id: int) -> str:
+    """error with an open incident, running with work queued now, else waiting (one query)."""
+    incident, queued = session.execute(select(
+        exists().where(Incident.instance_id == instance_id, Incident.state == "open"),
+        exists().where(Job.instance_id == instance_id, Job.state == "pending", Job.kind.in_(("service", "step"))),
+    )).one()
+    if incident:
+        return "error"
+    return "running" if queued else "waiting"
+
+
+def service_retries(task) -> int:
+    props = (getattr(task.task_spec, "extensions", None) or {}).get("properties", {})
+    value = props.get("retries") or getattr(task.task_spec, "retries", None)
+    try:
+        return max(1, min(20, int(value))) if value is not None else 3
+    except (TypeError, ValueError):
+        return 3
+
+
+def backoff(base_seconds: float, attempts: int) -> timedelta:
+    """Exponential backoff: base, 2*base, 4*base, ... capped at one hour."""
+    return timedelta(seconds=min(3600.0, base_seconds * (2 ** max(0, attempts - 1))))
+
+
+def _changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    changed = {k: v for k, v in after.items() if before.get(k, object()) != v}
+    changed.update({k: None for k in before if k not in after})
+    return changed

@@ -1,0 +1,204 @@
+"""Process instances: start, look up, list, suspend, resume, terminate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.orm import Session, defer
+
+from engine.errors import BadRequest, Conflict, Forbidden, NotFound
+from engine.lifecycle import InstanceEvent
+from engine.models import HumanTask, Incident, Job, MessageSubscription, ProcessDefinition, ProcessInstance
+from engine.principal import Principal
+from engine.runtime import advance, audit
+from engine.runtime.forms_check import validate_form
+from engine.runtime.instance_run import FINAL_STATES, InstanceRun, derive_state
+
+if TYPE_CHECKING:
+    from engine.platform import Platform
+
+STATES = ("running", "waiting", "suspended", "completed", "terminated", "error")
+
+
+def latest_definition(session: Session, process_key: str) -> ProcessDefinition:
+    definition = session.scalar(
+        select(ProcessDefinition).where(ProcessDefinition.key == process_key)
+        .order_by(ProcessDefinition.version.desc()).limit(1)
+    )
+    if definition is None:
+        raise NotFound(f"no process is deployed with key '{process_key}'")
+    return definition
+
+
+def check_may_start(definition: ProcessDefinition, actor: Principal) -> None:
+    groups = set(definition.starter_groups or [])
+    if groups and not actor.is_admin and not (groups & actor.groups):
+        raise Forbidden(
+            f"only members of {', '.join(sorted(groups))} may start '{definition.key}'",
+            {"starter_groups": sorted(groups)},
+        )
+
+
+def instance_tenant(actor: Principal, requested: str | None) -> str | None:
+    """Operators always start in their own tenant; staff may name one."""
+    if actor.tenant is None:
+        return requested
+    if requested not in (None, actor.tenant):
+        raise Forbidden("you may start processes only in your own tenant")
+    return actor.tenant
+
+
+def start(platform: Platform, actor: Principal, process_key: str, business_key: str | None = None,
+          variables: dict[str, Any] | None = None, tenant: str | None = None) -> int:
+    variables = dict(variables or {})
+    if not isinstance(variables, dict):
+        raise BadRequest("variables must be an object")
+    with platform.Session() as session:
+        definition = latest_definition(session, process_key)
+        check_may_start(definition, actor)
+        if definition.start_form_key:
+            variables = validate_form(platform.forms, definition.start_form_key, variables)
+        definition_id = definition.id
+    tenant = instance_tenant(actor, tenant)
+
+    def open_run(session: Session) -> InstanceRun:
+        definition = session.get(ProcessDefinition, definition_id)
+        return InstanceRun.create(platform, session, definition, business_key, tenant, actor.username)
+
+    def change(run: InstanceRun) -> None:
+        for task in run.workflow.get_tasks(state=TaskState.READY):
+            task.set_data(**variables)
+        run.workflow.task_tree.set_data(**variables)
+        audit.record(run.session, run.row.id, actor.username, "instance.started",
+                     data={"business_key": business_key, "variables": variables, "tenant": tenant},
+                     at=platform.clock.now())
+
+    instance_id, _ = advance.apply(platform, open_run, change)
+    return instance_id
+
+
+def visible_instance(session: Session, actor: Principal, instance_id: int) -> ProcessInstance:
+    row = session.get(ProcessInstance, instance_id)
+    if row is None or not actor.sees_tenant(row.tenant):
+        raise NotFound(f"process instance {instance_id} does not exist")
+    return row
+
+
+@dataclass
+class InstanceFilter:
+    process_key: str | None = None
+    state: str | None = None
+    business_key: str | None = None
+    tenant: str | None = None
+    version: int | None = None
+    started_after: datetime | None = None
+    started_before: datetime | None = None
+    has_incident: bool | None = None
+    overdue: bool = False  # has an open task past its due time
+
+
+def list_instances(session: Session, actor: Principal, flt: InstanceFilter, offset: int = 0,
+                   limit: int = 50, now: datetime | None = None) -> tuple[list[ProcessInstance], int]:
+    """Instances the actor may see, newest first; ``now`` is needed for the overdue filter."""
+    stmt = select(ProcessInstance)
+    if actor.tenant is not None:
+        stmt = stmt.where(ProcessInstance.tenant == actor.tenant)
+    for column, value in (
+        (ProcessInstance.process_key, flt.process_key), (ProcessInstance.state, flt.state),
+        (ProcessInstance.business_key, flt.business_key), (ProcessInstance.tenant, flt.tenant),
+        (ProcessInstance.version, flt.version),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if flt.started_after is not None:
+        stmt = stmt.where(ProcessInstance.started_at >= flt.started_after)
+    if flt.started_before is not None:
+        stmt = stmt.where(ProcessInstance.started_at < flt.started_before)
+    if flt.has_incident is not None:
+        open_incident = exists().where(Incident.instance_id == ProcessInstance.id, Incident.state == "open")
+        stmt = stmt.where(open_incident if flt.has_incident else ~open_incident)
+    if flt.overdue and now is not None:
+        stmt = stmt.where(exists().where(HumanTask.instance_id == ProcessInstance.id, HumanTask.state == "open",
+                                         HumanTask.due_at < now))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
+    rows = session.scalars(stmt.order_by(ProcessInstance.id.desc()).offset(offset).limit(limit)).all()
+    return list(rows), int(total or 0)
+
+
+def _require_supervisor(actor: Principal) -> None:
+    if not (actor.is_admin or "supervisor" in actor.groups):
+        raise Forbidden("only supervisors and administrators may do this")
+
+
+def suspend(platform: Platform, actor: Principal, instance_id: int, reason: str | None = None) -> None:
+    _require_supervisor(actor)
+    with platform.transaction() as session:
+        visible_instance(session, actor, instance_id)
+        run = InstanceRun.open(platform, session, instance_id)
+        if run.row.state in FINAL_STATES or run.row.state == "suspended":
+            raise Conflict(f"instance {instance_id} is {run.row.state} and cannot be suspended")
+        run.row.state_before_suspend = run.row.state
+        run.row.state = "suspended"
+        audit.record(session, instance_id, actor.username, "instance.suspended", at=platform.clock.now(),
+                     data={"reason": reason} if reason else None)
+
+
+def resume(platform: Platform, actor: Principal, instance_id: int, reason: str | None = None) -> None:
+    _require_supervisor(actor)
+    with platform.transaction() as session:
+        visible_instance(session, actor, instance_id)
+        run = InstanceRun.open(platform, session, instance_id)
+        if run.row.state != "suspended":
+            raise Conflict(f"instance {instance_id} is {run.row.state}, not suspended")
+        run.row.state = derive_state(session, instance_id)
+        run.row.state_before_suspend = None
+        audit.record(session, instance_id, actor.username, "instance.resumed", at=platform.clock.now(),
+                     data={"reason": reason} if reason else None)
+
+
+def terminate(platform: Platform, actor: Principal, instance_id: int, reason: str) -> None:
+    _require_supervisor(actor)
+    if not (reason or "").strip():
+        raise BadRequest("a reason is required to terminate an instance")
+    with platform.transaction() as session:
+        visible_instance(session, actor, instance_id)
+        run = InstanceRun.open(platform, session, instance_id)
+        if run.row.state in FINAL_STATES:
+            raise Conflict(f"instance {instance_id} is already {run.row.state}")
+        now = platform.clock.now()
+        run.workflow.cancel()
+        run.row.state = "terminated"
+        run.row.end_reason = reason.strip()
+        run.row.ended_at = now
+        run.save()
+        session.execute(update(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.state == "open")
+                        .values(state="cancelled", completed_at=now))
+        session.execute(update(Job).where(Job.instance_id == instance_id, Job.state == "pending")
+                        .values(state="cancelled", finished_at=now))
+        session.query(MessageSubscription).filter(MessageSubscription.instance_id == instance_id).delete()
+        audit.record(session, instance_id, actor.username, "instance.terminated",
+                     data={"reason": reason.strip()}, at=now)
+        if platform.lifecycle.listens("instance_cancelled"):
+            platform.lifecycle.emit("instance_cancelled", InstanceEvent(
+                session, run.row, now, actor=actor.username, reason=reason.strip()))
+
+
+def startable_definitions(session: Session, actor: Principal) -> list:
+    """The latest version of every process the actor may start (its starterGroups, or anyone)."""
+    latest = select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v")) \
+        .group_by(ProcessDefinition.key).subquery()
+    rows = session.scalars(select(ProcessDefinition).options(defer(ProcessDefinition.spec_json)).join(
+        latest, and_(ProcessDefinition.key == latest.c.key, ProcessDefinition.version == latest.c.v))).all()
+    rows = sorted(rows, key=lambda row: (row.name or row.key, row.key))  # the same order on every database
+    allowed = []
+    for row in rows:
+        try:
+            check_may_start(row, actor)
+        except Forbidden:
+            continue
+        allowed.append(row)
+    return allowed

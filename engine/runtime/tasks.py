@@ -1,0 +1,292 @@
+"""Human tasks: the inbox query, claim, unclaim, assign and complete.
+
+Claims are single conditional UPDATEs (``... WHERE assignee IS NULL``), so of two people
+claiming at once exactly one wins and the other gets a Conflict, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from engine import identity
+from engine.definitions.serialization import workflow_from_json
+from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from engine.lifecycle import TaskEvent
+from engine.models import HumanTask, ProcessInstance, TaskCandidate
+from engine.principal import Principal
+from engine.runtime import advance, audit, files
+from engine.runtime.forms_check import validate_form
+from engine.runtime.instance_run import InstanceRun
+from engine.runtime.workflow import find_task
+
+if TYPE_CHECKING:
+    from engine.platform import Platform
+
+
+def is_candidate(task: HumanTask, actor: Principal) -> bool:
+    return actor.username in (task.candidate_users or []) or bool(set(task.candidate_groups or []) & actor.groups)
+
+
+def visible_task(session: Session, actor: Principal, task_id: int) -> HumanTask:
+    task = session.get(HumanTask, task_id)
+    if task is None or not actor.sees_tenant(task.tenant):
+        raise NotFound(f"task {task_id} does not exist")
+    return task
+
+
+def open_task(session: Session, actor: Principal, task_id: int) -> HumanTask:
+    task = visible_task(session, actor, task_id)
+    if task.state != "open":
+        raise Conflict(f"task {task_id} is already {task.state}")
+    return task
+
+
+@dataclass
+class TaskFilter:
+    assignee_me: bool = False
+    candidate_me: bool = False
+    process_key: str | None = None
+    business_key: str | None = None
+    overdue: bool | None = None
+    text: str | None = None
+
+
+TASK_SORTS = {
+    "due": lambda desc: (HumanTask.due_at.is_(None), HumanTask.due_at.desc() if desc else HumanTask.due_at,
+                         HumanTask.priority.desc()),
+    "priority": lambda desc: (HumanTask.priority.desc() if desc else HumanTask.priority,
+                              HumanTask.due_at.is_(None), HumanTask.due_at),
+    "created": lambda desc: (HumanTask.created_at.desc() if desc else HumanTask.created_at,),
+}
+
+
+def task_query(actor: Principal, flt: TaskFilter, now):
+    """Open tasks the actor may see and act on, filtered; unordered, so callers sort and count."""
+    stmt = select(HumanTask).where(HumanTask.state == "open")
+    if actor.tenant is not None:
+        stmt = stmt.where(HumanTask.tenant == actor.tenant)
+    # A business key picks a handful of rows: probe their candidates (EXISTS) instead of first
+    # collecting every task offered to the actor's groups (IN), which is the better way otherwise.
+    candidate = _candidate_of(actor, correlated=bool(flt.business_key))
+    if flt.assignee_me:
+        stmt = stmt.where(HumanTask.assignee == actor.username)
+    if flt.candidate_me:
+        stmt = stmt.where(HumanTask.assignee.is_(None), candidate)
+    if not (flt.assignee_me or flt.candidate_me) and not (actor.is_admin or "supervisor" in actor.groups):
+        stmt = stmt.where(or_(HumanTask.assignee == actor.username, candidate))
+    for column, value in ((HumanTask.process_key, flt.process_key), (HumanTask.business_key, flt.business_key)):
+        if value:
+            stmt = stmt.where(column == value)
+    if flt.text:
+        like = f"%{flt.text}%"
+        stmt = stmt.where(or_(HumanTask.title.like(like), HumanTask.business_key.like(like)))
+    if flt.overdue is True:
+        stmt = stmt.where(HumanTask.due_at.is_not(None), HumanTask.due_at < now)
+    elif flt.overdue is False:
+        stmt = stmt.where(or_(HumanTask.due_at.is_(None), HumanTask.due_at >= now))
+    return stmt
+
+
+def list_tasks(session: Session, actor: Principal, flt: TaskFilter, now, offset: int = 0, limit: int = 50,
+               sort: str = "due", desc: bool = False) -> tuple[list[HumanTask], int]:
+    """Open tasks the actor may see, with the total; by default by due time (none last), then
+    priority (highest first); ``sort`` may also be "priority" or "created", either way."""
+    stmt = task_query(actor, flt, now)
+    order = (*TASK_SORTS.get(sort, TASK_SORTS["due"])(desc), HumanTask.id)
+    # First the page's ids and the total in one pass (a window count) that the inbox index
+    # answers without reading the rows, then only the page's rows.
+    found = session.execute(stmt.with_only_columns(HumanTask.id, func.count().over())
+                            .order_by(*order).offset(offset).limit(limit)).all()
+    if not found:
+        total = session.scalar(select(func.count()).select_from(stmt.subquery())) if offset else 0
+        return [], int(total or 0)
+    ids = [row[0] for row in found]
+    rows = {row.id: row for row in session.scalars(select(HumanTask).where(HumanTask.id.in_(ids)))}
+    return [rows[i] for i in ids if i in rows], int(found[0][1])
+
+
+def _candidate_of(actor: Principal, correlated: bool = False):
+    """Tasks offered to one of the actor's groups or to the actor by name."""
+    offered = or_(
+        and_(TaskCandidate.kind == "user", TaskCandidate.name == actor.username),
+        and_(TaskCandidate.kind == "group", TaskCandidate.name.in_(sorted(actor.groups) or [""])),
+    )
+    if correlated:
+        return exists().where(TaskCandidate.task_id == HumanTask.id, offered)
+    return HumanTask.id.in_(select(TaskCandidate.task_id).where(offered))
+
+
+def claim(platform: Platform, actor: Principal, task_id: int) -> None:
+    with platform.transaction() as session:
+        task = open_task(session, actor, task_id)
+        if not is_candidate(task, actor):
+            raise Forbidden("you are not a candidate for this task")
+        _set_assignee(session, task, actor.username, platform.clock.now())
+        audit.record(session, task.instance_id, actor.username, "task.claimed", task_id=task.id,
+                     element_id=task.element_id, at=platform.clock.now())
+
+
+def unclaim(platform: Platform, actor: Principal, task_id: int) -> None:
+    with platform.transaction() as session:
+        task = open_task(session, actor, task_id)
+        if task.assignee != actor.username and not actor.is_admin:
+            raise Forbidden("only the assignee or an administrator may release this task")
+        session.execute(update(HumanTask).where(HumanTask.id == task.id).values(assignee=None, claimed_at=None))
+        audit.record(session, task.instance_id, actor.username, "task.unclaimed", task_id=task.id,
+                     element_id=task.element_id, data={"previous_assignee": task.assignee},
+                     at=platform.clock.now())
+
+
+def assign(platform: Platform, actor: Principal, task_id: int, username: str | None) -> None:
+    """Admins may give a task to anyone; the assignee may hand it to another candidate."""
+    with platform.transaction() as session:
+        task = open_task(session, actor, task_id)
+        if not actor.is_admin and task.assignee != actor.username:
+            raise Forbidden("only an administrator or the current assignee may assign this task")
+        if username:
+            _check_may_receive(session, task, actor, username)
+        previous = task.assignee
+        session.execute(update(HumanTask).where(HumanTask.id == task.id)
+                        .values(assignee=username or None, claimed_at=platform.clock.now()))
+        audit.record(session, task.instance_id, actor.username, "task.assigned", task_id=task.id,
+                     element_id=task.element_id, data={"assignee": username, "previous_assignee": previous},
+                     at=platform.clock.now())
+
+
+def _check_may_receive(session: Session, task: HumanTask, actor: Principal, username: str) -> None:
+    """The new assignee must exist; an assignee (not an admin) may hand on only to a candidate."""
+    try:
+        user = identity.get_user(session, username)
+    except NotFound:
+        raise ValidationFailed(f"no user named {username!r}", {"user": username}) from None
+    if not identity.principal_for(user).sees_tenant(task.tenant):
+        raise ValidationFailed(f"{username} belongs to another tenant and cannot see this task",
+                               {"user": username})
+    if not actor.is_admin and not is_candidate(task, identity.principal_for(user)):
+        raise Forbidden(f"{username} is not a candidate for this task; only an administrator may assign it")
+
+
+def _set_assignee(session: Session, task: HumanTask, username: str, now) -> None:
+    """Claim only if nobody holds the task: the UPDATE's row count says who won."""
+    stmt = update(HumanTask).where(HumanTask.id == task.id, HumanTask.state == "open",
+                                   HumanTask.assignee.is_(None))
+    result = session.execute(stmt.values(assignee=username, claimed_at=now))
+    if result.rowcount != 1:
+        current = session.scalar(select(HumanTask.assignee).where(HumanTask.id == task.id))
+        raise Conflict(f"task {task.id} is already claimed by {current}", {"assignee": current})
+
+
+def complete(platform: Platform, actor: Principal, task_id: int, data: dict[str, Any] | None) -> int:
+    """Validate the form, complete the task and run the engine on; returns the instance id."""
+    with platform.Session() as session:
+        task = open_task(session, actor, task_id)
+        check_may_complete(task, actor)
+        cleaned = validate_form(platform.forms, task.form_key, data or {}) if task.form_key else dict(data or {})
+        instance_id, spiff_task_id = task.instance_id, task.spiff_task_id
+        if task.form_key:
+            files.check_form_files(session, actor, platform.forms.get(task.form_key), cleaned, instance_id)
+
+    def open_run(session: Session) -> InstanceRun:
+        run = InstanceRun.open(platform, session, instance_id)
+        row = session.get(HumanTask, task_id)
+        if row.state != "open":
+            raise Conflict(f"task {task_id} is already {row.state}")
+        if run.row.state == "suspended":
+            raise Conflict(f"instance {instance_id} is suspended")
+        check_may_complete(row, actor)
+        return run
+
+    def change(run: InstanceRun) -> None:
+        spiff_task = find_task(run.workflow, spiff_task_id)
+        if spiff_task is None or spiff_task.state != TaskState.READY:
+            raise Conflict(f"task {task_id} is no longer waiting for input")
+        spiff_task.set_data(**cleaned)
+        spiff_task.run()
+        now = platform.clock.now()
+        run.session.execute(update(HumanTask).where(HumanTask.id == task_id).values(
+            state="completed", completed_at=now, completed_by=actor.username,
+            assignee=actor.username))
+        # Candidate rows serve only the open-task queries; a closed task's would make every
+        # inbox query wade through the history (the row keeps candidate_groups/users).
+        run.session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == task_id))
+        audit.record(run.session, instance_id, actor.username, "task.completed", task_id=task_id,
+                     element_id=spiff_task.task_spec.bpmn_id, data={"data": cleaned}, at=now)
+        if platform.lifecycle.listens("task_completed"):
+            platform.lifecycle.emit("task_completed", TaskEvent(
+                run.session, run.row, run.session.get(HumanTask, task_id), now, actor.username, cleaned))
+
+    advance.apply(platform, open_run, change)
+    return instance_id
+
+
+def check_may_complete(task: HumanTask, actor: Principal) -> None:
+    """The assignee, or a candidate of an unassigned task (403 / 409 otherwise)."""
+    if task.assignee is None:
+        if not is_candidate(task, actor):
+            raise Forbidden("you are not a candidate for this task")
+    elif task.assignee != actor.username:
+        raise Conflict(f"task {task.id} is claimed by {task.assignee}", {"assignee": task.assignee})
+
+
+def instance_of(session: Session, task: HumanTask) -> ProcessInstance:
+    return session.get(ProcessInstance, task.instance_id)
+
+
+# --- for the inbox pages (added with issue 3) ------------------------------------------
+
+def count_tasks(session: Session, actor: Principal, flt: TaskFilter, now) -> int:
+    return int(session.scalar(select(func.count()).select_from(task_query(actor, flt, now).subquery())) or 0)
+
+
+def claim_many(platform: Platform, actor: Principal, task_ids: list[int]) -> tuple[list[int], dict[int, str]]:
+    """Claim each task on its own: the ones won, and why each other one was not."""
+    claimed, refused = [], {}
+    for task_id in dict.fromkeys(task_ids):
+        try:
+            claim(platform, actor, task_id)
+        except (Conflict, Forbidden, NotFound) as exc:
+            refused[task_id] = exc.message
+        else:
+            claimed.append(task_id)
+    return claimed, refused
+
+
+def process_keys(session: Session, actor: Principal) -> list[str]:
+    """Processes the actor has open tasks in (the inbox's process filter)."""
+    sub = task_query(actor, TaskFilter(), None).subquery()
+    return list(session.scalars(select(sub.c.process_key).distinct().order_by(sub.c.process_key)))
+
+
+def first_task_for(session: Session, actor: Principal, instance_id: int) -> HumanTask | None:
+    """The instance's first open task the actor may work on (after starting it)."""
+    rows = session.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.state == "open")
+                           .order_by(HumanTask.id)).all()
+    for row in rows:
+        if actor.sees_tenant(row.tenant) and (row.assignee == actor.username
+                                              or (row.assignee is None and is_candidate(row, actor))):
+            return row
+    return None
+
+
+def done_tasks(session: Session, instance_id: int) -> list[HumanTask]:
+    """The instance's completed human tasks, oldest first (the steps done so far)."""
+    return list(session.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id,
+                                                        HumanTask.state == "completed")
+                                .order_by(HumanTask.completed_at, HumanTask.id)))
+
+
+def task_data(platform: Platform, session: Session, task: HumanTask) -> dict[str, Any]:
+    """The data the task itself sees: in a multi-instance or parallel branch that is its own
+    item (e.g. one contract of many), not the instance's merged variables."""
+    instance = session.get(ProcessInstance, task.instance_id)
+    workflow = workflow_from_json(instance.workflow_json, platform.specs(session, instance.definition_id))
+    spiff_task = find_task(workflow, task.spiff_task_id)
+    if spiff_task is None:
+        return dict(instance.variables or {})
+    return json.loads(json.dumps(spiff_task.data, default=str))

@@ -1,0 +1,158 @@
+"""The platform's settings: read once, from ``TOWERFLOW_*`` environment variables (and the command
+line's options), checked, and handed to the platform and the app. No other module reads the
+environment.
+
+A value that cannot be used stops the start with a message naming its variable, rather than
+running on a default the operator did not choose.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+PREFIX = "TOWERFLOW_"
+DEFAULT_DATABASE_URL = "sqlite:///towerflow.db"
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
+_SYSTEM_URL = re.compile(r"^TOWERFLOW_([A-Z][A-Z0-9_]*)_URL$")
+
+
+class SettingsError(ValueError):
+    """A setting's value cannot be used; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting with its default; ``variable(name)`` gives the environment variable of each."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    secret_key: str | None = field(default=None, repr=False)
+    http_timeout: float = 10.0  # seconds for a call to an external system
+    retry_backoff_seconds: float = 5.0  # first wait before a failed service task is retried
+    lease_seconds: float = 300.0  # how long a worker holds a job it took
+    clock_tick: float = 0.25  # seconds between two looks at the job table
+    systems: Mapping[str, str] = field(default_factory=dict)  # external system -> URL (unset: record only)
+    options: Mapping[str, str] = field(default_factory=dict)  # other TOWERFLOW_* values, for plug-ins
+
+    SECRETS = frozenset({"secret_key"})
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "database_url", _database_url(self.database_url))
+        for name in ("http_timeout", "retry_backoff_seconds", "lease_seconds", "clock_tick"):
+            object.__setattr__(self, name, _positive(getattr(self, name), variable(name)))
+        for system, url in self.systems.items():
+            _http_url(url, f"{PREFIX}{system.upper()}_URL")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """The settings of ``environ`` (the process environment by default); ``overrides`` win
+        (the command line's options); a value of None there means "not given"."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        known = {variable(f.name): f.name for f in fields(cls) if f.name not in ("systems", "options")}
+        systems: dict[str, str] = {}
+        options: dict[str, str] = {}
+        for name, raw in environ.items():
+            if not name.startswith(PREFIX):
+                continue
+            if name in known:
+                if raw.strip():
+                    values[known[name]] = raw.strip()
+            elif (match := _SYSTEM_URL.match(name)) and not name.endswith("DATABASE_URL"):
+                if raw.strip():
+                    systems[match.group(1).lower()] = raw.strip()
+            else:
+                options[name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        values.setdefault("systems", systems)
+        values.setdefault("options", options)
+        return cls(**values)
+
+    def with_changes(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    def as_environ(self) -> dict[str, str]:
+        """The variables that give these settings (unmasked): for a child process, or a test
+        that changes one value and reads the whole again with ``from_env``."""
+        environ = {variable(f.name): str(getattr(self, f.name)) for f in fields(self)
+                   if f.name not in ("systems", "options") and getattr(self, f.name) is not None}
+        environ.update({f"{PREFIX}{system.upper()}_URL": url for system, url in self.systems.items()})
+        environ.update(self.options)
+        return environ
+
+    def system_url(self, system: str) -> str | None:
+        return self.systems.get(system)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def describe(self) -> Iterator[tuple[str, str]]:
+        """(variable, value) for every setting in force, secrets and passwords masked."""
+        for f in fields(self):
+            if f.name in ("systems", "options"):
+                continue
+            value = getattr(self, f.name)
+            if f.name in self.SECRETS:
+                shown = "(not set)" if not value else "********"
+            elif f.name == "database_url":
+                shown = mask_password(value)
+            else:
+                shown = str(value)
+            yield variable(f.name), shown
+        for system, url in sorted(self.systems.items()):
+            yield f"{PREFIX}{system.upper()}_URL", mask_password(url)
+        for name, value in sorted(self.options.items()):
+            yield name, "********" if _looks_secret(name) else value
+
+
+def variable(setting: str) -> str:
+    return PREFIX + setting.upper()
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The URL SQLAlchemy is given: ``postgresql://`` uses psycopg 3."""
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def mask_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":********@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _database_url(url: str) -> str:
+    scheme = str(url).split("://", 1)[0] if "://" in str(url) else ""
+    if scheme not in DATABASE_SCHEMES:
+        raise SettingsError(f"{variable('database_url')}: unknown database scheme {scheme or str(url)!r}; "
+                            "use sqlite:///path/to/file.db or postgresql://user@host:port/database")
+    return sqlalchemy_url(str(url))
+
+
+def _positive(value: Any, name: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{name}: {value!r} is not a number of seconds") from None
+    if not math.isfinite(number) or number <= 0:
+        raise SettingsError(f"{name}: {value!r} must be a positive number of seconds")
+    return number
+
+
+def _http_url(url: str, name: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(f"{name}: {url!r} is not an http:// or https:// URL")
+
+
+def _looks_secret(name: str) -> bool:
+    return any(word in name for word in ("SECRET", "PASSWORD", "TOKEN", "KEY"))
