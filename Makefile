@@ -37,11 +37,12 @@ screenshots: install
 	TOWERFLOW_SCREENSHOTS=1 $(BIN)/pytest tests/browser
 
 lint: install
-	$(BIN)/ruff check engine handlers forms web tests
+	$(BIN)/ruff check engine tower handlers forms web migrations tests benchmarks
+	$(BIN)/lint-imports
 
 bench: install  # BENCH_ARGS=--quick for a few minutes; rewrites BENCHMARKS.md
 	$(BIN)/python -c "import pyinstrument" 2>/dev/null || $(BIN)/pip install --quiet -e '.[bench]'
-	$(BIN)/python -m tests.bench $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules towerflow.db towerflow.db-wal towerflow.db-shm

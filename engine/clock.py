@@ -23,3 +23,8 @@ class ManualClock(Clock):
 
     def advance(self, delta: timedelta) -> None:
         self.offset += delta
+
+
+def iso(value: datetime | None) -> str | None:
+    """A stored (naive UTC) time as the API writes it: ISO 8601 to the second, with a Z."""
+    return value.isoformat(timespec="seconds") + "Z" if value is not None else None

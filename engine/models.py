@@ -153,7 +153,7 @@ class HumanTask(Base):
         UniqueConstraint("instance_id", "spiff_task_id"),
         Index("ix_tasks_open_due", "state", "due_at", "priority"),
         # The inbox: open tasks only, with every column its filters, sort and count need, so
-        # they are answered from the index and only the page's rows are read (tests/bench).
+        # they are answered from the index and only the page's rows are read (benchmarks).
         Index("ix_tasks_inbox", "tenant", "assignee", "due_at", "priority", "id",
               postgresql_where=text("state = 'open'"), sqlite_where=text("state = 'open'")),
     )
@@ -183,7 +183,7 @@ class HumanTask(Base):
 
 
 # PostgreSQL's statistics are per column over all tasks, most of them closed: it guesses "open
-# and unassigned" ten times too rare and picks a nested loop for a staff user's inbox (tests/bench).
+# and unassigned" ten times too rare and picks a nested loop for a staff user's inbox (benchmarks).
 event.listen(HumanTask.__table__, "after_create", DDL(
     "CREATE STATISTICS IF NOT EXISTS st_human_tasks_state_assignee (mcv) ON state, assignee FROM human_tasks",
 ).execute_if(dialect="postgresql"))

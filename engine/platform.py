@@ -65,6 +65,13 @@ class Platform:
         self._spec_cache: dict[int, str] = {}
         self._spec_objects: dict[int, tuple] = {}
 
+    def versions_deployed(self, process_keys: list[str]) -> None:
+        """New versions were stored: arm those that start on a timer (definitions sit below the
+        runtime, so deploying hands this on instead of starting instances itself)."""
+        from engine.runtime.timer_starts import arm
+
+        arm(self, process_keys)
+
     def init_db(self) -> None:
         """Bring the database to the newest schema: Alembic's head when the platform was given
         its migrations, else the tables as they are now (an engine used on its own)."""

@@ -48,9 +48,7 @@ def deploy(platform: Platform, actor: Principal, files: dict[str, bytes]) -> dic
         )
     with platform.transaction() as session:
         summary = _store(platform, session, actor, files, result)
-    from engine.definitions.timer_starts import arm
-
-    arm(platform, [p["key"] for p in summary["processes"] if p["new"]])
+    platform.versions_deployed([p["key"] for p in summary["processes"] if p["new"]])
     return summary
 
 

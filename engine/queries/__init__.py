@@ -1,0 +1,1 @@
+"""Read models for people: views of rows, an instance's path and heatmaps, statistics."""

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.clock import iso
 from engine.models import AuditEvent, HumanTask, Incident, ProcessDefinition, ProcessInstance
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat(timespec="seconds") + "Z" if value is not None else None
 
 
 def task_view(task: HumanTask) -> dict[str, Any]:

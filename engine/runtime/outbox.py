@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from engine.clock import iso
 from engine.errors import BadRequest, Forbidden
 from engine.models import OUTBOX_STATUSES, OutboxMessage
 from engine.principal import Principal
-from engine.queries.views import iso
 
 
 def record(session: Session, *, system: str, operation: str, idempotency_key: str, payload: dict[str, Any],

@@ -1,0 +1,1 @@
+"""The script sandbox: conditions and scripts of the diagrams, compiled with RestrictedPython."""

@@ -17,7 +17,7 @@ from engine.models import Job
 from engine.principal import SYSTEM
 from engine.runtime import jobs
 
-PROCESSES = Path(__file__).parent.parent / "processes"
+PROCESSES = Path(__file__).parents[2] / "processes"
 APPLICATION = {"site_name": "滨江区江南大道站", "demand_no": "D-2026-0107", "reason": "planning_restriction",
                "description": "规划红线内，暂不能建设", "contact_phone": "13900000003"}
 

@@ -15,7 +15,7 @@ from engine.definitions.parsing import MAX_FILE_BYTES, ParseResult, Problem, par
 from engine.definitions.serialization import specs_from_json
 from engine.definitions.validation import normalize_timer
 
-DATA = Path(__file__).parent / "data" / "lint"
+DATA = Path(__file__).parents[1] / "data" / "lint"
 GOOD = DATA / "good"
 BROKEN = DATA / "broken"
 FORM_KEYS = set(forms.FORMS)

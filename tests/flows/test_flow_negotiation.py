@@ -16,7 +16,7 @@ from engine.models import Job
 from engine.principal import SYSTEM
 from engine.runtime import jobs
 
-PROCESSES = Path(__file__).parent.parent / "processes"
+PROCESSES = Path(__file__).parents[2] / "processes"
 FILES = ("site_negotiation.bpmn", "difficult_site.bpmn")
 DEMAND = "D-2026-0042"
 INPUTS = {"demand_no": DEMAND, "site_name": "西湖区文三路站", "longitude": 120.13, "latitude": 30.28,

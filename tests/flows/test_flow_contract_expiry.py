@@ -17,7 +17,7 @@ from engine.principal import SYSTEM
 from engine.runtime import jobs
 from tower import contracts
 
-PROCESSES = Path(__file__).parent.parent / "processes"
+PROCESSES = Path(__file__).parents[2] / "processes"
 DAY = timedelta(days=1)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = Path(__file__).resolve().parent
 PG_SERVER = os.environ.get("TOWERFLOW_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 PG_DATABASE = os.environ.get("TOWERFLOW_BENCH_PG_DB", "towerflow_bench")

@@ -1,4 +1,4 @@
-"""``python -m tests.bench [--quick] [--only step,growth,throughput,inbox,timers]``: run the
+"""``python -m benchmarks [--quick] [--only step,growth,throughput,inbox,timers]``: run the
 benchmarks, print the tables and rewrite BENCHMARKS.md (``make bench``, ``make bench BENCH_ARGS=--quick``)."""
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ QUICK = Config(step_rounds=5, growth_checkpoints=(10, 100, 300), growth_on_pg=Fa
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes: a few minutes")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
     parser.add_argument("--no-pg", action="store_true", help="skip PostgreSQL")
@@ -312,11 +312,11 @@ def _pg_version(has_pg: bool) -> str:
 def markdown(sections: dict[str, Section], wanted: list[str], args, config: Config, has_pg: bool,
              total: float) -> str:
     mode = "quick" if args.quick else "full"
-    command = "python -m tests.bench " + " ".join(sys.argv[1:])
+    command = "python -m benchmarks " + " ".join(sys.argv[1:])
     out = [
         "# Benchmarks",
         "",
-        f"Rewritten by every run of `make bench` (`python -m tests.bench`); this one: **{mode} mode**, "
+        f"Rewritten by every run of `make bench` (`python -m benchmarks`); this one: **{mode} mode**, "
         f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}, {total / 60:.1f} minutes.",
         "",
         "## How to run",
@@ -324,7 +324,7 @@ def markdown(sections: dict[str, Section], wanted: list[str], args, config: Conf
         "```sh",
         "make bench                      # the full run (under 20 minutes); rewrites BENCHMARKS.md",
         "make bench BENCH_ARGS=--quick   # a few minutes, smaller sizes",
-        ".venv/bin/python -m tests.bench --only inbox,timers --no-pg   # a subset",
+        ".venv/bin/python -m benchmarks --only inbox,timers --no-pg   # a subset",
         "```",
         "",
         "PostgreSQL: `TOWERFLOW_BENCH_PG` (default `postgresql://postgres@127.0.0.1:5432`); the run creates the "
@@ -386,7 +386,7 @@ DESCRIPTIONS = {
             "/api/v1/tasks/{id}/complete` against `towerflow serve` (waitress, 8 threads) in its own process, "
             "keep-alive HTTP, its timer clock off so that every service task a step queues runs in the measured call "
             "(the handler's drain, or (b)'s), not in a clock thread; the answer is the instance after it moved on. "
-            "Flow 1 is driven as `tests/test_flow_tower_order.py` drives it: (b) starts with "
+            "Flow 1 is driven as `tests/flows/test_flow_tower_order.py` drives it: (b) starts with "
             "`demand_flow.enter_demand` + `submit`, (c) with `POST /demands` + `POST /demands/submit`; the scan for "
             "交付验收单 is uploaded before the timed completion (`files.store` / `POST /tasks/{id}/files`); the PMS "
             "message is timed on its own row. The raw engine (a) gets fixed service results: the outbox's answer, and"
@@ -409,7 +409,7 @@ DESCRIPTIONS = {
              "user in four; then `GET /api/v1/tasks` over HTTP on a server process. Target p95 <= 50 ms.",
     "plans": "EXPLAIN (ANALYZE, BUFFERS) on PostgreSQL, EXPLAIN QUERY PLAN on SQLite, of the statements the "
              "engine sent (captured from SQLAlchemy, run with the same parameters).",
-    "timers": "One instance of a one-timer process (`tests/bench/data/bench_timer.bpmn`, a timeDate) is started "
+    "timers": "One instance of a one-timer process (`benchmarks/data/bench_timer.bpmn`, a timeDate) is started "
               "through the engine, then cloned with plain SQL into N instances whose timer jobs fall due evenly "
               "over the window. `towerflow worker` processes (the APScheduler clock, polling every 0.25 s, "
               "`FOR UPDATE SKIP LOCKED` on PostgreSQL) fire them. Lateness = the job's `finished_at` minus its "
@@ -429,7 +429,7 @@ FINDINGS_FILE = Path(__file__).parent / "findings.md"
 
 
 def findings() -> str:
-    """The causes of missed targets, as last written down (tests/bench/findings.md, kept by hand)."""
+    """The causes of missed targets, as last written down (benchmarks/findings.md, kept by hand)."""
     text = FINDINGS_FILE.read_text().strip() if FINDINGS_FILE.exists() else ""
     return "## Findings\n\n" + (text or "(none written down yet)")
 

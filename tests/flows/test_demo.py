@@ -18,7 +18,7 @@ from tower import demo
 from tower.demo import DEMO_PASSWORD, DEMO_USERS, seed_world
 from tower.models import Contract, Demand, Site
 
-PROCESSES = Path(__file__).parent.parent / "processes"
+PROCESSES = Path(__file__).parents[2] / "processes"
 
 
 def prepare_processes(platform) -> None:

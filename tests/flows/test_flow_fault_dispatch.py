@@ -14,7 +14,7 @@ from engine.definitions import deployments
 from engine.principal import SYSTEM
 from engine.runtime import jobs
 
-PROCESSES = Path(__file__).parent.parent / "processes"
+PROCESSES = Path(__file__).parents[2] / "processes"
 FILES = ("fault_dispatch.bpmn", "fault_time_limits.dmn")
 
 REPORT = {

@@ -18,7 +18,7 @@ from engine.definitions import deployments
 from engine.principal import SYSTEM
 from tower import sites
 
-PROCESSES = Path(__file__).parent.parent / "processes"
+PROCESSES = Path(__file__).parents[2] / "processes"
 FILES = ("tower_order.bpmn", "site_negotiation.bpmn", "difficult_site.bpmn")
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 SITE = {"code": "NJ-XW-0007", "lon": 118.7969, "lat": 32.0603}

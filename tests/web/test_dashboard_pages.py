@@ -17,7 +17,7 @@ from engine.models import HumanTask
 from engine.principal import SYSTEM, Principal
 from engine.runtime import instances, tasks
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 WORKER = Principal("worker", frozenset({"monitoring_center", "maintenance", "operator", "customer_manager"}))
 
 

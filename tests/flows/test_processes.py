@@ -8,7 +8,7 @@ import handlers.difficult_sites as difficult_site_handlers
 from engine.definitions import deployments
 from engine.principal import SYSTEM
 
-PROCESSES = Path(__file__).parent.parent / "processes"
+PROCESSES = Path(__file__).parents[2] / "processes"
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from lxml import etree
 from engine.definitions import deployments
 from engine.principal import SYSTEM
 
-PROCESSES = Path(__file__).parent.parent / "processes"
+PROCESSES = Path(__file__).parents[2] / "processes"
 BPMN = PROCESSES / "service_request.bpmn"
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL", "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
       "dc": "http://www.omg.org/spec/DD/20100524/DC", "di": "http://www.omg.org/spec/DD/20100524/DI"}

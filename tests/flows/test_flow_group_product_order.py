@@ -17,7 +17,7 @@ from engine.definitions import deployments
 from engine.principal import SYSTEM
 from engine.runtime import jobs
 
-PROCESSES = Path(__file__).parent.parent / "processes"
+PROCESSES = Path(__file__).parents[2] / "processes"
 SIMPLE = {"customer_name": "杭州市教育局", "product": "group_sms", "channel": "customer_manager",
           "contact_name": "周老师", "contact_phone": "13800001111"}
 COMPLEX = {"customer_name": "浙江某银行杭州分行", "customer_level": "provincial", "product": "internet_dedicated_line",

@@ -2,7 +2,7 @@
 
 A flow is data, so the benchmarks run any diagram: the step-cost and throughput benchmarks
 take a ``Flow``; ``default_flow()`` picks Flow 1 (tower order, driven as
-tests/test_flow_tower_order.py drives it) when its diagram exists, else the site negotiation.
+tests/flows/test_flow_tower_order.py drives it) when its diagram exists, else the site negotiation.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m benchmarks [--quick]`` (``make bench``); not collected by ``make test``."""
