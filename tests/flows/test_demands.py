@@ -10,7 +10,7 @@ from datetime import date, datetime
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from tower import demands
+from tower import demands, spreadsheets
 from tower.models import Demand
 
 HEADERS = ["需求编号", "运营商", "省", "市", "区县", "站址名称", "经度", "纬度", "铁塔类型", "天线挂高(米)", "需求类型",
@@ -63,7 +63,7 @@ def manager(api):
 def test_template_round_trip(manager, platform):
     r = manager.get("/api/v1/demands/template")
     assert r.status_code == 200
-    assert r.mimetype == demands.XLSX_MIME
+    assert r.mimetype == spreadsheets.XLSX_MIME
     assert "filename*=UTF-8''" in r.headers["Content-Disposition"]
     wb = load_workbook(io.BytesIO(r.data))
     assert wb.sheetnames == ["需求清单", "填写说明"]
@@ -257,10 +257,10 @@ def test_exports_are_readable_with_the_right_rows(manager, platform):
     _set_order_fields(platform)
 
     r = manager.get("/api/v1/demands/export/order-confirmation?demand_no=O-2&demand_no=O-1")
-    assert r.status_code == 200 and r.mimetype == demands.XLSX_MIME
+    assert r.status_code == 200 and r.mimetype == spreadsheets.XLSX_MIME
     ws = load_workbook(io.BytesIO(r.data)).active
     assert ws["A1"].value == "订单确认单"
-    exported = demands.read_export(r.data)
+    exported = spreadsheets.read_export(r.data)
     assert [e["需求编号"] for e in exported] == ["O-2", "O-1"]
     first, second = exported
     assert first["运营商"] == "中国联通" and first["建设方式"] == "新建站址" and first["序号"] == 1
@@ -269,7 +269,7 @@ def test_exports_are_readable_with_the_right_rows(manager, platform):
     assert second["期望交付日期"].date() == date(2026, 12, 1) and second["订单状态"] == "待订单确认"
     assert second["天线挂高(米)"] == 35 and second["经度"] == pytest.approx(118.7969)
     comma = manager.get("/api/v1/demands/export/order-confirmation?demand_no=O-1,O-3")
-    assert [e["需求编号"] for e in demands.read_export(comma.data)] == ["O-1", "O-3"]
+    assert [e["需求编号"] for e in spreadsheets.read_export(comma.data)] == ["O-1", "O-3"]
     r = manager.get("/api/v1/demands/export/order-confirmation?demand_no=O-1&demand_no=NOPE")
     assert r.status_code == 404 and r.json["error"]["details"] == {"missing": ["NOPE"]}
     assert manager.get("/api/v1/demands/export/order-confirmation").status_code == 422
@@ -277,16 +277,16 @@ def test_exports_are_readable_with_the_right_rows(manager, platform):
     r = manager.get("/api/v1/demands/export/acceptance")
     assert r.status_code == 200
     assert load_workbook(io.BytesIO(r.data)).active["A1"].value == "交付验收清单"
-    exported = demands.read_export(r.data)
+    exported = spreadsheets.read_export(r.data)
     assert [e["需求编号"] for e in exported] == ["O-2"]
     assert exported[0]["交付日期"].date() == date(2026, 11, 20) and exported[0]["验收状态"] == "待验收"
     r = manager.get("/api/v1/demands/export/acceptance?status=delivered,acceptance_confirmed")
-    exported = demands.read_export(r.data)
+    exported = spreadsheets.read_export(r.data)
     assert [e["需求编号"] for e in exported] == ["O-3", "O-2"]  # by operator, then city and number
     assert exported[0]["验收确认时间"] == datetime(2026, 11, 24, 9, 30) and exported[0]["验收确认人"] == "yd"
     r = manager.get("/api/v1/demands/export/acceptance?status=all")
-    assert len(demands.read_export(r.data)) == 3
-    assert demands.read_export(manager.get("/api/v1/demands/export/acceptance?status=cancelled").data) == []
+    assert len(spreadsheets.read_export(r.data)) == 3
+    assert spreadsheets.read_export(manager.get("/api/v1/demands/export/acceptance?status=cancelled").data) == []
 
 
 # ---- the page ---------------------------------------------------------------------------------
@@ -330,7 +330,7 @@ def test_the_page_shows_every_error_and_imports_the_good_rows_on_request(pages, 
     html = client.get("/demands").get_data(as_text=True)
     assert "需求单批量导入" in html and 'data-testid="no-demands"' in html
     template = client.get("/demands/template")
-    assert template.status_code == 200 and template.mimetype == demands.XLSX_MIME
+    assert template.status_code == 200 and template.mimetype == spreadsheets.XLSX_MIME
 
     rows = [row("P-1", lat=32.01), row("P-2", lat=99.0, 天线挂高=0), row("P-3", lat=32.03)]
     r = page_upload(client, xlsx(rows))
@@ -357,7 +357,7 @@ def test_the_page_shows_every_error_and_imports_the_good_rows_on_request(pages, 
     assert "不是 Excel .xlsx 工作簿" in client.get("/demands").get_data(as_text=True)
 
     export = client.get("/demands/export/order-confirmation?demand_no=P-1&demand_no=P-4")
-    assert [e["需求编号"] for e in demands.read_export(export.data)] == ["P-1", "P-4"]
+    assert [e["需求编号"] for e in spreadsheets.read_export(export.data)] == ["P-1", "P-4"]
     assert client.get("/demands/export/acceptance?status=all").status_code == 200
 
 

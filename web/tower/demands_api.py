@@ -11,14 +11,14 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from engine.errors import BadRequest, Forbidden
-from tower import demands, sites
+from tower import demands, sites, spreadsheets
 from web.api.context import listing, page, platform, principal
 from web.api.schemas import PageArgs, page_of
 
 PREFIX = ""
 blp = Blueprint("api_demands", __name__, description="Demands: spreadsheet template, import, exports; site library")
 
-XLSX = {"content": {demands.XLSX_MIME: {"schema": {"type": "string", "format": "binary"}}}}
+XLSX = {"content": {spreadsheets.XLSX_MIME: {"schema": {"type": "string", "format": "binary"}}}}
 
 
 class Demand(Schema):
@@ -95,7 +95,7 @@ class NearbyResult(Schema):
 
 
 def xlsx_response(data: bytes, filename: str):
-    response = send_file(io.BytesIO(data), mimetype=demands.XLSX_MIME, as_attachment=True, download_name=filename)
+    response = send_file(io.BytesIO(data), mimetype=spreadsheets.XLSX_MIME, as_attachment=True, download_name=filename)
     # an ASCII fallback name plus the Chinese one (RFC 5987) for browsers that read it
     response.headers["Content-Disposition"] = (
         f"attachment; filename=\"{filename.encode('ascii', 'ignore').decode() or 'export.xlsx'}\"; "
@@ -125,7 +125,7 @@ class TemplateView(MethodView):
     def get(self):
         """The demand import template: Chinese headers, drop-down lists, a sheet explaining each column."""
         principal()
-        return xlsx_response(demands.template_bytes(), "demand-template 需求导入模板.xlsx")
+        return xlsx_response(spreadsheets.template_bytes(), "demand-template 需求导入模板.xlsx")
 
 
 @blp.route("/demands/import")
@@ -144,12 +144,12 @@ class ImportView(MethodView):
         upload = request.files.get("file")
         if upload is None:
             raise BadRequest("send the spreadsheet as the multipart field 'file'")
-        data = upload.read(demands.MAX_BYTES + 1)
+        data = upload.read(spreadsheets.MAX_BYTES + 1)
         only_good = request.form.get("only_good_rows", request.args.get("only_good_rows", "false"))
         only_good_rows = only_good.strip().lower() in ("1", "true", "yes", "on")
         pf = platform()
         with pf.transaction() as session:
-            result = demands.import_file(session, actor, data, pf.clock.now(), only_good_rows=only_good_rows)
+            result = spreadsheets.import_file(session, actor, data, pf.clock.now(), only_good_rows=only_good_rows)
         return result.as_dict(), 201
 
 
@@ -163,7 +163,7 @@ class OrderExportView(MethodView):
         numbers = [n for value in args["demand_no"] for n in value.split(",")]
         pf = platform()
         with pf.Session() as session:
-            data = demands.export_order_confirmation(session, actor, numbers, pf.clock.now())
+            data = spreadsheets.export_order_confirmation(session, actor, numbers, pf.clock.now())
         return xlsx_response(data, "order-confirmation 订单确认单.xlsx")
 
 
@@ -176,7 +176,7 @@ class AcceptanceExportView(MethodView):
         actor = principal()
         pf = platform()
         with pf.Session() as session:
-            data = demands.export_acceptance(session, actor, pf.clock.now(), args["status"])
+            data = spreadsheets.export_acceptance(session, actor, pf.clock.now(), args["status"])
         return xlsx_response(data, "acceptance 交付验收清单.xlsx")
 
 

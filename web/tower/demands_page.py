@@ -21,7 +21,7 @@ from sqlalchemy import delete, select
 
 from engine.errors import BadRequest, Conflict, EngineError, NotFound, ValidationFailed
 from engine.models import ProcessInstance
-from tower import demand_flow, demands
+from tower import demand_flow, demands, spreadsheets
 from tower.models import DemandUpload
 from web.tower.demands_api import xlsx_response
 from web.ui.admin import group_label
@@ -136,7 +136,7 @@ def progress(demand_no: str):
 @bp.get("/template")
 @require_groups(*PAGE_GROUPS)
 def template():
-    return xlsx_response(demands.template_bytes(), "demand-template 需求导入模板.xlsx")
+    return xlsx_response(spreadsheets.template_bytes(), "demand-template 需求导入模板.xlsx")
 
 
 @bp.post("/import")
@@ -148,13 +148,13 @@ def upload():
     if file is None or not file.filename:
         flash(_("Choose a filled template (.xlsx) to upload."), "error")
         return redirect(url_for("demands.index"))
-    data = file.read(demands.MAX_BYTES + 1)
+    data = file.read(spreadsheets.MAX_BYTES + 1)
     only_good_rows = request.form.get("only_good_rows") == "1"
     pf = platform()
     actor = principal()
     try:
         with pf.Session() as session:
-            checked = demands.check_file(session, actor, data)
+            checked = spreadsheets.check_file(session, actor, data)
     except BadRequest as exc:
         flash(_("The file cannot be imported: %(reason)s", reason=_file_problem(exc.message)), "error")
         return redirect(url_for("demands.index"))
@@ -195,7 +195,7 @@ def _import(data: bytes, only_good_rows: bool):
     pf = platform()
     try:
         with pf.transaction() as session:
-            result = demands.import_file(session, principal(), data, pf.clock.now(), only_good_rows=only_good_rows)
+            result = spreadsheets.import_file(session, principal(), data, pf.clock.now(), only_good_rows=only_good_rows)
     except ValidationFailed:
         flash(_("Nothing was imported: the file has errors."), "error")
         return redirect(url_for("demands.index"))
@@ -235,7 +235,7 @@ def export_order():
         return redirect(url_for("demands.index"))
     pf = platform()
     with pf.Session() as session:
-        data = demands.export_order_confirmation(session, principal(), numbers, pf.clock.now())
+        data = spreadsheets.export_order_confirmation(session, principal(), numbers, pf.clock.now())
     return xlsx_response(data, "order-confirmation 订单确认单.xlsx")
 
 
@@ -244,5 +244,5 @@ def export_order():
 def export_acceptance():
     pf = platform()
     with pf.Session() as session:
-        data = demands.export_acceptance(session, principal(), pf.clock.now(), request.args.get("status") or None)
+        data = spreadsheets.export_acceptance(session, principal(), pf.clock.now(), request.args.get("status") or None)
     return xlsx_response(data, "acceptance 交付验收清单.xlsx")
