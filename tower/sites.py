@@ -62,8 +62,8 @@ def configured_radii(settings: Settings) -> dict[str, float]:
         if raw:
             try:
                 radii[area] = _positive(raw, variable)
-            except BadRequest as exc:
-                raise SettingsError(exc.message) from None
+            except BadRequest:
+                raise SettingsError(f"{variable}: {raw!r} is not a positive number of metres") from None
     return radii
 
 

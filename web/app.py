@@ -66,4 +66,5 @@ def build_platform(settings: Settings | str | None = None, **kwargs: Any) -> Pla
     from tower.plugin import PLUGIN
 
     kwargs.setdefault("services", handlers.registry)
-    return Platform(settings, forms=FORMS, plugins=[PLUGIN], migrations=migrations.LOCATION, **kwargs)
+    plugins = [PLUGIN, *kwargs.pop("plugins", ())]
+    return Platform(settings, forms=FORMS, plugins=plugins, migrations=migrations.LOCATION, **kwargs)
