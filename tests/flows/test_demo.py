@@ -3,7 +3,6 @@ Flow 1 instance whose status the flow gives, the one PMS incident, and that seed
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -83,13 +82,14 @@ STATUS_SPREAD = {"collected": 4, "submitted": 3, "confirmed": 3, "accepted": 3, 
                  "acceptance_confirmed": 3, "unplannable": 2, "cancelled": 2}
 
 
-def test_demo_world_is_seeded_once(platform, monkeypatch):
-    monkeypatch.delenv("TOWERFLOW_PMS_URL", raising=False)
+def test_demo_world_is_seeded_once(platform):
     prepare(platform)
+    settings = platform.settings
     added = seed_world(platform, platform.clock.now())
     assert added == {"sites": 20, "demands": 40, "contracts": 6, "demand_flows": 36, "faults": 20,
                      "service_requests": 4}
-    assert "TOWERFLOW_PMS_URL" not in os.environ  # the PMS outage was only for seeding
+    # the PMS outage was only for seeding
+    assert platform.settings == settings and platform.settings.system_url("pms") is None
     world = snapshot(platform)
     assert world["tenants"] == 3
     assert world["sites"] == {"杭州市": 10, "宁波市": 10}
