@@ -8,11 +8,18 @@ PORT ?= 5000
 
 .PHONY: install run test test-pg lint bench screenshots clean
 
-install: $(STAMP) node_modules/.installed
+FRONTEND := $(shell find web/frontend -type f)
+
+install: $(STAMP) node_modules/.installed web/static/build/.built
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch node_modules/.installed
+
+# The pages' bundles (esbuild over web/frontend/ and node_modules); never committed.
+web/static/build/.built: node_modules/.installed $(FRONTEND)
+	npm run --silent build
+	touch $@
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,4 +52,4 @@ bench: install  # BENCH_ARGS=--quick for a few minutes; rewrites BENCHMARKS.md
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) node_modules towerflow.db towerflow.db-wal towerflow.db-shm
+	rm -rf $(VENV) node_modules web/static/build towerflow.db towerflow.db-wal towerflow.db-shm

@@ -1,0 +1,1 @@
+// The DMN page's bundle: dmn-js with TowerFlow's decision table editing (being built).
