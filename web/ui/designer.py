@@ -22,8 +22,12 @@ from sqlalchemy.orm import Session, load_only
 from engine.definitions import deployments
 from engine.errors import EngineError, ValidationFailed
 from engine.models import DecisionDefinition, Deployment, DeploymentFile, ProcessDefinition
+from engine.queries import catalog as catalog_queries
+from forms import describe
 
 from ..errors import error_response
+from .admin import KNOWN_GROUPS
+from .form_widgets import localized
 from .helpers import pager, platform, principal, require_groups
 
 bp = Blueprint("designer", __name__, url_prefix="/designer")
@@ -273,6 +277,35 @@ def deploy_diagram():
     for item in summary["processes"]:
         item["url"] = url_for("designer.modeler", key=item["key"], version=item["version"])
     return jsonify(ok=True, **summary), 201
+
+
+@bp.get("/catalog.json")
+@require_groups("designer")
+def catalog():
+    """What the modeler's pickers offer, in the page's language: forms with their fields,
+    groups, users (names only), service operators, deployed processes and decisions."""
+    with platform().Session() as db:
+        found = catalog_queries.designer_catalog(db, principal())
+    labels = {group: str(label) for group, label in KNOWN_GROUPS}
+    groups = sorted(set(labels) | set(found["groups"]))
+    return jsonify(
+        forms=_forms(),
+        groups=[{"id": g, "label": labels.get(g, ""), "known": g in labels} for g in groups],
+        users=found["users"],
+        operators=sorted(platform().services.names()),
+        processes=found["processes"],
+        decisions=found["decisions"],
+    )
+
+
+def _forms() -> list[dict[str, Any]]:
+    """Each registered form with its fields (name, label, type, required), as forms.describe gives."""
+    described = []
+    for key, schema in sorted(platform().forms.items()):
+        fields = [{"name": f["name"], "label": localized(f.get("label"), default=f["name"]), "type": f["type"],
+                   "required": f["required"]} for f in describe(schema)]
+        described.append({"key": key, "fields": fields})
+    return described
 
 
 def _posted_diagram() -> tuple[dict[str, bytes], Response | None]:
