@@ -107,7 +107,15 @@ def deploy(ctx: click.Context, paths: tuple[str, ...]) -> None:
                        err=True)
         raise click.ClickException(exc.message) from None
     for item in summary["processes"] + summary["decisions"]:
-        click.echo(f"{item['key']} v{item['version']} {'deployed' if item['new'] else 'unchanged'}")
+        notes = []
+        if item.get("decisions"):
+            notes.append("uses " + ", ".join(f"{d['key']} v{d['version']}" for d in item["decisions"]))
+        if item.get("affects"):
+            notes.append("affects " + ", ".join(f"{a['key']} v{a['version']}" for a in item["affects"]))
+        if item.get("rebuilt"):
+            notes.append("rebuilt from its deployed file for the new decision")
+        suffix = f" ({'; '.join(notes)})" if notes else ""
+        click.echo(f"{item['key']} v{item['version']} {'deployed' if item['new'] else 'unchanged'}{suffix}")
 
 
 @main.command()

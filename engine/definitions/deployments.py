@@ -2,6 +2,14 @@
 
 Redeploying unchanged files creates nothing; a process whose spec or file changed gets
 version N+1, and running instances keep the version they started with.
+
+A process version holds copies of the decision tables it uses (SpiffWorkflow embeds them when
+it parses the BPMN). So a deployment that changes a decision also stores a new version of every
+process whose latest version uses that decision, rebuilt from its deployed BPMN file with the
+new table, in the same transaction: instances started afterwards take the new table, running
+ones keep theirs. The answer says so: each decision lists the process versions it ``affects``,
+each process the decision versions it ``decisions`` uses (docs/engine.md, "Decisions (DMN) and
+their versions").
 """
 
 from __future__ import annotations
@@ -10,14 +18,15 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, load_only
 
-from engine.errors import BadRequest, Forbidden, ValidationFailed
+from engine.errors import BadRequest, Conflict, Forbidden, ValidationFailed
 from engine.models import DecisionDefinition, Deployment, DeploymentFile, ProcessDefinition
 from engine.principal import Principal
 
 if TYPE_CHECKING:
-    from engine.definitions.parsing import ParseResult
+    from engine.definitions.parsing import ParsedProcess, ParseResult
     from engine.platform import Platform
 
 MAX_FILES = 100
@@ -33,8 +42,9 @@ def lint(platform: Platform, files: dict[str, bytes]) -> ParseResult:
         raise BadRequest(f"at most {MAX_FILES} files can be deployed at once")
     with platform.Session() as session:
         known = known_files(session, exclude=set(files))
+        deployed = latest_process_files(session)
     return parse_files(files, form_keys=set(platform.forms), operators=platform.services.names(),
-                       known_files=known)
+                       known_files=known, redeploy=deployed)
 
 
 def deploy(platform: Platform, actor: Principal, files: dict[str, bytes]) -> dict[str, Any]:
@@ -46,10 +56,40 @@ def deploy(platform: Platform, actor: Principal, files: dict[str, bytes]) -> dic
             f"{len(result.problems)} problem(s) found; nothing was deployed",
             {"problems": [p.as_dict() for p in result.problems]},
         )
-    with platform.transaction() as session:
-        summary = _store(platform, session, actor, files, result)
+    try:
+        with platform.transaction() as session:
+            summary = _store(platform, session, actor, files, result)
+    except IntegrityError:
+        # another deployment stored the same key's next version between our read and our write
+        raise Conflict("another deployment stored a new version at the same time; nothing was "
+                       "deployed, deploy again") from None
     platform.versions_deployed([p["key"] for p in summary["processes"] if p["new"]])
     return summary
+
+
+def plan(platform: Platform, files: dict[str, bytes]) -> dict[str, Any]:
+    """What deploying the files would do, without deploying: the lint's problems and, when there
+    are none, the processes and decisions shaped as in ``deploy``'s answer without versions
+    (``new``: would get a new version; a decision ``affects`` the processes it would version)."""
+    result = lint(platform, files)
+    answer: dict[str, Any] = {"problems": [p.as_dict() for p in result.problems], "processes": [],
+                              "decisions": []}
+    with platform.Session() as session:
+        for p in result.processes:
+            new = _latest_hash(session, ProcessDefinition, p.key) != p.content_hash
+            if new or p.rebuilt_from is None:
+                item: dict[str, Any] = {"key": p.key, "new": new}
+                if p.rebuilt_from is not None:
+                    item["rebuilt"] = True
+                if p.decisions:
+                    item["decisions"] = [{"key": key} for key in p.decisions]
+                answer["processes"].append(item)
+        for d in result.decisions:
+            new = _latest_hash(session, DecisionDefinition, d.key) != d.content_hash
+            affects = [{"key": p["key"]} for p in answer["processes"]
+                       if new and p["new"] and {"key": d.key} in p.get("decisions", [])]
+            answer["decisions"].append({"key": d.key, "new": new, "affects": affects})
+    return answer
 
 
 def _store(platform: Platform, session: Session, actor: Principal, files: dict[str, bytes],
@@ -58,36 +98,88 @@ def _store(platform: Platform, session: Session, actor: Principal, files: dict[s
     new_processes = [p for p in result.processes if _latest_hash(session, ProcessDefinition, p.key) != p.content_hash]
     new_decisions = [d for d in result.decisions
                      if _latest_hash(session, DecisionDefinition, d.key) != d.content_hash]
+    # a process rebuilt for a decision is only mentioned when it gets a new version
+    listed = [p for p in result.processes if p.rebuilt_from is None or p in new_processes]
     summary: dict[str, Any] = {"deployment_id": None, "processes": [], "decisions": []}
     if not new_processes and not new_decisions:
-        summary["processes"] = [_unchanged(session, ProcessDefinition, p.key) for p in result.processes]
-        summary["decisions"] = [_unchanged(session, DecisionDefinition, d.key) for d in result.decisions]
+        summary["processes"] = [_unchanged_process(session, p) for p in listed]
+        summary["decisions"] = [_unchanged(session, DecisionDefinition, d.key) | {"affects": []}
+                                for d in result.decisions]
         return summary
     deployment = Deployment(deployed_at=now, deployed_by=actor.username)
     session.add(deployment)
     stored = {name: _file(deployment, name, data) for name, data in files.items()}
     session.flush()
-    for p in result.processes:
-        if p not in new_processes:
-            summary["processes"].append(_unchanged(session, ProcessDefinition, p.key))
-            continue
-        version = _next_version(session, ProcessDefinition, p.key)
-        session.add(ProcessDefinition(
-            key=p.key, version=version, name=p.name, deployment_id=deployment.id, file_id=stored[p.file].id,
-            content_hash=p.content_hash, spec_json=p.spec_json, starter_groups=p.starter_groups,
-            start_form_key=p.start_form_key, message_starts=p.message_starts, deployed_at=now,
-        ))
-        summary["processes"].append({"key": p.key, "version": version, "new": True})
     for d in result.decisions:
         if d not in new_decisions:
-            summary["decisions"].append(_unchanged(session, DecisionDefinition, d.key))
+            summary["decisions"].append(_unchanged(session, DecisionDefinition, d.key) | {"affects": []})
             continue
         version = _next_version(session, DecisionDefinition, d.key)
         session.add(DecisionDefinition(key=d.key, version=version, name=d.name, deployment_id=deployment.id,
                                        file_id=stored[d.file].id, content_hash=d.content_hash, deployed_at=now))
-        summary["decisions"].append({"key": d.key, "version": version, "new": True})
+        summary["decisions"].append({"key": d.key, "version": version, "new": True, "affects": []})
+    session.flush()
+    for p in listed:
+        if p not in new_processes:
+            summary["processes"].append(_unchanged_process(session, p))
+            continue
+        file_id = stored[p.file].id if p.rebuilt_from is None else _deployed_file_id(session, p)
+        version = _next_version(session, ProcessDefinition, p.key)
+        session.add(ProcessDefinition(
+            key=p.key, version=version, name=p.name, deployment_id=deployment.id, file_id=file_id,
+            content_hash=p.content_hash, spec_json=p.spec_json, starter_groups=p.starter_groups,
+            start_form_key=p.start_form_key, message_starts=p.message_starts, deployed_at=now,
+        ))
+        item: dict[str, Any] = {"key": p.key, "version": version, "new": True}
+        if p.rebuilt_from is not None:
+            item["rebuilt"] = True
+        if p.decisions:
+            item["decisions"] = decision_versions(session, p.decisions, deployment.id)
+        summary["processes"].append(item)
+    for decision in summary["decisions"]:
+        if decision["new"]:
+            decision["affects"] = [{"key": p["key"], "version": p["version"]} for p in summary["processes"]
+                                   if p["new"] and decision["key"] in {d["key"] for d in p.get("decisions", [])}]
     summary["deployment_id"] = deployment.id
     return summary
+
+
+def _deployed_file_id(session: Session, p: ParsedProcess) -> int:
+    """The BPMN file of the process's latest version, which it was rebuilt from; refused when
+    another deployment changed that process since the lint read it."""
+    row = session.execute(
+        select(ProcessDefinition.file_id, DeploymentFile.sha256)
+        .join(DeploymentFile, DeploymentFile.id == ProcessDefinition.file_id)
+        .where(ProcessDefinition.key == p.key).order_by(ProcessDefinition.version.desc()).limit(1)
+    ).first()
+    if row is None or row.sha256 != p.rebuilt_from:
+        raise Conflict(f"process '{p.key}' was deployed again while this deployment was checked; "
+                       "nothing was deployed, deploy again")
+    return row.file_id
+
+
+def decision_versions(session: Session, keys: list[str], deployment_id: int) -> list[dict[str, Any]]:
+    """The version of each decision a process version of this deployment holds: the latest one
+    deployed up to that deployment (every deployment parses with the latest deployed files)."""
+    found = []
+    for key in keys:
+        version = session.scalar(select(func.max(DecisionDefinition.version))
+                                 .where(DecisionDefinition.key == key,
+                                        DecisionDefinition.deployment_id <= deployment_id))
+        if version is not None:
+            found.append({"key": key, "version": version})
+    return found
+
+
+def _unchanged_process(session: Session, p: ParsedProcess) -> dict[str, Any]:
+    row = session.scalar(
+        select(ProcessDefinition).options(load_only(ProcessDefinition.id, ProcessDefinition.version,
+                                                    ProcessDefinition.deployment_id))
+        .where(ProcessDefinition.key == p.key).order_by(ProcessDefinition.version.desc()).limit(1))
+    item: dict[str, Any] = {"key": p.key, "version": row.version, "new": False}
+    if p.decisions:
+        item["decisions"] = decision_versions(session, p.decisions, row.deployment_id)
+    return item
 
 
 def _file(deployment: Deployment, name: str, data: bytes) -> DeploymentFile:
@@ -116,6 +208,16 @@ def _next_version(session: Session, model, key: str) -> int:
 def _unchanged(session: Session, model, key: str) -> dict[str, Any]:
     row = _latest(session, model, key)
     return {"key": key, "version": row.version, "new": False}
+
+
+def latest_process_files(session: Session) -> dict[str, str]:
+    """Each deployed process and the file name of its latest version."""
+    latest_ids = select(func.max(ProcessDefinition.id)).group_by(ProcessDefinition.key)
+    return dict(session.execute(
+        select(ProcessDefinition.key, DeploymentFile.filename)
+        .join(DeploymentFile, DeploymentFile.id == ProcessDefinition.file_id)
+        .where(ProcessDefinition.id.in_(latest_ids))
+    ).all())
 
 
 def known_files(session: Session, exclude: set[str]) -> dict[str, bytes]:

@@ -10,10 +10,18 @@ first stage it fails, but every file is checked, so one attempt reports all it c
 4. platform checks on the parsed specs (`engine.validation`), which also quote bare timer literals.
 
 Nothing is returned to deploy when any problem is found.
+
+SpiffWorkflow copies a decision table into the spec of every process that calls it (and a
+called process's spec into its caller's). So when the deployment brings a decision and the
+caller gives ``redeploy`` (the deployed processes and their files), every deployed process
+that uses one of the new decisions, directly or through the processes it calls, is rebuilt
+from its deployed file with the new table and returned too (``ParsedProcess.rebuilt_from``):
+see "Decisions (DMN) and their versions" in docs/engine.md.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import re
 import threading
@@ -69,6 +77,11 @@ class ParsedProcess:
     starter_groups: list[str]
     start_form_key: str | None
     message_starts: list[str]
+    decisions: list[str] = field(default_factory=list)
+    """The decisions whose tables its spec holds: its business rule tasks' and its called processes'."""
+    rebuilt_from: str | None = None
+    """Set when the process is not in the deployment's files but was rebuilt from its deployed file
+    because the deployment changes a decision it uses: that file's SHA-256."""
 
 
 @dataclass
@@ -116,8 +129,14 @@ class _Index:
 
 
 def parse_files(files: dict[str, bytes], *, form_keys: set[str], operators: set[str],
-                known_files: dict[str, bytes] | None = None) -> ParseResult:
-    """Lint a deployment; on success return the processes and decisions to store."""
+                known_files: dict[str, bytes] | None = None,
+                redeploy: dict[str, str] | None = None) -> ParseResult:
+    """Lint a deployment; on success return the processes and decisions to store.
+
+    ``known_files`` are the deployed files the new ones may call; ``redeploy`` maps each deployed
+    process to the file name of its latest version: those among them that use a decision of the
+    new files are rebuilt from that (known) file with the new decision and returned as well.
+    """
     problems: list[Problem] = []
     sources = [s for s in (_load(name, data, problems) for name, data in files.items()) if s]
     for source in sources:
@@ -126,14 +145,16 @@ def parse_files(files: dict[str, bytes], *, form_keys: set[str], operators: set[
     index = _build_index(sources, known)
     for source in sources:
         _stage(source, _reference_problems(source, index), problems)
+    uses = _decision_uses(index)
+    rebuilt = _rebuilt_sources(sources, known, index, uses, redeploy or {})
     parser = _spiff_parser(sources, known, index, problems)
     locator = Locator({s.name: s.root for s in sources + known if s.root is not None})
-    builds = _build_specs(parser, sources, index, locator, problems)
-    _check_builds(builds, sources, CheckContext(set(form_keys), set(operators), locator), problems)
+    builds = _build_specs(parser, sources + rebuilt, index, locator, problems)
+    _check_builds(builds, sources + rebuilt, CheckContext(set(form_keys), set(operators), locator), problems)
     problems = _unique(problems)
     if problems:
         return ParseResult([], [], problems)
-    return _result(parser, builds, sources)
+    return _result(parser, builds, sources, uses)
 
 
 def _stage(source: _Source, found: list[Problem], problems: list[Problem]) -> None:
@@ -332,10 +353,11 @@ def _decision_table_problems(source: _Source, element: Any, decision: Any) -> li
 
 
 def _decision_expression_problems(source: _Source, table: Any) -> list[Problem]:
-    """Input expressions and output entries are evaluated as Python expressions."""
+    """Input expressions and output entries are evaluated as Python expressions; input entries
+    as Python tests (SpiffWorkflow's DMN engine, not FEEL)."""
     checks = [(i.id, "input expression", i.expression) for i in table.inputs if i.expression]
-    for rule in table.rules:
-        checks += [(e.id, "output entry", e.text) for e in rule.outputEntries if e.text]
+    for number, rule in enumerate(table.rules, start=1):
+        checks += [(e.id, f"output entry of rule {number}", e.text) for e in rule.outputEntries if e.text]
     problems = []
     locator = Locator({source.name: source.root})
     for element_id, label, text in checks:
@@ -343,7 +365,45 @@ def _decision_expression_problems(source: _Source, table: Any) -> list[Problem]:
         if error:
             problems.append(Problem(source.name, locator.line(source.name, element_id), element_id,
                                     f"the {label} is not a valid expression: {error}"))
+    for number, rule in enumerate(table.rules, start=1):
+        for entry in rule.inputEntries:
+            for text in entry.lhs:
+                error = input_entry_error(text)
+                if error:
+                    problems.append(Problem(source.name, locator.line(source.name, entry.id), entry.id,
+                                            f"the input entry of rule {number} ({text}) {error}"))
     return problems
+
+
+_FEEL_NOT = re.compile(r"^\s*not\s*\(")
+
+
+def input_entry_error(text: str | None) -> str | None:
+    """Why SpiffWorkflow cannot test an input entry, or None. It compares ``input == (entry)``
+    when the entry is an expression, appends the entry (``input < 5``, ``input in (...)``) when
+    it starts with an operator, and puts the input in for ``?`` (``1 < ? < 5``)."""
+    if text is None or not text.strip() or text.strip() == "-":
+        return None
+    entry = text.strip()
+    if _FEEL_NOT.match(entry):
+        return 'is FEEL\'s not(...); SpiffWorkflow evaluates Python: write != "a" or not in ("a", "b")'
+    if "?" in entry:
+        entry = re.sub(r"(\?)(?=(?:[^'\"]|['\"][^'\"]*['\"])*$)", "dmninputexpr", entry)
+    if expression_error(entry) is None:
+        if _is_tuple(entry):
+            return 'is a list of values; in Python write in ("a", "b")'
+        return None
+    if expression_error(f"dmninputexpr {entry}") is None:
+        return None
+    return "is not a valid test: write a value (\"a\", 5), a comparison (< 5, in (\"a\", \"b\")) or - for any"
+
+
+def _is_tuple(entry: str) -> bool:
+    try:
+        tree = ast.parse(entry, mode="eval")
+    except SyntaxError:
+        return False
+    return isinstance(tree.body, ast.Tuple)
 
 
 # --- stage 3: references and SpiffWorkflow's parser ------------------------------------
@@ -455,6 +515,54 @@ def _id_clash_problems(source: _Source) -> list[Problem]:
                     f"spiffworkflow:{etree.QName(element).localname} id '{element.get('id')}' is also "
                     "the id of a BPMN element; SpiffWorkflow would confuse the two, so rename one"))
     return problems
+
+
+def _decision_uses(index: _Index) -> dict[str, tuple[set[str], set[str]]]:
+    """Each process: (the decisions its business rule tasks call, the processes it calls)."""
+    uses: dict[str, tuple[set[str], set[str]]] = {}
+    for process_id, source in index.processes.items():
+        found = source.root.xpath("bpmn:process[@id=$id]", namespaces=NSMAP, id=process_id)
+        if not found:
+            continue
+        decisions = {text.strip() for text in found[0].xpath(
+            ".//bpmn:businessRuleTask/bpmn:extensionElements/spiffworkflow:calledDecisionId/text()",
+            namespaces=NSMAP) if text.strip()}
+        calls = {c.get("calledElement") for c in found[0].iter(f"{{{BPMN_NS}}}callActivity") if c.get("calledElement")}
+        uses[process_id] = (decisions, calls)
+    return uses
+
+
+def decisions_used(uses: dict[str, tuple[set[str], set[str]]], process_id: str) -> set[str]:
+    """The decisions a process's spec holds: its own and those of the processes it calls."""
+    found: set[str] = set()
+    seen: set[str] = set()
+    pending = [process_id]
+    while pending:
+        current = pending.pop()
+        if current in seen or current not in uses:
+            continue
+        seen.add(current)
+        decisions, calls = uses[current]
+        found |= decisions
+        pending.extend(calls)
+    return found
+
+
+def _rebuilt_sources(sources: list[_Source], known: list[_Source], index: _Index,
+                     uses: dict[str, tuple[set[str], set[str]]], redeploy: dict[str, str]) -> list[_Source]:
+    """The known files with deployed processes that use a decision of the new files; each gets
+    those processes as its ``process_ids`` so they are built (and versioned) again."""
+    new_decisions = {s.decision[0] for s in sources if s.kind == "dmn" and not s.failed and s.decision}
+    if not new_decisions or not redeploy:
+        return []
+    known_by_name = {s.name: s for s in known}
+    rebuilt: dict[str, _Source] = {}
+    for process_id, source in index.processes.items():
+        if (known_by_name.get(source.name) is source and redeploy.get(process_id) == source.name
+                and decisions_used(uses, process_id) & new_decisions):
+            source.process_ids.append(process_id)
+            rebuilt[source.name] = source
+    return list(rebuilt.values())
 
 
 def _spiff_parser(sources: list[_Source], known: list[_Source], index: _Index,
@@ -616,11 +724,17 @@ def _unique(problems: list[Problem]) -> list[Problem]:
 
 # --- the result -----------------------------------------------------------------------
 
-def _result(parser: SpiffBpmnParser, builds: list[_Build], sources: list[_Source]) -> ParseResult:
+def _result(parser: SpiffBpmnParser, builds: list[_Build], sources: list[_Source],
+            uses: dict[str, tuple[set[str], set[str]]]) -> ParseResult:
     processes, problems = [], []
+    new_files = {s.name for s in sources}
     for build in builds:
         try:
-            processes.append(_parsed_process(parser, build))
+            parsed = _parsed_process(parser, build)
+            parsed.decisions = sorted(decisions_used(uses, build.key))
+            if build.source.name not in new_files:
+                parsed.rebuilt_from = _sha256(build.source.data)
+            processes.append(parsed)
         except Exception as exc:
             message = f"the spec could not be serialized: {exc!r}"
             problems.append(Problem(build.source.name, None, build.key, message))

@@ -56,8 +56,17 @@ class DeploymentsView(MethodView):
     @blp.doc(**UPLOAD_DOC)
     @blp.response(201, DeploymentResult)
     @blp.alt_response(422, description="validation problems; nothing was deployed")
+    @blp.alt_response(409, description="another deployment stored a version of the same process meanwhile; "
+                                       "nothing was deployed")
     def post(self):
-        """Validate and deploy BPMN/DMN files (all or nothing)."""
+        """Validate and deploy BPMN/DMN files (all or nothing).
+
+        Versions follow content: unchanged files make no new version. A process version holds the
+        decision tables it was deployed with, so a changed decision also gives a new version to every
+        process whose latest version uses it (rebuilt from its deployed BPMN file, ``rebuilt``), in
+        the same deployment: each decision's ``affects`` lists them, each process's ``decisions``
+        the decision versions it holds. Instances started afterwards use them; running ones keep
+        their version. 409 when another deployment changed one of them meanwhile."""
         actor = principal()
         return deployments.deploy(platform(), actor, uploaded_files())
 

@@ -186,13 +186,33 @@ class DefinitionQuery(PageArgs):
 class DeployedItem(Schema):
     key = fields.String()
     version = fields.Integer()
-    new = fields.Boolean()
+    new = fields.Boolean(metadata={"description": "a new version was stored (false: unchanged, the latest)"})
+
+
+class VersionRef(Schema):
+    key = fields.String()
+    version = fields.Integer()
+
+
+class DeployedProcess(DeployedItem):
+    decisions = fields.List(fields.Nested(VersionRef), metadata={
+        "description": "the decision versions this process version holds (its business rule tasks' and its "
+                       "called processes'); only for a process that uses decisions"})
+    rebuilt = fields.Boolean(metadata={
+        "description": "true when the process was not among the files: it was rebuilt from its deployed BPMN "
+                       "file because the deployment changes a decision it uses"})
+
+
+class DeployedDecision(DeployedItem):
+    affects = fields.List(fields.Nested(VersionRef), metadata={
+        "description": "the new process versions of this deployment that hold this new decision version; "
+                       "instances they start use it, running ones keep their own (empty when unchanged)"})
 
 
 class DeploymentResult(Schema):
-    deployment_id = fields.Integer(allow_none=True)
-    processes = fields.List(fields.Nested(DeployedItem))
-    decisions = fields.List(fields.Nested(DeployedItem))
+    deployment_id = fields.Integer(allow_none=True, metadata={"description": "null when nothing changed"})
+    processes = fields.List(fields.Nested(DeployedProcess))
+    decisions = fields.List(fields.Nested(DeployedDecision))
 
 
 class Deployment(Schema):
