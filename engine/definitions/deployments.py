@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, load_only
 
-from engine.errors import BadRequest, Conflict, Forbidden, ValidationFailed
+from engine.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from engine.models import DecisionDefinition, Deployment, DeploymentFile, ProcessDefinition
 from engine.principal import Principal
 
@@ -233,6 +233,33 @@ def known_files(session: Session, exclude: set[str]) -> dict[str, bytes]:
             if filename not in exclude:
                 known[filename] = content.encode("utf-8")
     return known
+
+
+def processes_using(platform: Platform, decision_key: str) -> list[dict[str, Any]]:
+    """The processes whose latest version calls the decision (directly or through a process it
+    calls), each with that version: deploying a new version of the decision versions them."""
+    from engine.definitions.parsing import decisions_by_process
+
+    with platform.Session() as session:
+        latest = dict(session.execute(select(ProcessDefinition.key, func.max(ProcessDefinition.version))
+                                      .group_by(ProcessDefinition.key)).all())
+        files = {name: data for name, data in known_files(session, exclude=set()).items()
+                 if name.lower().endswith(".bpmn")}
+    uses = decisions_by_process(files)
+    return [{"key": key, "version": latest[key]} for key in sorted(latest) if decision_key in uses.get(key, ())]
+
+
+def decision_file(platform: Platform, key: str, version: int | None = None) -> dict[str, Any]:
+    """A deployed decision's file to edit: its latest version, or ``version``; NotFound if none."""
+    with platform.Session() as session:
+        latest = session.scalar(select(func.max(DecisionDefinition.version)).where(DecisionDefinition.key == key))
+        row = session.scalar(select(DecisionDefinition).where(DecisionDefinition.key == key,
+                                                              DecisionDefinition.version == (version or latest)))
+        if row is None:
+            raise NotFound(f"decision '{key}' has no version {version or ''}".rstrip() + " deployed")
+        stored = session.get(DeploymentFile, row.file_id)
+        return {"key": row.key, "version": row.version, "latest": latest, "name": row.name,
+                "filename": stored.filename, "xml": stored.content, "deployed_at": row.deployed_at}
 
 
 def definition_file(session: Session, definition: ProcessDefinition) -> DeploymentFile:

@@ -56,7 +56,8 @@ from engine.definitions.validation import (
     properties,
 )
 
-__all__ = ["MAX_FILE_BYTES", "ParseResult", "ParsedDecision", "ParsedProcess", "Problem", "parse_files"]
+__all__ = ["MAX_FILE_BYTES", "ParseResult", "ParsedDecision", "ParsedProcess", "Problem", "decisions_by_process",
+           "parse_files"]
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 KINDS = {".bpmn": "bpmn", ".dmn": "dmn"}
@@ -307,7 +308,7 @@ def _dmn_problems(source: _Source) -> list[Problem]:
         where = decisions[1] if len(decisions) > 1 else root
         return [Problem(source.name, where.sourceline, where.get("id"),
                         f"a DMN file must define exactly one decision; this one defines {len(decisions)}")]
-    return _dmn_parse_problems(source, decisions[0])
+    return _cell_problems(source, decisions[0]) or _dmn_parse_problems(source, decisions[0])
 
 
 def _dmn_schema_problems(source: _Source, namespace: str) -> list[Problem]:
@@ -349,29 +350,38 @@ def _decision_table_problems(source: _Source, element: Any, decision: Any) -> li
         problems.append(Problem(source.name, line, table.id,
                                 f"COLLECT aggregation {table_element.get('aggregation')} is not supported; "
                                 "remove it to collect all matches"))
-    return problems + _decision_expression_problems(source, table)
+    return problems
 
 
-def _decision_expression_problems(source: _Source, table: Any) -> list[Problem]:
-    """Input expressions and output entries are evaluated as Python expressions; input entries
-    as Python tests (SpiffWorkflow's DMN engine, not FEEL)."""
-    checks = [(i.id, "input expression", i.expression) for i in table.inputs if i.expression]
-    for number, rule in enumerate(table.rules, start=1):
-        checks += [(e.id, f"output entry of rule {number}", e.text) for e in rule.outputEntries if e.text]
+def _cell_problems(source: _Source, decision: Any) -> list[Problem]:
+    """Every cell of the table at once (before SpiffWorkflow's parser, which stops at the first):
+    input expressions and output entries are Python expressions, input entries Python tests
+    (SpiffWorkflow's DMN engine evaluates Python, not FEEL)."""
+    ns = {"dmn": etree.QName(decision).namespace}
+    table = decision.find("dmn:decisionTable", ns)
+    if table is None:
+        return []
     problems = []
-    locator = Locator({source.name: source.root})
-    for element_id, label, text in checks:
-        error = expression_error(text)
+
+    def add(element: Any, message: str) -> None:
+        problems.append(Problem(source.name, element.sourceline, _nearest_id(element), message))
+
+    for clause in table.findall("dmn:input", ns):
+        text = clause.find("dmn:inputExpression/dmn:text", ns)
+        error = expression_error(text.text) if text is not None and (text.text or "").strip() else None
         if error:
-            problems.append(Problem(source.name, locator.line(source.name, element_id), element_id,
-                                    f"the {label} is not a valid expression: {error}"))
-    for number, rule in enumerate(table.rules, start=1):
-        for entry in rule.inputEntries:
-            for text in entry.lhs:
-                error = input_entry_error(text)
-                if error:
-                    problems.append(Problem(source.name, locator.line(source.name, entry.id), entry.id,
-                                            f"the input entry of rule {number} ({text}) {error}"))
+            add(clause.find("dmn:inputExpression", ns), f"the input expression is not a valid expression: {error}")
+    for number, rule in enumerate(table.findall("dmn:rule", ns), start=1):
+        for entry in rule.findall("dmn:inputEntry", ns):
+            text = entry.findtext("dmn:text", None, ns)
+            error = input_entry_error(text)
+            if error:
+                add(entry, f"the input entry of rule {number} ({text.strip()}) {error}")
+        for entry in rule.findall("dmn:outputEntry", ns):
+            text = entry.findtext("dmn:text", None, ns)
+            error = expression_error(text) if (text or "").strip() else None
+            if error:
+                add(entry, f"the output entry of rule {number} is not a valid expression: {error}")
     return problems
 
 
@@ -546,6 +556,15 @@ def decisions_used(uses: dict[str, tuple[set[str], set[str]]], process_id: str) 
         found |= decisions
         pending.extend(calls)
     return found
+
+
+def decisions_by_process(files: dict[str, bytes]) -> dict[str, set[str]]:
+    """Each process the BPMN files define and the decisions its spec holds (its business rule
+    tasks' and those of the processes it calls), read from the XML without building specs."""
+    sources = [s for s in (_load(name, data, []) for name, data in files.items()) if s and s.kind == "bpmn"]
+    index = _build_index(sources, [])
+    uses = _decision_uses(index)
+    return {process_id: decisions_used(uses, process_id) for process_id in index.processes}
 
 
 def _rebuilt_sources(sources: list[_Source], known: list[_Source], index: _Index,
