@@ -142,6 +142,8 @@ class ProcessInstance(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime)
     variables: Mapped[dict] = mapped_column(JSON, default=dict)
     workflow_json: Mapped[str] = mapped_column(Text)
+    # the VERSION of the SpiffWorkflow serializer that wrote workflow_json (migration 0005)
+    serializer_version: Mapped[str] = mapped_column(String(16))
     revision: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": revision}

@@ -223,5 +223,55 @@ def token_create(ctx: click.Context, name: str) -> None:
     click.echo(value)
 
 
+@main.group()
+def db() -> None:
+    """The database schema's version: Alembic revisions in migrations/ (see docs/migrations.md)."""
+
+
+@db.command("current")
+@click.pass_context
+def db_current(ctx: click.Context) -> None:
+    """Print the database's schema revision and whether it is the newest; changes nothing.
+    Exits 1 when the database is not at the newest revision (init-db upgrades it)."""
+    from engine import schema
+
+    try:
+        platform = build_platform(ctx.find_root().obj["settings"])
+    except (SettingsError, StartupError) as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        current, head = schema.current_revision(platform), schema.head_revision(platform)
+        known = current is None or schema.is_known(platform, current)
+    finally:
+        platform.close()
+    if current == head:
+        click.echo(f"{current} (head)")
+        return
+    if current is None:
+        click.echo(f"none: a new database, or one made before migrations (head: {head}; "
+                   "towerflow init-db upgrades it)")
+    elif not known:
+        click.echo(f"{current}: unknown to this version, whose head is {head} (upgraded by a newer TowerFlow?)")
+    else:
+        click.echo(f"{current} (not the head: {head}; towerflow init-db upgrades it)")
+    ctx.exit(1)
+
+
+@db.command("revision")
+@click.option("-m", "--message", required=True, help="What the revision changes (also its file name).")
+@click.option("--autogenerate/--empty", default=True, show_default=True,
+              help="Write the operations the models differ in from the migrations' schema, or an empty revision.")
+def db_revision(message: str, autogenerate: bool) -> None:
+    """Write the next revision (migrations/versions/NNNN_<message>.py) for a change to the models.
+
+    Autogenerate compares the models with a scratch SQLite database built by every existing
+    revision: read the file, add what it cannot see (data, PostgreSQL-only objects), test it."""
+    import migrations
+    from engine import schema
+
+    path = schema.new_revision(migrations.LOCATION, message, autogenerate=autogenerate)
+    click.echo(f"wrote {path}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

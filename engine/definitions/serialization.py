@@ -49,6 +49,9 @@ class _WorkflowStateConverter(BpmnWorkflowConverter):
 
 _WorkflowStateConverter(BpmnWorkflow, _registry)  # replaces SpiffWorkflow's for BpmnWorkflow
 SERIALIZER = BpmnWorkflowSerializer(_registry)
+SERIALIZER_VERSION: str = SERIALIZER.VERSION
+"""The format version of the workflow state it writes ("1.5" for SpiffWorkflow 3.2.0), stored with
+every instance's state (``ProcessInstance.serializer_version``)."""
 
 
 class _Encoder(SERIALIZER._encoder_cls):

@@ -17,7 +17,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.orm import Session
 
-from engine.definitions.serialization import workflow_from_json, workflow_to_json
+from engine.definitions.serialization import SERIALIZER_VERSION, workflow_from_json, workflow_to_json
 from engine.errors import NotFound
 from engine.lifecycle import InstanceEvent, TaskEvent
 from engine.models import (
@@ -85,7 +85,7 @@ class InstanceRun:
         row = ProcessInstance(
             definition_id=definition.id, process_key=definition.key, version=definition.version,
             business_key=business_key, tenant=tenant, state="running", started_by=actor,
-            started_at=now, updated_at=now, variables={}, workflow_json="{}",
+            started_at=now, updated_at=now, variables={}, workflow_json="{}", serializer_version=SERIALIZER_VERSION,
         )
         session.add(row)
         session.flush()
@@ -98,6 +98,7 @@ class InstanceRun:
         compact(self.workflow)
         row.variables = current_data(self.workflow)
         row.workflow_json = workflow_to_json(self.workflow)
+        row.serializer_version = SERIALIZER_VERSION
         row.updated_at = now
         # The queries below read only rows this method writes itself; holding the flush back
         # sends all the writes (instance, tasks, jobs, audit rows) together at the end.
