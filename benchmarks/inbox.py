@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import event, text
 
+from engine.definitions.serialization import SERIALIZER_VERSION
+
 from .common import Http, Section, Server, Workspace, db_label, log, make_user, median, ms, pct, principal
 
 TENANTS = ("china_mobile", "china_unicom", "china_telecom")
@@ -47,7 +49,7 @@ def _rows(scale: Scale, definition_id: int, now: datetime, seed: int = 5):
         for i in range(1, scale.open_tasks + 1):
             started = now - timedelta(days=30, seconds=i)
             yield (i, definition_id, KEYS[i % 5], 1, f"BK-{i:07d}", TENANTS[i % 3], "waiting", "bench",
-                   started, started, "{}", "{}", 1)
+                   started, started, "{}", "{}", 1, SERIALIZER_VERSION)
 
     def tasks():
         task_id = 0
@@ -88,7 +90,8 @@ TASK_COLUMNS = ("id", "instance_id", "spiff_task_id", "element_id", "title", "pr
                 "candidate_groups", "candidate_users", "assignee", "due_at", "priority", "form_key", "state",
                 "created_at", "claimed_at", "completed_at", "completed_by")
 INSTANCE_COLUMNS = ("id", "definition_id", "process_key", "version", "business_key", "tenant", "state",
-                    "started_by", "started_at", "updated_at", "variables", "workflow_json", "revision")
+                    "started_by", "started_at", "updated_at", "variables", "workflow_json", "revision",
+                    "serializer_version")
 
 
 def _sqlite_time(value):

@@ -12,6 +12,8 @@ from datetime import timedelta
 
 from sqlalchemy import select, text
 
+from engine.definitions.serialization import SERIALIZER_VERSION
+
 from .common import BENCH_DIR, Section, Server, Workspace, db_label, log, make_platform, ms, principal
 from .profiling import profile
 
@@ -47,10 +49,10 @@ def prepare_timers(url: str, count: int, window: float, lead: float):
         iid = first_id + n
         iso = at.isoformat()
         instance_rows.append((iid, definition_id, "bench_timer", 1, f"T-{n}", None, "waiting", "bench", now, now,
-                              variables.replace(FAR, iso), state.replace(FAR, iso), 1))
+                              variables.replace(FAR, iso), state.replace(FAR, iso), 1, SERIALIZER_VERSION))
         job_rows.append((iid, "timer", spiff_task_id, element_id, at, "pending", 0, 1, now))
     cols_i = ("id, definition_id, process_key, version, business_key, tenant, state, started_by, started_at, "
-              "updated_at, variables, workflow_json, revision")
+              "updated_at, variables, workflow_json, revision, serializer_version")
     cols_j = "instance_id, kind, spiff_task_id, element_id, due_at, state, attempts, max_attempts, created_at"
     if platform.is_postgres:
         raw = platform.engine.raw_connection()
@@ -71,7 +73,7 @@ def prepare_timers(url: str, count: int, window: float, lead: float):
         def fmt(v):
             return v.strftime("%Y-%m-%d %H:%M:%S.%f") if hasattr(v, "strftime") else v
         conn = sqlite3.connect(platform.engine.url.database)
-        conn.executemany(f"INSERT INTO process_instances ({cols_i}) VALUES ({', '.join('?' * 13)})",
+        conn.executemany(f"INSERT INTO process_instances ({cols_i}) VALUES ({', '.join('?' * 14)})",
                          [tuple(fmt(v) for v in r) for r in instance_rows])
         conn.executemany(f"INSERT INTO jobs ({cols_j}) VALUES ({', '.join('?' * 9)})",
                          [tuple(fmt(v) for v in r) for r in job_rows])

@@ -14,6 +14,7 @@ from engine.definitions import deployments
 from engine.errors import EngineError
 from engine.plugins import StartupError
 from engine.principal import SYSTEM
+from engine.schema import SchemaError
 from engine.settings import Settings, SettingsError
 from tower.demo import DEMO_PASSWORD, DEMO_USERS
 
@@ -25,9 +26,9 @@ def _platform(ctx: click.Context):
     settings = ctx.find_root().obj["settings"]
     try:
         platform = build_platform(settings)
-    except (SettingsError, StartupError) as exc:
+        platform.init_db()
+    except (SettingsError, StartupError, SchemaError) as exc:
         raise click.ClickException(str(exc)) from None
-    platform.init_db()
     return platform
 
 
@@ -44,7 +45,7 @@ def _collect(paths: tuple[str, ...]) -> dict[str, bytes]:
 
 
 @click.group()
-@click.option("--database", envvar="TOWERFLOW_DATABASE_URL", default=None,
+@click.option("--database", default=None,
               help="Database URL (default: TOWERFLOW_DATABASE_URL, else sqlite:///towerflow.db).")
 @click.pass_context
 def main(ctx: click.Context, database: str | None) -> None:
