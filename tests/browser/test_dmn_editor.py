@@ -80,7 +80,7 @@ def edit_cell(page, element_id: str, text: str) -> None:
 def test_a_designer_changes_a_limit_and_new_faults_get_it(new_page, users, platform, deployed):
     running = report(platform, "FAULT-RUNNING")  # started on v1; accepted after the deploy
     users("des_li", ["designer"], display_name="李设计")
-    page = new_page("en")
+    page = new_page("zh")
     errors = watch_errors(page)
     page.set_viewport_size({"width": 1366, "height": 900})
     sign_in(page, "des_li")
@@ -97,12 +97,12 @@ def test_a_designer_changes_a_limit_and_new_faults_get_it(new_page, users, platf
     page.click("[data-testid=dmn-validate]")
     page.wait_for_selector("#tf-dmn[data-last='lint:200']")
     status = page.locator("[data-testid=dmn-status]").inner_text()
-    assert "No problems found" in status and "fault_dispatch" in status, status
+    assert "未发现问题" in status and "fault_dispatch" in status, status
     screenshot(page, "dmn-editor")
 
     page.click("[data-testid=dmn-deploy]")
     page.wait_for_selector("#tf-dmn[data-last='deploy:201']")
-    assert "fault_repair_limit version 2" in page.locator("[data-testid=dmn-status]").inner_text()
+    assert "已部署：fault_repair_limit 第 2 版" in page.locator("[data-testid=dmn-status]").inner_text()
     affected = page.locator("[data-testid=dmn-affected] li[data-process=fault_dispatch]")
     assert affected.get_attribute("data-version") == "2" and affected.inner_text() == "fault_dispatch v2"
     assert page.locator("[data-testid=dmn-version]").inner_text() == "2"
