@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from helpers import deploy
+from helpers import deploy, read
 
 from engine import identity
+from engine.definitions import deployments
+from engine.principal import SYSTEM
 
 PASSWORD = "password123"
 CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
@@ -61,14 +63,11 @@ def test_labels_follow_the_page_language(signed_in, platform):
     body = des.get("/designer/catalog.json").json
     approval = next(f for f in body["forms"] if f["key"] == "approval")
     assert approval["fields"][0]["label"] == "Approved"
-    assert next(g for g in body["groups"] if g["id"] == "city_director")["label"] == "City construction and maintenance director"
+    director = next(g for g in body["groups"] if g["id"] == "city_director")
+    assert director["label"] == "City construction and maintenance director"
 
 
 def test_processes_show_their_latest_version(signed_in, platform):
-    from engine.definitions import deployments
-    from engine.principal import SYSTEM
-    from helpers import read
-
     deploy(platform, "ui_des_order.bpmn")
     changed = read("ui_des_order.bpmn").replace(b'name="Site order review"', b'name="Order review"')
     deployments.deploy(platform, SYSTEM, {"ui_des_order.bpmn": changed})

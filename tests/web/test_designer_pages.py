@@ -288,10 +288,34 @@ def test_missing_assets_are_named_and_upload_still_works(browser, platform, monk
     assert 'data-testid="modeler-unavailable"' in index and 'name="files"' in index
     assert "/edit?version=1" not in index and 'data-testid="new-diagram"' not in index
     modeler = des.client.get("/designer/processes/ui_des_order/edit").text
-    assert 'data-testid="modeler-unavailable"' in modeler and "bpmn-modeler.js" not in modeler
+    assert 'data-testid="modeler-unavailable"' in modeler and "build/modeler.js" not in modeler
     broken = des.upload(("ui_des_broken.bpmn", read("ui_des_broken.bpmn")))
     assert broken.status_code == 422 and "no_such_form" in broken.text
     assert 'data-testid="diagram-unavailable"' in broken.text and "bpmn-viewer.js" not in broken.text
     good = des.upload(("ui_des_order.bpmn", changed_order()))
     assert 'data-version="2" data-new="yes"' in good.text
     assert versions(platform, "ui_des_order") == [1, 2]
+
+
+def test_an_unbuilt_modeler_bundle_is_named_and_the_page_says_to_run_make_install(browser, platform, monkeypatch,
+                                                                                  tmp_path):
+    import web.assets
+
+    monkeypatch.setattr(web.assets, "BUILD", tmp_path)  # web/static/build/ as before `make install`
+    deploy(platform, "ui_des_order.bpmn")
+    des = browser("des", ["designer"])
+    modeler = des.client.get("/designer/processes/ui_des_order/edit").text
+    assert 'data-testid="assets-missing"' in modeler and "web/static/build/modeler.js" in modeler
+    assert 'data-testid="modeler-unavailable"' in modeler and "make install" in modeler
+    assert "build/modeler.js?v=" not in modeler and 'id="tf-modeler"' not in modeler
+    assert 'data-testid="modeler-unavailable"' in des.client.get("/designer/").text
+
+
+def test_the_modeler_page_loads_the_bundle_and_the_catalog(browser, platform):
+    deploy(platform, "ui_des_order.bpmn")
+    des = browser("des", ["designer"])
+    page = des.client.get("/designer/processes/ui_des_order/edit").text
+    assert re.search(r'src="/static/build/modeler\.js\?v=\d+"', page)
+    assert re.search(r'href="/static/build/modeler\.css\?v=\d+"', page)
+    assert 'data-catalog-url="/designer/catalog.json"' in page and 'data-testid="properties-panel"' in page
+    assert "/static/designer.js" not in page and "bpmn-modeler.js" not in page

@@ -1,0 +1,338 @@
+"""The modeler's properties panel in a real browser (1366 px beside the canvas, 390 px below it).
+
+A designer opens a prepared diagram (a user task with a timer boundary event, an exclusive
+gateway with two flows, a service task, and SpiffWorkflow extensions the panel does not show)
+in a new diagram, sets every property through the panel only, validates, deploys, and opens
+the deployed version again: every value is still in the panel and the unknown extensions
+survived.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from pages import screenshot, sign_in
+from sqlalchemy import select
+
+from engine.models import DeploymentFile, ProcessDefinition
+
+PREPARED = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" xmlns:di="http://www.omg.org/spec/DD/20100524/DI" xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="Defs_ui_panel" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="ui_panel" name="Panel round trip" isExecutable="true">
+    <bpmn:startEvent id="start" name="Requested">
+      <bpmn:outgoing>f_start</bpmn:outgoing>
+    </bpmn:startEvent>
+    <bpmn:userTask id="review" name="Review">
+      <bpmn:extensionElements>
+        <spiffworkflow:properties>
+          <spiffworkflow:property name="auditTag" value="keep-me" />
+        </spiffworkflow:properties>
+        <spiffworkflow:customThing level="2">
+          <spiffworkflow:note>not shown by the panel</spiffworkflow:note>
+        </spiffworkflow:customThing>
+      </bpmn:extensionElements>
+      <bpmn:incoming>f_start</bpmn:incoming>
+      <bpmn:outgoing>f_review</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:boundaryEvent id="remind" name="Reminder" cancelActivity="false" attachedToRef="review">
+      <bpmn:outgoing>f_remind</bpmn:outgoing>
+      <bpmn:timerEventDefinition id="remind_timer" />
+    </bpmn:boundaryEvent>
+    <bpmn:endEvent id="reminded" name="Reminded">
+      <bpmn:incoming>f_remind</bpmn:incoming>
+    </bpmn:endEvent>
+    <bpmn:exclusiveGateway id="decide" name="Approved?">
+      <bpmn:incoming>f_review</bpmn:incoming>
+      <bpmn:outgoing>f_yes</bpmn:outgoing>
+      <bpmn:outgoing>f_no</bpmn:outgoing>
+    </bpmn:exclusiveGateway>
+    <bpmn:serviceTask id="notify" name="Notify">
+      <bpmn:incoming>f_yes</bpmn:incoming>
+      <bpmn:outgoing>f_notified</bpmn:outgoing>
+    </bpmn:serviceTask>
+    <bpmn:endEvent id="done" name="Done">
+      <bpmn:incoming>f_notified</bpmn:incoming>
+    </bpmn:endEvent>
+    <bpmn:endEvent id="refused" name="Refused">
+      <bpmn:incoming>f_no</bpmn:incoming>
+    </bpmn:endEvent>
+    <bpmn:sequenceFlow id="f_start" sourceRef="start" targetRef="review" />
+    <bpmn:sequenceFlow id="f_review" sourceRef="review" targetRef="decide" />
+    <bpmn:sequenceFlow id="f_yes" name="yes" sourceRef="decide" targetRef="notify" />
+    <bpmn:sequenceFlow id="f_no" name="no" sourceRef="decide" targetRef="refused" />
+    <bpmn:sequenceFlow id="f_notified" sourceRef="notify" targetRef="done" />
+    <bpmn:sequenceFlow id="f_remind" sourceRef="remind" targetRef="reminded" />
+  </bpmn:process>
+  <bpmndi:BPMNDiagram id="Diagram_ui_panel">
+    <bpmndi:BPMNPlane id="Plane_ui_panel" bpmnElement="ui_panel">
+      <bpmndi:BPMNShape id="start_di" bpmnElement="start"><dc:Bounds x="152" y="102" width="36" height="36" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="review_di" bpmnElement="review"><dc:Bounds x="240" y="80" width="100" height="80" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="decide_di" bpmnElement="decide" isMarkerVisible="true"><dc:Bounds x="395" y="95" width="50" height="50" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="notify_di" bpmnElement="notify"><dc:Bounds x="500" y="80" width="100" height="80" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="done_di" bpmnElement="done"><dc:Bounds x="662" y="102" width="36" height="36" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="refused_di" bpmnElement="refused"><dc:Bounds x="532" y="222" width="36" height="36" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="reminded_di" bpmnElement="reminded"><dc:Bounds x="312" y="262" width="36" height="36" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="remind_di" bpmnElement="remind"><dc:Bounds x="272" y="142" width="36" height="36" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNEdge id="f_start_di" bpmnElement="f_start"><di:waypoint x="188" y="120" /><di:waypoint x="240" y="120" /></bpmndi:BPMNEdge>
+      <bpmndi:BPMNEdge id="f_review_di" bpmnElement="f_review"><di:waypoint x="340" y="120" /><di:waypoint x="395" y="120" /></bpmndi:BPMNEdge>
+      <bpmndi:BPMNEdge id="f_yes_di" bpmnElement="f_yes"><di:waypoint x="445" y="120" /><di:waypoint x="500" y="120" /></bpmndi:BPMNEdge>
+      <bpmndi:BPMNEdge id="f_no_di" bpmnElement="f_no"><di:waypoint x="420" y="145" /><di:waypoint x="420" y="240" /><di:waypoint x="532" y="240" /></bpmndi:BPMNEdge>
+      <bpmndi:BPMNEdge id="f_notified_di" bpmnElement="f_notified"><di:waypoint x="600" y="120" /><di:waypoint x="662" y="120" /></bpmndi:BPMNEdge>
+      <bpmndi:BPMNEdge id="f_remind_di" bpmnElement="f_remind"><di:waypoint x="290" y="178" /><di:waypoint x="290" y="280" /><di:waypoint x="312" y="280" /></bpmndi:BPMNEdge>
+    </bpmndi:BPMNPlane>
+  </bpmndi:BPMNDiagram>
+</bpmn:definitions>
+"""  # noqa: E501 (the diagram's lines as a modeler writes them)
+
+LATIN = re.compile(r"[A-Za-z]")
+DEBOUNCE_MS = 450  # the panel commits typed text after 300 ms (web/frontend/modeler/panel/debounce.js)
+
+
+def watch_errors(page) -> list[str]:
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return errors
+
+
+def field(entry_id: str) -> str:
+    return f"#bio-properties-panel-{entry_id}"
+
+
+def settle(page) -> None:
+    """Let the panel commit what was typed (it debounces input)."""
+    page.wait_for_timeout(DEBOUNCE_MS)
+
+
+MIDDLE_OF_FIRST_SEGMENT = """id => {
+    const modeler = window.towerflowModeler;
+    const [a, b] = modeler.get('elementRegistry').get(id).waypoints;
+    const box = modeler.get('canvas').viewbox();
+    const rect = document.querySelector('#tf-canvas').getBoundingClientRect();
+    return { x: rect.left + ((a.x + b.x) / 2 - box.x) * box.scale,
+             y: rect.top + ((a.y + b.y) / 2 - box.y) * box.scale };
+}"""
+
+
+def select_element(page, element_id: str) -> None:
+    """Click an element on the canvas (a connection in the middle of its first segment)."""
+    canvas = page.locator("[data-testid=modeler-canvas]")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    page.mouse.click(box["x"] + box["width"] - 10, box["y"] + 10)  # nothing there: the context pad goes away
+    shape = page.locator(f"[data-testid=modeler-canvas] .djs-element[data-element-id={element_id}]")
+    if "djs-connection" in (shape.get_attribute("class") or ""):
+        point = page.evaluate(MIDDLE_OF_FIRST_SEGMENT, element_id)
+        page.mouse.click(point["x"], point["y"])
+    else:
+        shape.click()
+    page.wait_for_function("id => (window.towerflowModeler.get('selection').get()[0] || {}).id === id",
+                           arg=element_id)
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
+def open_list_item(page, item_id: str) -> None:
+    item = page.locator(f"#tf-properties [data-entry-id={item_id}]")
+    if "open" not in (item.get_attribute("class") or ""):
+        item.locator(".bio-properties-panel-collapsible-entry-header").click()
+
+
+def add_list_item(page, group_id: str) -> None:
+    page.click(f"#tf-properties [data-group-id=group-{group_id}] .bio-properties-panel-add-entry")
+
+
+def add_token(page, entry_id: str, value: str) -> None:
+    page.fill(field(entry_id), value)
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f"#tf-properties [data-entry-id={entry_id}] .tf-token[data-value='{value}']")
+
+
+def group_titles(page) -> list[str]:
+    return page.locator("#tf-properties .bio-properties-panel-group-header-title").all_inner_texts()
+
+
+def open_prepared_diagram(page) -> None:
+    """A new diagram, then the prepared XML drawn through the XML panel (loading, not editing)."""
+    page.goto("/designer/new")
+    page.wait_for_selector("#tf-modeler[data-ready=true]")
+    page.wait_for_selector("#tf-modeler[data-catalog=ready]")
+    page.click("[data-testid=edit-xml]")
+    page.fill("[data-testid=xml-text]", PREPARED)
+    page.click("[data-testid=apply-xml]")
+    page.click("[data-testid=edit-xml]")  # closed again: from here on only the panel edits
+    page.fill("[data-testid=filename]", "ui_panel.bpmn")
+
+
+def set_everything(page) -> None:
+    select_element(page, "review")
+    page.select_option(field("tf-formKey"), "approval")
+    preview = page.locator("[data-testid=form-preview]")
+    assert preview.get_attribute("data-form") == "approval"
+    approved = preview.locator("tr[data-field=approved]").inner_text()
+    assert "是否同意" in approved and "是/否" in approved and "是" in approved.split("\t")[-1]
+    add_token(page, "tf-candidateGroups", "city_director")
+    assert "地市建维主任" in page.inner_text("[data-entry-id=tf-candidateGroups] .tf-token")
+    page.fill(field("tf-dueIn"), "P2D")
+    page.fill(field("tf-priority"), "70")
+    settle(page)
+    assert page.inner_text("[data-testid=due-meaning]") == "任务就绪 2 天后到期"
+
+    select_element(page, "notify")
+    page.select_option(field("tf-operator"), "sms.send")
+    page.fill(field("tf-resultVariable"), "sms_result")
+    settle(page)
+    add_list_item(page, "tf-parameters")
+    open_list_item(page, "tf-parameter-0")
+    page.fill(field("tf-parameter-0-id"), "to")
+    page.select_option(field("tf-parameter-0-type"), "str")
+    page.fill(field("tf-parameter-0-value"), "manager_phone")
+    settle(page)
+
+    select_element(page, "f_yes")
+    page.fill(field("tf-condition"), "approved == True")
+    settle(page)
+    select_element(page, "f_no")
+    page.check(field("tf-default-flow"))
+    page.wait_for_selector("[data-entry-id=tf-condition].tf-info")  # a default flow has no condition
+
+    select_element(page, "remind")
+    page.select_option(field("tf-timer-type"), "timeDuration")
+    page.fill(field("tf-timer-value"), "PT15M")
+    settle(page)
+    assert page.inner_text("[data-testid=timer-meaning]") == "15 分钟后"
+
+
+def check_everything(page) -> None:
+    select_element(page, "review")
+    assert page.input_value(field("tf-formKey")) == "approval"
+    assert page.locator("[data-testid=form-preview] tr[data-field=approved]").count() == 1
+    chosen = page.locator("[data-entry-id=tf-candidateGroups] .tf-token")
+    assert chosen.count() == 1 and chosen.get_attribute("data-value") == "city_director"
+    assert page.input_value(field("tf-dueIn")) == "P2D"
+    assert page.input_value(field("tf-priority")) == "70"
+
+    select_element(page, "notify")
+    assert page.input_value(field("tf-operator")) == "sms.send"
+    assert page.input_value(field("tf-resultVariable")) == "sms_result"
+    open_list_item(page, "tf-parameter-0")
+    assert page.input_value(field("tf-parameter-0-id")) == "to"
+    assert page.input_value(field("tf-parameter-0-type")) == "str"
+    assert page.input_value(field("tf-parameter-0-value")) == "manager_phone"
+
+    select_element(page, "f_yes")
+    assert page.input_value(field("tf-condition")) == "approved == True"
+    assert not page.is_checked(field("tf-default-flow"))
+    select_element(page, "f_no")
+    assert page.is_checked(field("tf-default-flow"))
+
+    select_element(page, "remind")
+    assert page.input_value(field("tf-timer-type")) == "timeDuration"
+    assert page.input_value(field("tf-timer-value")) == "PT15M"
+    assert page.inner_text("[data-testid=timer-meaning]") == "15 分钟后"
+
+
+def deployed_xml(platform, key: str, version: int) -> str:
+    with platform.Session() as db:
+        row = db.scalar(select(ProcessDefinition).where(ProcessDefinition.key == key,
+                                                        ProcessDefinition.version == version))
+        return db.get(DeploymentFile, row.file_id).content
+
+
+@pytest.mark.parametrize("width, height, shot", [(1366, 900, "modeler-panel"), (390, 844, "modeler-panel-phone")])
+def test_every_property_set_in_the_panel_survives_deploy_and_reload(new_page, users, platform, width, height, shot):
+    users("des_pan", ["designer"])
+    users("li_zhuren", ["city_director"], display_name="李主任")
+    page = new_page()
+    page.set_viewport_size({"width": width, "height": height})
+    errors = watch_errors(page)
+    sign_in(page, "des_pan")
+    open_prepared_diagram(page)
+    panel = page.locator("[data-testid=properties-panel]")
+    canvas = page.locator("[data-testid=modeler-canvas]").bounding_box()
+    box = panel.bounding_box()
+    if width > 1000:  # beside the canvas
+        assert box["x"] >= canvas["x"] + canvas["width"] - 1 and abs(box["y"] - canvas["y"]) < 2
+        assert not page.is_visible("[data-testid=toggle-panel]")
+    else:  # below it, and it folds away
+        assert box["y"] >= canvas["y"] + canvas["height"] - 1 and box["width"] > 300
+        page.click("[data-testid=toggle-panel]")
+        assert not page.is_visible("#tf-properties")
+        page.click("[data-testid=toggle-panel]")
+        assert page.is_visible("#tf-properties")
+
+    set_everything(page)
+    select_element(page, "review")
+    if width <= 1000:
+        page.locator("[data-group-id=group-tf-form]").scroll_into_view_if_needed()
+    screenshot(page, shot)
+
+    page.click("[data-testid=validate]")
+    page.wait_for_selector("#tf-modeler[data-result=valid]")
+    page.click("[data-testid=deploy]")
+    page.wait_for_selector("#tf-modeler[data-result=deployed]")
+    assert page.locator("[data-testid=modeler-status] li[data-process=ui_panel]").get_attribute("data-version") == "1"
+
+    xml = deployed_xml(platform, "ui_panel", 1)
+    assert '<spiffworkflow:property name="auditTag" value="keep-me"' in xml  # unknown property kept
+    assert '<spiffworkflow:customThing level="2">' in xml and "not shown by the panel" in xml  # unknown element
+    assert '<spiffworkflow:property name="formKey" value="approval"' in xml
+    assert '<spiffworkflow:serviceTaskOperator id="sms.send" resultVariable="sms_result">' in xml
+    assert 'default="f_no"' in xml
+
+    page.goto("/designer/processes/ui_panel/edit")
+    page.wait_for_selector("#tf-modeler[data-ready=true]")
+    page.wait_for_selector("#tf-modeler[data-catalog=ready]")
+    check_everything(page)
+    assert errors == []
+
+
+def test_the_chinese_modeler_speaks_chinese(new_page, users, platform):
+    users("des_zh", ["designer"])
+    page = new_page()
+    page.set_viewport_size({"width": 1366, "height": 900})
+    errors = watch_errors(page)
+    sign_in(page, "des_zh")
+    open_prepared_diagram(page)
+
+    # every palette entry has a tooltip (diagram-js 15 shows the entry's title in a hover tooltip
+    # and as the aria-label, instead of a title attribute)
+    entries = page.locator(".djs-palette .entry")
+    titles = [entries.nth(i).get_attribute("aria-label") for i in range(entries.count())]
+    assert len(titles) >= 12 and all(titles), titles
+    assert "创建开始事件" in titles and "激活抓手工具" in titles
+    assert [t for t in titles if LATIN.search(t)] == []
+    page.hover(".djs-palette .entry[data-action='create.start-event']")
+    assert page.locator(".djs-hover-tooltip").inner_text().strip() == "创建开始事件"
+
+    for element_id in ["start", "review", "remind", "decide", "f_yes", "notify", "done"]:
+        select_element(page, element_id)
+        titles = group_titles(page)
+        assert titles and [t for t in titles if LATIN.search(t)] == [], (element_id, titles)
+        header = page.inner_text("#tf-properties .bio-properties-panel-header-type")
+        assert not LATIN.search(header), (element_id, header)
+
+    select_element(page, "review")
+    pad = page.locator(".djs-context-pad .entry[title]")
+    pad_titles = [pad.nth(i).get_attribute("title") for i in range(pad.count())]
+    assert "追加任务" in pad_titles and [t for t in pad_titles if LATIN.search(t)] == [], pad_titles
+    page.click(".djs-context-pad .entry[data-action=replace]")
+    page.wait_for_selector(".djs-popup")
+    labels = page.locator(".djs-popup .entry .djs-popup-label").all_inner_texts()
+    assert "服务任务" in labels and [t for t in labels if LATIN.search(t)] == [], labels
+    page.keyboard.press("Escape")
+    assert errors == []
+
+
+def test_the_english_modeler_speaks_english(new_page, users, platform):
+    users("des_en", ["designer"])
+    page = new_page(lang="en")
+    sign_in(page, "des_en")
+    open_prepared_diagram(page)
+    titles = page.locator(".djs-palette .entry").evaluate_all("nodes => nodes.map(n => n.getAttribute('aria-label'))")
+    assert "Create start event" in titles
+    select_element(page, "remind")
+    assert "Timer" in group_titles(page)
+    page.select_option(field("tf-timer-type"), "timeCycle")
+    page.fill(field("tf-timer-value"), "R/P1D")
+    settle(page)
+    assert page.inner_text("[data-testid=timer-meaning]") == "every day"
