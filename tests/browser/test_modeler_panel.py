@@ -114,8 +114,9 @@ MIDDLE_OF_FIRST_SEGMENT = """id => {
 }"""
 
 
-def select_element(page, element_id: str) -> None:
-    """Click an element on the canvas (a connection in the middle of its first segment)."""
+def select_element(page, element_id: str, position: dict | None = None) -> None:
+    """Click an element on the canvas (a connection in the middle of its first segment, a lane
+    at `position`, away from the shapes in it)."""
     canvas = page.locator("[data-testid=modeler-canvas]")
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
@@ -125,7 +126,7 @@ def select_element(page, element_id: str) -> None:
         point = page.evaluate(MIDDLE_OF_FIRST_SEGMENT, element_id)
         page.mouse.click(point["x"], point["y"])
     else:
-        shape.click()
+        shape.click(position=position)
     page.wait_for_function("id => (window.towerflowModeler.get('selection').get()[0] || {}).id === id",
                            arg=element_id)
     page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
@@ -320,6 +321,17 @@ def test_the_chinese_modeler_speaks_chinese(new_page, users, platform):
     labels = page.locator(".djs-popup .entry .djs-popup-label").all_inner_texts()
     assert "服务任务" in labels and [t for t in labels if LATIN.search(t)] == [], labels
     page.keyboard.press("Escape")
+
+    draw(page, MORE, "ui_more.bpmn")
+    for element_id, position in [("lane_office", LANE_EDGE), ("wait", None), ("call", None), ("rule", None),
+                                 ("calc", None), ("check", None)]:
+        select_element(page, element_id, position)
+        titles = group_titles(page)
+        assert titles and [t for t in titles if LATIN.search(t)] == [], (element_id, titles)
+    select_element(page, "wait")
+    page.select_option(field("tf-message"), "__towerflow_new_message__")
+    page.wait_for_selector("[data-group-id=group-tf-correlations]")
+    assert "消息关联" in group_titles(page)
     assert errors == []
 
 
@@ -336,3 +348,161 @@ def test_the_english_modeler_speaks_english(new_page, users, platform):
     page.fill(field("tf-timer-value"), "R/P1D")
     settle(page)
     assert page.inner_text("[data-testid=timer-meaning]") == "every day"
+
+
+MORE = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" xmlns:di="http://www.omg.org/spec/DD/20100524/DI" xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="Defs_ui_more" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:collaboration id="Collab_ui_more">
+    <bpmn:participant id="Part_ui_more" name="Site office" processRef="ui_more" />
+  </bpmn:collaboration>
+  <bpmn:process id="ui_more" name="More of the panel" isExecutable="true">
+    <bpmn:laneSet id="LaneSet_ui_more">
+      <bpmn:lane id="lane_office">
+        <bpmn:flowNodeRef>start</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>wait</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>call</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>rule</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>calc</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>check</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>end</bpmn:flowNodeRef>
+      </bpmn:lane>
+    </bpmn:laneSet>
+    <bpmn:startEvent id="start" name="Start"><bpmn:outgoing>m1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:intermediateCatchEvent id="wait" name="Result">
+      <bpmn:incoming>m1</bpmn:incoming><bpmn:outgoing>m2</bpmn:outgoing>
+      <bpmn:messageEventDefinition id="wait_def" />
+    </bpmn:intermediateCatchEvent>
+    <bpmn:callActivity id="call" name="Order"><bpmn:incoming>m2</bpmn:incoming><bpmn:outgoing>m3</bpmn:outgoing></bpmn:callActivity>
+    <bpmn:businessRuleTask id="rule" name="Fee"><bpmn:incoming>m3</bpmn:incoming><bpmn:outgoing>m4</bpmn:outgoing></bpmn:businessRuleTask>
+    <bpmn:scriptTask id="calc" name="Compute"><bpmn:incoming>m4</bpmn:incoming><bpmn:outgoing>m5</bpmn:outgoing></bpmn:scriptTask>
+    <bpmn:userTask id="check" name="Check"><bpmn:incoming>m5</bpmn:incoming><bpmn:outgoing>m6</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="end" name="End"><bpmn:incoming>m6</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="m1" sourceRef="start" targetRef="wait" />
+    <bpmn:sequenceFlow id="m2" sourceRef="wait" targetRef="call" />
+    <bpmn:sequenceFlow id="m3" sourceRef="call" targetRef="rule" />
+    <bpmn:sequenceFlow id="m4" sourceRef="rule" targetRef="calc" />
+    <bpmn:sequenceFlow id="m5" sourceRef="calc" targetRef="check" />
+    <bpmn:sequenceFlow id="m6" sourceRef="check" targetRef="end" />
+  </bpmn:process>
+  <bpmndi:BPMNDiagram id="Diagram_ui_more">
+    <bpmndi:BPMNPlane id="Plane_ui_more" bpmnElement="Collab_ui_more">
+      <bpmndi:BPMNShape id="Part_ui_more_di" bpmnElement="Part_ui_more" isHorizontal="true"><dc:Bounds x="100" y="50" width="1000" height="200" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="lane_office_di" bpmnElement="lane_office" isHorizontal="true"><dc:Bounds x="130" y="50" width="970" height="200" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="start_di" bpmnElement="start"><dc:Bounds x="172" y="132" width="36" height="36" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="wait_di" bpmnElement="wait"><dc:Bounds x="252" y="132" width="36" height="36" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="call_di" bpmnElement="call"><dc:Bounds x="330" y="110" width="100" height="80" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="rule_di" bpmnElement="rule"><dc:Bounds x="470" y="110" width="100" height="80" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="calc_di" bpmnElement="calc"><dc:Bounds x="610" y="110" width="100" height="80" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="check_di" bpmnElement="check"><dc:Bounds x="750" y="110" width="100" height="80" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="end_di" bpmnElement="end"><dc:Bounds x="902" y="132" width="36" height="36" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNEdge id="m1_di" bpmnElement="m1"><di:waypoint x="208" y="150" /><di:waypoint x="252" y="150" /></bpmndi:BPMNEdge>
+      <bpmndi:BPMNEdge id="m2_di" bpmnElement="m2"><di:waypoint x="288" y="150" /><di:waypoint x="330" y="150" /></bpmndi:BPMNEdge>
+      <bpmndi:BPMNEdge id="m3_di" bpmnElement="m3"><di:waypoint x="430" y="150" /><di:waypoint x="470" y="150" /></bpmndi:BPMNEdge>
+      <bpmndi:BPMNEdge id="m4_di" bpmnElement="m4"><di:waypoint x="570" y="150" /><di:waypoint x="610" y="150" /></bpmndi:BPMNEdge>
+      <bpmndi:BPMNEdge id="m5_di" bpmnElement="m5"><di:waypoint x="710" y="150" /><di:waypoint x="750" y="150" /></bpmndi:BPMNEdge>
+      <bpmndi:BPMNEdge id="m6_di" bpmnElement="m6"><di:waypoint x="850" y="150" /><di:waypoint x="902" y="150" /></bpmndi:BPMNEdge>
+    </bpmndi:BPMNPlane>
+  </bpmndi:BPMNDiagram>
+</bpmn:definitions>
+"""  # noqa: E501 (the diagram's lines as a modeler writes them)
+
+
+LANE_EDGE = {"x": 60, "y": 8}
+
+
+def draw(page, xml: str, filename: str) -> None:
+    page.goto("/designer/new")
+    page.wait_for_selector("#tf-modeler[data-ready=true]")
+    page.wait_for_selector("#tf-modeler[data-catalog=ready]")
+    page.click("[data-testid=edit-xml]")
+    page.fill("[data-testid=xml-text]", xml)
+    page.click("[data-testid=apply-xml]")
+    page.click("[data-testid=edit-xml]")
+    page.fill("[data-testid=filename]", filename)
+
+
+def test_messages_calls_decisions_scripts_lanes_and_starts_round_trip(new_page, users, platform):
+    from helpers import deploy
+
+    deploy(platform, "ui_des_order.bpmn", "lint/good/site_fee.dmn")
+    users("des_more", ["designer"])
+    page = new_page(lang="en")
+    page.set_viewport_size({"width": 1366, "height": 900})
+    errors = watch_errors(page)
+    sign_in(page, "des_more")
+    draw(page, MORE, "ui_more.bpmn")
+
+    select_element(page, "lane_office", LANE_EDGE)
+    assert "no candidate group" in page.inner_text("[data-entry-id=tf-lane-meaning]")
+    page.select_option(field("tf-lane-group"), "city_director")
+    page.wait_for_selector("[data-entry-id=tf-lane-meaning] >> text=City construction and maintenance director")
+
+    select_element(page, "check")  # a user task naming no candidates: the lane's group takes it
+    assert "city_director" in page.inner_text("[data-entry-id=tf-lane-fallback]")
+    add_token(page, "tf-candidateUsers", "${[manager, deputy]}")
+    assert page.locator("[data-entry-id=tf-candidateUsers] .tf-token-expression").count() == 1
+    assert "Only these candidates" in page.inner_text("[data-entry-id=tf-lane-fallback]")
+
+    select_element(page, "start")
+    page.select_option(field("tf-start-formKey"), "comment")
+    add_token(page, "tf-starterGroups", "designer")
+
+    select_element(page, "wait")
+    page.select_option(field("tf-message"), "__towerflow_new_message__")
+    page.fill(field("tf-message-name"), "site_result")
+    page.fill(field("tf-message-variable"), "result")
+    settle(page)
+    add_list_item(page, "tf-correlations")
+    open_list_item(page, "tf-correlation-0")
+    page.fill(field("tf-correlation-0-id"), "site_code")
+    settle(page)
+    page.fill(field("tf-correlation-0-message"), "site_code")
+    page.fill(field("tf-correlation-0-instance"), "my_site")
+    settle(page)
+
+    select_element(page, "call")
+    page.select_option(field("tf-calledElement"), "ui_des_order")
+    select_element(page, "rule")
+    page.select_option(field("tf-decision"), "site_fee")
+    select_element(page, "calc")
+    page.fill(field("tf-script"), "total = fee * 2")
+    select_element(page, "check")
+    page.fill(field("tf-preScript"), "seen = True")
+
+    page.click("[data-testid=deploy]")  # no wait: the panel's pending input is flushed first
+    page.wait_for_selector("#tf-modeler[data-result=deployed]")
+    xml = deployed_xml(platform, "ui_more", 1)
+    assert '<bpmn:lane id="lane_office" name="city_director">' in xml
+    assert '<spiffworkflow:messageVariable>result</spiffworkflow:messageVariable>' in xml
+    assert '<spiffworkflow:propertyId>site_code</spiffworkflow:propertyId>' in xml
+    assert '<bpmn:correlationProperty id="site_code"' in xml
+    assert 'calledElement="ui_des_order"' in xml
+    assert '<spiffworkflow:calledDecisionId>site_fee</spiffworkflow:calledDecisionId>' in xml
+    assert '<spiffworkflow:preScript>seen = True</spiffworkflow:preScript>' in xml
+
+    page.goto("/designer/processes/ui_more/edit")
+    page.wait_for_selector("#tf-modeler[data-ready=true]")
+    page.wait_for_selector("#tf-modeler[data-catalog=ready]")
+    select_element(page, "lane_office", LANE_EDGE)
+    assert page.input_value(field("tf-lane-group")) == "city_director"
+    select_element(page, "start")
+    assert page.input_value(field("tf-start-formKey")) == "comment"
+    assert page.locator("[data-entry-id=tf-starterGroups] .tf-token").get_attribute("data-value") == "designer"
+    select_element(page, "wait")
+    assert page.input_value(field("tf-message-name")) == "site_result"
+    assert page.input_value(field("tf-message-variable")) == "result"
+    open_list_item(page, "tf-correlation-0")
+    assert page.input_value(field("tf-correlation-0-id")) == "site_code"
+    assert page.input_value(field("tf-correlation-0-message")) == "site_code"
+    assert page.input_value(field("tf-correlation-0-instance")) == "my_site"
+    select_element(page, "call")
+    assert page.input_value(field("tf-calledElement")) == "ui_des_order"
+    select_element(page, "rule")
+    assert page.input_value(field("tf-decision")) == "site_fee"
+    select_element(page, "calc")
+    assert page.input_value(field("tf-script")) == "total = fee * 2"
+    select_element(page, "check")
+    assert page.input_value(field("tf-preScript")) == "seen = True"
+    tokens = page.locator("[data-entry-id=tf-candidateUsers] .tf-token")
+    assert tokens.get_attribute("data-value") == "${[manager, deputy]}"
+    assert errors == []

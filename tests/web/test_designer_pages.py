@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import io
+import json
 import re
+import shutil
+import subprocess
 import zipfile
+from pathlib import Path
 
 import pytest
 from helpers import deploy, read
@@ -319,3 +323,53 @@ def test_the_modeler_page_loads_the_bundle_and_the_catalog(browser, platform):
     assert re.search(r'href="/static/build/modeler\.css\?v=\d+"', page)
     assert 'data-catalog-url="/designer/catalog.json"' in page and 'data-testid="properties-panel"' in page
     assert "/static/designer.js" not in page and "bpmn-modeler.js" not in page
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_string_the_modeler_shows_has_chinese():
+    """Every string bpmn-js, diagram-js and the properties panel pass to `translate` (palette,
+    context pad, replace menu, search, panel) and every TowerFlow label is in the zh dictionary."""
+    node = shutil.which("node")
+    if node is None or not (ROOT / "node_modules" / "bpmn-js" / "lib").is_dir():
+        pytest.skip("needs node and the npm packages (make install)")
+    run = subprocess.run([node, "--no-warnings", "web/frontend/modeler/i18n/collect.mjs"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    found = int(re.search(r"(\d+) strings", run.stderr).group(1))
+    assert found > 250  # the collector still finds the libraries' strings
+
+
+TIMER_MEANINGS = """
+import { describeTimer, describeDueIn } from './web/frontend/modeler/iso8601.js';
+const cases = [['duration', 'PT15M'], ['duration', "'PT1H30M'"], ['cycle', 'R/P1D'], ['cycle', 'R3/PT1H'],
+  ['cycle', 'R/PT15M'], ['date', '2026-12-01T09:00:00'], ['date', '2026-12-01T09:00:00+08:00'],
+  ['duration', 'repair_limit'], ['duration', 'PT'], ['cycle', 'P1D'], ['date', '2026-13-01']];
+const out = {};
+for (const lang of ['zh', 'en']) {
+  out[lang] = cases.map(([kind, value]) => {
+    const m = describeTimer(kind, value, lang);
+    return m.error ? 'ERROR' : m.text;
+  });
+  out[lang].push(describeDueIn('P2D', lang).text);
+}
+console.log(JSON.stringify(out));
+"""
+
+
+def test_timer_values_are_told_in_words():
+    """The panel's ISO 8601 reading (web/frontend/modeler/iso8601.js), as the engine's lint takes values."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("needs node")
+    run = subprocess.run([node, "--no-warnings", "--input-type=module", "-e", TIMER_MEANINGS], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    meanings = json.loads(run.stdout)
+    assert meanings["zh"] == ["15 分钟后", "1 小时 30 分钟后", "每天", "每小时，共 3 次", "每 15 分钟",
+                              "2026年12月1日 09:00 (UTC)", "2026年12月1日 01:00 (UTC)",
+                              "表达式：定时器开始时按实例数据计算", "ERROR", "ERROR", "ERROR", "任务就绪 2 天后到期"]
+    assert meanings["en"][:5] == ["in 15 minutes", "in 1 hour 30 minutes", "every day", "every hour, 3 times",
+                                  "every 15 minutes"]
+    assert meanings["en"][-1] == "due 2 days after the task is ready"

@@ -1,7 +1,8 @@
 // Chinese for every string the modeler shows: bpmn-js and diagram-js (palette, context pad,
 // replace menu, search, popup menu), the properties panel, and TowerFlow's own groups.
-// Keys are the English strings the libraries pass to `translate` (collected from their
-// sources with web/frontend/modeler/i18n/collect.mjs); placeholders such as {element} stay.
+// Keys are the English strings the libraries pass to `translate`; `node --no-warnings
+// web/frontend/modeler/i18n/collect.mjs` lists any the libraries have and this file lacks
+// (a test runs it). Placeholders such as {element} stay.
 
 export const LIBRARY = {
   // palette
@@ -230,7 +231,10 @@ export const LIBRARY = {
   'List contains {numOfItems} items': '共 {numOfItems} 项',
   'Open documentation': '打开文档',
   'Open pop-up editor': '打开弹出编辑器',
-  'Opened in editor': '已在编辑器中打开'
+  'Opened in editor': '已在编辑器中打开',
+  'JSON contains errors': 'JSON 有错误',
+  'FEEL expression is mandatory': '必须填写 FEEL 表达式',
+  'Unparsable FEEL expression.': '无法解析的 FEEL 表达式。'
 };
 
 /** The properties panel's header names the element's type: "User Task", "Timer Start Event"... */
