@@ -23,7 +23,7 @@ PREPARED = """<?xml version="1.0" encoding="UTF-8"?>
     <bpmn:startEvent id="start" name="Requested">
       <bpmn:outgoing>f_start</bpmn:outgoing>
     </bpmn:startEvent>
-    <bpmn:userTask id="review" name="Review">
+    <bpmn:userTask id="review" name="Review" spiffworkflow:reviewLevel="2">
       <bpmn:extensionElements>
         <spiffworkflow:properties>
           <spiffworkflow:property name="auditTag" value="keep-me" />
@@ -276,6 +276,7 @@ def test_every_property_set_in_the_panel_survives_deploy_and_reload(new_page, us
     xml = deployed_xml(platform, "ui_panel", 1)
     assert '<spiffworkflow:property name="auditTag" value="keep-me"' in xml  # unknown property kept
     assert '<spiffworkflow:customThing level="2">' in xml and "not shown by the panel" in xml  # unknown element
+    assert 'spiffworkflow:reviewLevel="2"' in xml  # unknown attribute
     assert '<spiffworkflow:property name="formKey" value="approval"' in xml
     assert '<spiffworkflow:serviceTaskOperator id="sms.send" resultVariable="sms_result">' in xml
     assert 'default="f_no"' in xml

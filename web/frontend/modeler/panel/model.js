@@ -201,9 +201,17 @@ export function runsPrePostScripts(element) {
   return is(element, 'bpmn:Activity') && !is(element, 'bpmn:ScriptTask');
 }
 
-export function isTopLevelStart(element) {
-  return is(element, 'bpmn:StartEvent') && is(bo(element).$parent, 'bpmn:Process') &&
-    !(bo(element).get('eventDefinitions') || []).length;
+/** 'none' or 'message' for a start event of the process itself (not of a subprocess), else null:
+    the engine reads starterGroups on both, formKey on the none start event. */
+export function topLevelStartKind(element) {
+  if (!is(element, 'bpmn:StartEvent') || !is(bo(element).$parent, 'bpmn:Process')) {
+    return null;
+  }
+  const definitions = bo(element).get('eventDefinitions') || [];
+  if (!definitions.length) {
+    return 'none';
+  }
+  return definitions.every((d) => is(d, 'bpmn:MessageEventDefinition')) ? 'message' : null;
 }
 
 /** The lane a flow node lies in (its innermost one), or null. */

@@ -13,7 +13,7 @@ import { is } from 'bpmn-js/lib/util/ModelUtil';
 import { describeDueIn, describeTimer, dueDateHint } from '../iso8601.js';
 import {
   bo, create, eventDefinition, findExtension, findExtensions, freshId, getBody, getProperty, isHumanTask,
-  isTopLevelStart, laneOf, addExtension, removeExtension, rootElements, run, runsPrePostScripts, setBodyCommands,
+  laneOf, topLevelStartKind, addExtension, removeExtension, rootElements, run, runsPrePostScripts, setBodyCommands,
   setPropertyCommands, update
 } from './model.js';
 import { FormPreview, InfoEntry, isTokenListEdited, TokenListEntry } from './fields.jsx';
@@ -51,8 +51,8 @@ function towerflowGroups(element, translate, injector) {
     groups.push(formGroup(element, translate, 'formKey'), assignmentGroup(element, translate),
       dueGroup(element, translate));
   }
-  if (isTopLevelStart(element)) {
-    groups.push(startGroup(element, translate));
+  if (topLevelStartKind(element)) {
+    groups.push(startGroup(element, translate, topLevelStartKind(element)));
   }
   if (is(element, 'bpmn:ServiceTask')) {
     groups.push(serviceGroup(element, translate), parametersGroup(element, translate, injector));
@@ -267,12 +267,13 @@ function PriorityField(props) {
 
 // --- start events -----------------------------------------------------------------------
 
-function startGroup(element, translate) {
-  return group('tf-start', translate('Starting the process'), [
+function startGroup(element, translate, kind) {
+  const entries = kind === 'none' ? [
     { id: 'tf-start-formKey', component: FormSelect, name: 'formKey', isEdited: isSelectEntryEdited },
-    { id: 'tf-start-form-preview', component: FormPreviewEntry, name: 'formKey' },
-    { id: 'tf-starterGroups', component: CandidatesEntry, name: 'starterGroups', isEdited: isTokenListEdited }
-  ]);
+    { id: 'tf-start-form-preview', component: FormPreviewEntry, name: 'formKey' }
+  ] : [];
+  entries.push({ id: 'tf-starterGroups', component: CandidatesEntry, name: 'starterGroups', isEdited: isTokenListEdited });
+  return group('tf-start', translate('Starting the process'), entries);
 }
 
 // --- service tasks ----------------------------------------------------------------------
