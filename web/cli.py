@@ -83,11 +83,12 @@ def lint(ctx: click.Context, paths: tuple[str, ...]) -> None:
     """Check BPMN/DMN files (or folders of them) without deploying."""
     platform = _platform(ctx)
     result = deployments.lint(platform, _collect(paths))
-    for problem in result.problems:
+    for problem in result.problems + result.warnings:
         click.echo(str(problem), err=True)
     if result.problems:
         raise SystemExit(1)
-    click.echo(f"ok: {len(result.processes)} process(es), {len(result.decisions)} decision(s)")
+    warned = f", {len(result.warnings)} warning(s)" if result.warnings else ""
+    click.echo(f"ok: {len(result.processes)} process(es), {len(result.decisions)} decision(s){warned}")
 
 
 @main.command()
@@ -117,6 +118,9 @@ def deploy(ctx: click.Context, paths: tuple[str, ...]) -> None:
             notes.append("rebuilt from its deployed file for the new decision")
         suffix = f" ({'; '.join(notes)})" if notes else ""
         click.echo(f"{item['key']} v{item['version']} {'deployed' if item['new'] else 'unchanged'}{suffix}")
+    for warning in summary.get("warnings", []):
+        click.echo(f"{warning['file']}:{warning['line']}: warning: [{warning['element_id']}] {warning['message']}",
+                   err=True)
 
 
 @main.command()

@@ -51,7 +51,7 @@ def deploy(platform: Platform, actor: Principal, files: dict[str, bytes]) -> dic
     if not (actor.is_admin or "designer" in actor.groups):
         raise Forbidden("only designers and administrators may deploy")
     result = lint(platform, files)
-    if result.problems:
+    if result.problems:  # errors only: warnings do not refuse a deployment
         raise ValidationFailed(
             f"{len(result.problems)} problem(s) found; nothing was deployed",
             {"problems": [p.as_dict() for p in result.problems]},
@@ -64,6 +64,8 @@ def deploy(platform: Platform, actor: Principal, files: dict[str, bytes]) -> dic
         raise Conflict("another deployment stored a new version at the same time; nothing was "
                        "deployed, deploy again") from None
     platform.versions_deployed([p["key"] for p in summary["processes"] if p["new"]])
+    if result.warnings:
+        summary["warnings"] = [w.as_dict() for w in result.warnings]
     return summary
 
 
@@ -74,6 +76,8 @@ def plan(platform: Platform, files: dict[str, bytes]) -> dict[str, Any]:
     result = lint(platform, files)
     answer: dict[str, Any] = {"problems": [p.as_dict() for p in result.problems], "processes": [],
                               "decisions": []}
+    if result.warnings:
+        answer["warnings"] = [w.as_dict() for w in result.warnings]
     with platform.Session() as session:
         for p in result.processes:
             new = _latest_hash(session, ProcessDefinition, p.key) != p.content_hash

@@ -98,6 +98,9 @@ class ParseResult:
     processes: list[ParsedProcess]
     decisions: list[ParsedDecision]
     problems: list[Problem]
+    """The errors: any of them refuses the deployment."""
+    warnings: list[Problem] = field(default_factory=list)
+    """Likely mistakes in the given files that do not refuse it (Problem.severity "warning")."""
 
     @property
     def ok(self) -> bool:
@@ -153,9 +156,14 @@ def parse_files(files: dict[str, bytes], *, form_keys: set[str], operators: set[
     builds = _build_specs(parser, sources + rebuilt, index, locator, problems)
     _check_builds(builds, sources + rebuilt, CheckContext(set(form_keys), set(operators), locator), problems)
     problems = _unique(problems)
+    new_files = {s.name for s in sources}
+    warnings = [p for p in problems if not p.is_error and p.file in new_files]
+    problems = [p for p in problems if p.is_error]
     if problems:
-        return ParseResult([], [], problems)
-    return _result(parser, builds, sources, uses)
+        return ParseResult([], [], problems, warnings)
+    result = _result(parser, builds, sources, uses)
+    result.warnings = warnings if result.ok else []
+    return result
 
 
 def _stage(source: _Source, found: list[Problem], problems: list[Problem]) -> None:
@@ -274,8 +282,9 @@ def _schema_problem(source: _Source, error: Any, schema: str) -> Problem:
             if element.sourceline == error.line:
                 element_id = _nearest_id(element)
                 break
-    return Problem(source.name, error.line, element_id,
-                   f"does not match the {schema} schema: {_readable(error.message)}")
+    detail = _readable(error.message)
+    return Problem(source.name, error.line, element_id, f"does not match the {schema} schema: {detail}",
+                   code="schema", params={"schema": schema, "detail": detail})
 
 
 def _nearest_id(element: Any) -> str | None:
@@ -464,7 +473,8 @@ def _flow_problems(source: _Source) -> list[Problem]:
             if ref not in siblings:
                 problems.append(Problem(source.name, flow.sourceline, flow.get("id"),
                                         f"the sequence flow {verb} '{ref}', which is not an element "
-                                        "of the same process"))
+                                        "of the same process", code=f"flow_{attribute}",
+                                        params={"ref": ref or ""}))
     return problems
 
 
@@ -474,12 +484,15 @@ def _call_problems(source: _Source, index: _Index) -> list[Problem]:
         called = call.get("calledElement")
         if not called:
             message = "the call activity has no calledElement (the id of the process to call)"
+            code = "no_called_process"
         elif called not in index.processes:
             message = (f"the call activity calls process '{called}', which is not defined in this "
                        "deployment or an earlier one")
+            code = "unknown_called_process"
         else:
             continue
-        problems.append(Problem(source.name, call.sourceline, call.get("id"), message))
+        problems.append(Problem(source.name, call.sourceline, call.get("id"), message, code=code,
+                                params={"process": called or ""}))
     return problems
 
 
@@ -499,16 +512,18 @@ def _uses_failed_decision(source: _Source, index: _Index) -> bool:
 def _decision_ref_problems(source: _Source, index: _Index) -> list[Problem]:
     problems = []
     for task, found, decision in _decision_refs(source):
+        known = ", ".join(sorted(index.decisions)[:20]) or "none"
         if not decision:
-            message = "the business rule task has no spiffworkflow:calledDecisionId"
+            message, code = "the business rule task has no spiffworkflow:calledDecisionId", "no_decision"
         elif decision not in index.decisions:
-            known = ", ".join(sorted(index.decisions)[:20]) or "none"
             message = (f"calledDecisionId '{decision}' names no DMN decision in this deployment or an "
                        f"earlier one (known decisions: {known})")
+            code = "unknown_decision"
         else:
             continue
         line = found.sourceline if found is not None else task.sourceline
-        problems.append(Problem(source.name, line, task.get("id"), message))
+        problems.append(Problem(source.name, line, task.get("id"), message, code=code,
+                                params={"decision": decision or "", "known": known}))
     return problems
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -43,22 +43,46 @@ MAX_RETRIES = 20
 TIMER_CHILDREN = "bpmn:timerEventDefinition/*"
 
 
+ERROR = "error"
+WARNING = "warning"
+
+
 @dataclass
 class Problem:
-    """One thing wrong with a deployed file, located as precisely as we can."""
+    """One thing wrong with a deployed file, located as precisely as we can.
+
+    An ``error`` refuses the deployment; a ``warning`` (a likely mistake the engine can run)
+    does not. ``code`` and ``params`` name the messages the designer shows most, so the web
+    layer can say them in the page's language; the ``message`` stays English."""
 
     file: str
     line: int | None
     element_id: str | None
     message: str
+    severity: str = ERROR
+    code: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The four fields, plus ``severity`` for a warning and ``code``/``params`` when coded."""
+        found: dict[str, Any] = {"file": self.file, "line": self.line, "element_id": self.element_id,
+                                 "message": self.message}
+        if self.severity != ERROR:
+            found["severity"] = self.severity
+        if self.code:
+            found["code"] = self.code
+            found["params"] = dict(self.params)
+        return found
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == ERROR
 
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
         element = f"[{self.element_id}] " if self.element_id else ""
-        return f"{where}: {element}{self.message}"
+        level = "" if self.is_error else f"{self.severity}: "
+        return f"{where}: {level}{element}{self.message}"
 
 
 class Finding(NamedTuple):
@@ -67,6 +91,9 @@ class Finding(NamedTuple):
     message: str
     where: str | None = None
     value: str | None = None
+    code: str | None = None
+    params: dict[str, Any] | None = None
+    severity: str = ERROR
 
 
 class Locator:
@@ -131,7 +158,8 @@ def check_spec(spec: Any, ctx: CheckContext) -> list[Problem]:
         findings += ignored_script_findings(group)
         for finding in findings:
             line = ctx.locator.line(spec.file, element_id, finding.where, finding.value)
-            problems.append(Problem(spec.file, line, element_id, finding.message))
+            problems.append(Problem(spec.file, line, element_id, finding.message, finding.severity,
+                                    finding.code, finding.params or {}))
     return problems
 
 
@@ -150,13 +178,15 @@ def check_has_end_event(spec: Any, ctx: CheckContext) -> list[Problem]:
     if any(isinstance(ts, EndEvent) for ts in spec.task_specs.values()):
         return []
     line = ctx.locator.line(spec.file, spec.name)
-    return [Problem(spec.file, line, spec.name, "the process has no end event, so it can never complete")]
+    return [Problem(spec.file, line, spec.name, "the process has no end event, so it can never complete",
+                    code="no_end_event")]
 
 
 def task_findings(task_spec: Any, ctx: CheckContext) -> Iterator[Finding]:
     yield from form_findings(task_spec, ctx)
     if isinstance(task_spec, UserTask):
         yield from user_task_findings(task_spec)
+        yield from user_task_warnings(task_spec)
     if isinstance(task_spec, ServiceTask):
         yield from service_task_findings(task_spec, ctx)
     yield from script_findings(task_spec)
@@ -182,7 +212,7 @@ def form_findings(task_spec: Any, ctx: CheckContext) -> Iterator[Finding]:
     if form_key and form_key not in ctx.form_keys:
         known = ", ".join(sorted(ctx.form_keys)[:20]) or "none"
         yield Finding(f"formKey '{form_key}' is not a registered form (known forms: {known})",
-                      _where_property("formKey"))
+                      _where_property("formKey"), code="unknown_form", params={"form": form_key, "known": known})
 
 
 def user_task_findings(task_spec: Any) -> Iterator[Finding]:
@@ -205,6 +235,18 @@ def user_task_findings(task_spec: Any) -> Iterator[Finding]:
             yield Finding(f"{name} is not a valid expression: {error}", _where_property(name))
 
 
+def user_task_warnings(task_spec: Any) -> Iterator[Finding]:
+    """Likely mistakes the engine still runs: a task without a form shows only Complete, one
+    without candidates (and outside a lane) is offered to every user."""
+    props = {name: (value or "").strip() for name, value in properties(task_spec).items()}
+    if not props.get("formKey"):
+        yield Finding("the user task has no form (formKey), so its task page only offers Complete",
+                      code="user_task_no_form", severity=WARNING)
+    if not props.get("candidateGroups") and not props.get("candidateUsers") and not getattr(task_spec, "lane", None):
+        yield Finding("the user task has no candidates (candidateGroups or candidateUsers) and is in no lane, "
+                      "so every user may claim it", code="user_task_no_candidates", severity=WARNING)
+
+
 def _int_in_range(text: str | None, low: int, high: int) -> bool:
     try:
         value = int(str(text).strip())
@@ -219,7 +261,8 @@ def service_task_findings(task_spec: Any, ctx: CheckContext) -> Iterator[Finding
     operator = getattr(task_spec, "operation_name", None)
     if operator not in ctx.operators:
         yield Finding(f"service task operator '{operator}' has no registered handler",
-                      "bpmn:extensionElements/spiffworkflow:serviceTaskOperator")
+                      "bpmn:extensionElements/spiffworkflow:serviceTaskOperator",
+                      code="unknown_handler", params={"operator": operator or ""})
     yield from retries_findings(task_spec)
     for name, param in (getattr(task_spec, "operation_params", None) or {}).items():
         error = expression_error(param.get("value"))
@@ -312,7 +355,8 @@ def check_conditions(file: str, root: etree._Element) -> list[Problem]:
         if error:
             flow_id = condition.getparent().get("id")
             problems.append(Problem(file, condition.sourceline, flow_id,
-                                    f"the condition is not a valid expression: {error}"))
+                                    f"the condition is not a valid expression: {error}",
+                                    code="bad_condition", params={"error": error}))
     return problems
 
 
@@ -365,11 +409,14 @@ def timer_findings(task_spec: Any) -> Iterator[Finding]:
     for definition in event_definitions(task_spec):
         if not isinstance(definition, TimerEventDefinition):
             continue
-        rewritten, error = normalize_timer(timer_kind(definition), definition.expression)
+        kind = timer_kind(definition)
+        rewritten, error = normalize_timer(kind, definition.expression)
         if rewritten is not None:
             definition.expression = rewritten
         if error:
-            yield Finding(error, f".//{TIMER_CHILDREN}")
+            yield Finding(error, f".//{TIMER_CHILDREN}", code="bad_timer",
+                          params={"kind": kind, "value": (definition.expression or "").strip(),
+                                  "example": EXAMPLES[kind]})
 
 
 def timer_kind(definition: Any) -> str:

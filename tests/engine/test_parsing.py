@@ -481,3 +481,88 @@ def test_an_event_subprocess_is_refused_with_a_way_out():
     assert (problem.line, problem.element_id) == (line_of("event_subprocess.bpmn", "triggeredByEvent"), "cancel_sp")
     assert "interrupting event subprocesses are not supported" in problem.message
     assert "boundary event" in problem.message
+
+
+# --- severities and codes -------------------------------------------------------------
+
+USER_TASK_PROCESS = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="defs" targetNamespace="t">
+  <bpmn:process id="plain" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="task" name="Check">{extensions}
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="task" />
+    <bpmn:sequenceFlow id="f2" sourceRef="task" targetRef="end" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def user_task_file(**props: str) -> dict[str, bytes]:
+    extensions = ""
+    if props:
+        rows = "".join(f'<spiffworkflow:property name="{k}" value="{v}" />' for k, v in props.items())
+        extensions = f"<bpmn:extensionElements><spiffworkflow:properties>{rows}</spiffworkflow:properties>" \
+                     "</bpmn:extensionElements>"
+    return {"plain.bpmn": USER_TASK_PROCESS.format(extensions=extensions).encode()}
+
+
+def test_a_user_task_without_form_or_candidates_is_a_warning_that_deploys():
+    result = lint(user_task_file())
+
+    assert result.ok and [p.key for p in result.processes] == ["plain"]
+    assert result.problems == []
+    assert {(w.element_id, w.code, w.severity) for w in result.warnings} == {
+        ("task", "user_task_no_form", "warning"), ("task", "user_task_no_candidates", "warning")}
+    assert all(str(w).startswith("plain.bpmn:") and ": warning: [task] " in str(w) for w in result.warnings)
+    assert result.warnings[0].as_dict()["severity"] == "warning"
+
+
+def test_a_user_task_with_form_and_a_group_has_no_warning():
+    result = lint(user_task_file(formKey="approval", candidateGroups="ops"))
+
+    assert result.ok and result.warnings == []
+
+
+def test_warnings_are_not_given_for_the_known_files_nor_alongside_errors():
+    known = user_task_file()
+    result = lint(read(BROKEN, "unknown_form.bpmn"), known=known)
+
+    assert not result.ok
+    assert {w.file for w in result.warnings} <= {"unknown_form.bpmn"}
+    assert all(p.severity == "error" for p in result.problems)
+
+
+@pytest.mark.parametrize(("name", "code", "params"), [
+    ("unknown_form.bpmn", "unknown_form", {"form": "no_such_form"}),
+    ("unknown_operator.bpmn", "unknown_handler", {"operator": "pms.no_such_operator"}),
+    ("unknown_decision.bpmn", "unknown_decision", {"decision": "no_such_decision"}),
+    ("bad_condition.bpmn", "bad_condition", {}),
+    ("bad_timer.bpmn", "bad_timer", {}),
+    ("no_end.bpmn", "no_end_event", {}),
+    ("missing_target.bpmn", "flow_targetRef", {"ref": "nowhere"}),
+    ("xsd_violation.bpmn", "schema", {"schema": "BPMN 2.0"}),
+])
+def test_the_designers_most_seen_problems_have_a_code_and_params(name, code, params):
+    result = lint_broken(name)
+
+    coded = [p for p in result.problems if p.code == code]
+    assert coded, [(str(p), p.code) for p in result.problems]
+    assert all(p.severity == "error" for p in result.problems)
+    for key, value in params.items():
+        assert coded[0].params[key] == value
+    assert coded[0].as_dict()["code"] == code and "severity" not in coded[0].as_dict()
+
+
+def test_an_unknown_called_process_has_a_code():
+    files = user_task_file(formKey="approval", candidateGroups="ops")
+    xml = files["plain.bpmn"].decode().replace(
+        '<bpmn:endEvent id="end">',
+        '<bpmn:callActivity id="call" calledElement="no_such_process" /><bpmn:endEvent id="end">')
+    problems = lint({"plain.bpmn": xml.encode()}).problems
+
+    assert [(p.element_id, p.code, p.params["process"]) for p in problems] == [
+        ("call", "unknown_called_process", "no_such_process")]

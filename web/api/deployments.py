@@ -66,9 +66,12 @@ class DeploymentsView(MethodView):
         process whose latest version uses it (rebuilt from its deployed BPMN file, ``rebuilt``), in
         the same deployment: each decision's ``affects`` lists them, each process's ``decisions``
         the decision versions it holds. Instances started afterwards use them; running ones keep
-        their version. 409 when another deployment changed one of them meanwhile."""
+        their version. 409 when another deployment changed one of them meanwhile. Only errors refuse a
+        deployment (422, ``problems``); ``warnings`` lists likely mistakes that did not."""
         actor = principal()
-        return deployments.deploy(platform(), actor, uploaded_files())
+        summary = deployments.deploy(platform(), actor, uploaded_files())
+        summary.setdefault("warnings", [])
+        return summary
 
 
 @blp.route("/process-definitions")

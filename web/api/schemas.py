@@ -209,10 +209,23 @@ class DeployedDecision(DeployedItem):
                        "instances they start use it, running ones keep their own (empty when unchanged)"})
 
 
+class DeployWarning(Schema):
+    file = fields.String()
+    line = fields.Integer(allow_none=True)
+    element_id = fields.String(allow_none=True)
+    message = fields.String()
+    severity = fields.String(metadata={"description": "always \"warning\" here"})
+    code = fields.String(metadata={"description": "a stable name for the message, when it has one"})
+    params = fields.Dict(metadata={"description": "the values the message names, with code"})
+
+
 class DeploymentResult(Schema):
     deployment_id = fields.Integer(allow_none=True, metadata={"description": "null when nothing changed"})
     processes = fields.List(fields.Nested(DeployedProcess))
     decisions = fields.List(fields.Nested(DeployedDecision))
+    warnings = fields.List(fields.Nested(DeployWarning), metadata={
+        "description": "likely mistakes that did not refuse the deployment (a user task without a form or "
+                       "candidates); errors refuse it with 422 and are never listed here"})
 
 
 class Deployment(Schema):

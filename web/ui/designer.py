@@ -29,6 +29,7 @@ from ..errors import error_response
 from .admin import KNOWN_GROUPS
 from .form_widgets import localized
 from .helpers import pager, platform, principal, require_groups
+from .problem_text import localized_problems
 
 bp = Blueprint("designer", __name__, url_prefix="/designer")
 
@@ -61,7 +62,7 @@ def upload():
     try:
         summary = deployments.deploy(platform(), principal(), files)
     except ValidationFailed as exc:
-        problems = exc.details["problems"]
+        problems = localized_problems(exc.details["problems"])
         return render_template("designer/problems.html", problems=problems,
                                diagrams=_diagrams(files, problems)), 422
     except EngineError as exc:
@@ -257,7 +258,8 @@ def lint_diagram():
         result = deployments.lint(platform(), posted)
     except EngineError as exc:
         return error_response(exc.status, exc.code, exc.message, exc.details)
-    return jsonify(ok=not result.problems, problems=[p.as_dict() for p in result.problems],
+    problems = [p.as_dict() for p in result.problems + result.warnings]  # errors first, each with its severity
+    return jsonify(ok=not result.problems, problems=localized_problems(problems),
                    processes=[p.key for p in result.processes])
 
 
@@ -270,10 +272,11 @@ def deploy_diagram():
         return error
     try:
         summary = deployments.deploy(platform(), principal(), posted)
-    except ValidationFailed as exc:
-        return jsonify(ok=False, problems=exc.details["problems"]), 422
+    except ValidationFailed as exc:  # errors only: warnings never refuse a deployment
+        return jsonify(ok=False, problems=localized_problems(exc.details["problems"])), 422
     except EngineError as exc:
         return error_response(exc.status, exc.code, exc.message, exc.details)
+    summary["warnings"] = localized_problems(summary.get("warnings", []), "warning")
     for item in summary["processes"]:
         item["url"] = url_for("designer.modeler", key=item["key"], version=item["version"])
     return jsonify(ok=True, **summary), 201
