@@ -20,7 +20,8 @@ login_manager = LoginManager()
 
 # Each module holds one blueprint ``bp``; the order is the navigation's.
 PAGE_MODULES = ("web.ui.inbox", "web.ui.start", *TOWER_PAGES, "web.ui.instances", "web.ui.definitions",
-                "web.ui.designer", "web.ui.dry_run", "web.ui.dmn", "web.ui.dashboard", "web.ui.admin")
+                "web.ui.designer", "web.ui.dry_run", "web.ui.dmn", "web.ui.compare",
+                "web.ui.dashboard", "web.ui.admin")
 
 
 def register_ui(app: Flask, api_blueprints) -> None:
