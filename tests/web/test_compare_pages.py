@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 from helpers import read
@@ -72,3 +75,70 @@ def test_the_designer_and_the_modeler_link_to_the_comparison(two_versions, signe
     client = signed_in("cmp_des4", ["designer"]).client
     assert "/designer/compare/ui_cmp_order?a=1&amp;b=2" in client.get("/designer/").text
     assert "/designer/compare/ui_cmp_order?a=1&amp;b=2" in client.get("/designer/processes/ui_cmp_order/edit").text
+
+
+ROOT = Path(__file__).resolve().parents[2]
+NS = ('xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+      'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"')
+
+
+def process(form: str, due: str, operator: str, to: str, decision: str, condition: str, timer: str,
+            default: str) -> str:
+    return f"""<bpmn:definitions {NS} id="d" targetNamespace="t"><bpmn:process id="p" isExecutable="true">
+      <bpmn:userTask id="ask"><bpmn:extensionElements><spiffworkflow:properties>
+        <spiffworkflow:property name="formKey" value="{form}"/><spiffworkflow:property name="dueIn" value="{due}"/>
+        <spiffworkflow:property name="priority" value="60"/></spiffworkflow:properties></bpmn:extensionElements>
+      </bpmn:userTask>
+      <bpmn:boundaryEvent id="late" attachedToRef="ask" cancelActivity="false">
+        <bpmn:timerEventDefinition><bpmn:timeDuration>{timer}</bpmn:timeDuration></bpmn:timerEventDefinition>
+      </bpmn:boundaryEvent>
+      <bpmn:serviceTask id="send"><bpmn:extensionElements>
+        <spiffworkflow:serviceTaskOperator id="{operator}" resultVariable="r"><spiffworkflow:parameters>
+          <spiffworkflow:parameter id="to" type="str" value="{to}"/></spiffworkflow:parameters>
+        </spiffworkflow:serviceTaskOperator></bpmn:extensionElements></bpmn:serviceTask>
+      <bpmn:businessRuleTask id="rule"><bpmn:extensionElements>
+        <spiffworkflow:calledDecisionId>{decision}</spiffworkflow:calledDecisionId></bpmn:extensionElements>
+      </bpmn:businessRuleTask>
+      <bpmn:exclusiveGateway id="gw" default="{default}"/>
+      <bpmn:sequenceFlow id="yes" sourceRef="gw" targetRef="send">
+        <bpmn:conditionExpression>{condition}</bpmn:conditionExpression></bpmn:sequenceFlow>
+      <bpmn:sequenceFlow id="no" sourceRef="gw" targetRef="rule"/>
+      <bpmn:sequenceFlow id="other" sourceRef="gw" targetRef="ask"/>
+    </bpmn:process></bpmn:definitions>"""
+
+
+COMPARE = """
+import fs from 'node:fs';
+import { BpmnModdle } from 'bpmn-moddle';
+import { compareDefinitions } from './web/frontend/compare/changes.js';
+const spiffworkflow = JSON.parse(fs.readFileSync('web/frontend/modeler/moddle/spiffworkflow.json', 'utf8'));
+const [older, newer] = JSON.parse(fs.readFileSync(0, 'utf8'));
+const moddle = new BpmnModdle({ spiffworkflow });
+const a = (await moddle.fromXML(older)).rootElement;
+const b = (await moddle.fromXML(newer)).rootElement;
+console.log(JSON.stringify(compareDefinitions(a, b)));
+"""
+
+
+def test_the_changes_include_the_extension_properties_the_differ_does_not_see():
+    """bpmn-js-differ sees attributes; the form, due time, operator and its parameters, the
+    decision, conditions and timers are compared from their canonical form."""
+    node = shutil.which("node")
+    if node is None or not (ROOT / "node_modules" / "bpmn-js-differ").is_dir():
+        pytest.skip("needs node and the npm packages (make install)")
+    older = process("approval", "P2D", "sms.send", "phone", "limits", "amount &gt; 10", "PT1H", "no")
+    newer = process("survey", "P3D", "mail.send", "email", "limits_v2", "amount &gt; 20", "PT2H", "other")
+    run = subprocess.run([node, "--no-warnings", "--input-type=module", "-e", COMPARE], cwd=ROOT,
+                         input=json.dumps([older, newer]), capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    changes = {c["id"]: (c["kind"], {p["name"]: (p["old"], p["new"]) for p in c["properties"]})
+               for c in json.loads(run.stdout)}
+    assert changes == {
+        "ask": ("changed", {"formKey": ("approval", "survey"), "dueIn": ("P2D", "P3D")}),
+        "late": ("changed", {"timer.timeDuration": ("PT1H", "PT2H")}),
+        "send": ("changed", {"serviceTaskOperator": ("sms.send", "mail.send"),
+                             "parameter to": ("phone (str)", "email (str)")}),
+        "rule": ("changed", {"calledDecisionId": ("limits", "limits_v2")}),
+        "yes": ("changed", {"condition": ("amount > 10", "amount > 20")}),
+        "gw": ("changed", {"default": ("no", "other")}),
+    }
