@@ -10,6 +10,8 @@ import { registerUnknownSpiffElements } from './moddle/unknown.js';
 import translateModule from './i18n/translate.js';
 import towerflowPanel from './panel/index.js';
 import { clearProblems, el, focusElement, markProblems, problemTable } from './problems.js';
+import { installSimulation, simulationModule } from './simulation/index.js';
+import { installDryRun } from './dryrun/index.js';
 
 const NARROW_CANVAS = 600;
 
@@ -33,7 +35,8 @@ class ModelerPage {
     this.bpmn = new Modeler({
       container: root.querySelector('#tf-canvas'),
       propertiesPanel: { parent: root.querySelector('#tf-properties') },
-      additionalModules: [ BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, towerflowPanel, translateModule ],
+      additionalModules: [ BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, towerflowPanel, translateModule,
+        simulationModule ],
       moddleExtensions: { spiffworkflow }
     });
     window.towerflowModeler = this.bpmn; // for tests and the browser console
@@ -268,7 +271,11 @@ export function start() {
   }
   const T = readJson(document.getElementById('designer-i18n')) || {};
   const page = new ModelerPage(root, T);
+  const simulation = installSimulation(page);
+  const dryRun = installDryRun(page);
   const actions = {
+    simulate: () => simulation.toggle(),
+    'dry-run': (button) => dryRun.toggle(button),
     validate: () => page.validate(),
     deploy: () => page.deploy(),
     download: () => page.download(),

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { chinese } from './translate.js';
+import { simulationStrings } from '../simulation/collect.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const modules = path.resolve(here, '..', '..', '..', '..', 'node_modules');
@@ -64,6 +65,10 @@ export function libraryStrings() {
   stringsIn(fs.readFileSync(path.join(modules, '@bpmn-io', 'properties-panel', 'dist', 'index.esm.js'), 'utf8'),
     found, '@bpmn-io/properties-panel');
   walk(path.join(here, '..', 'panel'), found); // TowerFlow's own labels
+  walk(path.join(here, '..', 'dryrun'), found);
+  for (const [ text, where ] of simulationStrings(modules)) {
+    found.set(text, found.get(text) || where);
+  }
   return found;
 }
 
