@@ -237,14 +237,14 @@ def user_task_findings(task_spec: Any) -> Iterator[Finding]:
 
 def user_task_warnings(task_spec: Any) -> Iterator[Finding]:
     """Likely mistakes the engine still runs: a task without a form shows only Complete, one
-    without candidates (and outside a lane) is offered to every user."""
+    without candidates (and outside a lane) is offered to nobody but administrators."""
     props = {name: (value or "").strip() for name, value in properties(task_spec).items()}
     if not props.get("formKey"):
         yield Finding("the user task has no form (formKey), so its task page only offers Complete",
                       code="user_task_no_form", severity=WARNING)
     if not props.get("candidateGroups") and not props.get("candidateUsers") and not getattr(task_spec, "lane", None):
         yield Finding("the user task has no candidates (candidateGroups or candidateUsers) and is in no lane, "
-                      "so every user may claim it", code="user_task_no_candidates", severity=WARNING)
+                      "so only an administrator can handle it", code="user_task_no_candidates", severity=WARNING)
 
 
 def _int_in_range(text: str | None, low: int, high: int) -> bool:

@@ -48,7 +48,7 @@ MESSAGES: dict[str, Callable[[dict[str, Any]], str]] = {
                                   "process.", ref=p.get("ref", "")),
     "user_task_no_form": lambda p: _("The user task has no form, so its task page only offers Complete."),
     "user_task_no_candidates": lambda p: _("The user task has no candidate groups or users and is in no lane, "
-                                           "so every user may claim it."),
+                                           "so only an administrator can handle it."),
 }
 
 

@@ -10,6 +10,7 @@ import { registerUnknownSpiffElements } from './moddle/unknown.js';
 import translateModule from './i18n/translate.js';
 import towerflowPanel from './panel/index.js';
 import { clearProblems, el, focusElement, markProblems, problemTable } from './problems.js';
+import { installProblems, lintModules, lintingConfig } from './lint/index.js';
 import { installSimulation, simulationModule } from './simulation/index.js';
 import { installDryRun } from './dryrun/index.js';
 
@@ -36,10 +37,12 @@ class ModelerPage {
       container: root.querySelector('#tf-canvas'),
       propertiesPanel: { parent: root.querySelector('#tf-properties') },
       additionalModules: [ BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, towerflowPanel, translateModule,
-        simulationModule ],
-      moddleExtensions: { spiffworkflow }
+        simulationModule, ...lintModules ],
+      moddleExtensions: { spiffworkflow },
+      linting: lintingConfig
     });
     window.towerflowModeler = this.bpmn; // for tests and the browser console
+    this.problems = installProblems(this); // problems while drawing (./lint)
   }
 
   /** Import XML, keeping spiffworkflow elements this modeler has no type for. */
@@ -210,6 +213,7 @@ class ModelerPage {
         return;
       }
       this.show('success', this.T.deployed, this.deployedList(answer.data));
+      this.problems.deployed(answer.data, this.status);
       this.showVersion(answer.data.processes);
       this.root.setAttribute('data-result', 'deployed');
     });

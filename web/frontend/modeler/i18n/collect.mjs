@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { chinese } from './translate.js';
+import { LINT_MESSAGES, LINT_TEMPLATES } from '../lint/messages.js';
 import { simulationStrings } from '../simulation/collect.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -64,6 +65,9 @@ export function libraryStrings() {
   bpmnPartOfPanel(found);
   stringsIn(fs.readFileSync(path.join(modules, '@bpmn-io', 'properties-panel', 'dist', 'index.esm.js'), 'utf8'),
     found, '@bpmn-io/properties-panel');
+  stringsIn(fs.readFileSync(path.join(modules, 'bpmn-js-bpmnlint', 'dist', 'index.esm.js'), 'utf8'), found, 'bpmn-js-bpmnlint');
+  walk(path.join(here, '..', 'lint'), found); // the problems panel
+  [ ...LINT_MESSAGES, ...LINT_TEMPLATES ].forEach((text) => found.set(text, found.get(text) || 'lint rules'));
   walk(path.join(here, '..', 'panel'), found); // TowerFlow's own labels
   walk(path.join(here, '..', 'dryrun'), found);
   for (const [ text, where ] of simulationStrings(modules)) {

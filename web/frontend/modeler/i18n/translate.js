@@ -3,9 +3,10 @@
 // properties panel goes through it, and so do TowerFlow's own.
 
 import { pageLanguage } from '../iso8601.js';
+import { LINT } from '../lint/zh.js';
 import { EVENT_PREFIXES, HEADER_TYPES, LIBRARY, TOWERFLOW, TRY_IT } from './zh.js';
 
-const ZH = { ...LIBRARY, ...TOWERFLOW, ...TRY_IT };
+const ZH = { ...LIBRARY, ...TOWERFLOW, ...TRY_IT, ...LINT };
 const NON_INTERRUPTING = ' (Non Interrupting)';
 
 function fill(template, replacements) {
