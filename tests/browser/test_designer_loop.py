@@ -112,7 +112,7 @@ def test_a_designer_draws_checks_sets_simulates_and_deploys_and_staff_completes_
     page.click("[data-testid=simulate]")
     page.wait_for_selector("#tf-modeler[data-simulating=true]")
     page.hover(".djs-element[data-element-id=start]")
-    page.click(".djs-overlay .bts-context-pad[title='触发事件']")
+    page.click(".djs-overlays[data-container-id=start] .bts-context-pad[title='触发事件']")
     page.click(".bts-palette [title='显示/隐藏模拟日志']")
     page.wait_for_selector(".bts-log .bts-entry .bts-text:text-is('流程已开始')")
     page.click("[data-testid=simulate]")

@@ -241,7 +241,7 @@ def new_diagram():
     """A fresh diagram from a minimal valid process: a start event, a task and an end event."""
     process_id = f"process_{secrets.token_hex(3)}"
     xml = render_template("designer/new_process.bpmn", process_id=process_id, name=_("New process"),
-                          task_name=_("Review"))
+                          task_name=_("Review"), start_name=_("Begin"), end_name=_("Finish"))
     opened = {"key": None, "version": None, "name": _("New process"), "latest": None,
               "filename": f"{process_id}.bpmn", "xml": xml}
     return render_template("designer/modeler.html", opened=opened)
