@@ -142,3 +142,14 @@ def test_the_changes_include_the_extension_properties_the_differ_does_not_see():
         "yes": ("changed", {"condition": ("amount > 10", "amount > 20")}),
         "gw": ("changed", {"default": ("no", "other")}),
     }
+
+
+def test_a_supervisor_reaches_the_comparison_from_the_processes_page(two_versions, signed_in):
+    client = signed_in("cmp_sup", ["supervisor"]).client
+    older = client.get("/definitions/ui_cmp_order/1")
+    assert older.status_code == 200
+    link = re.search(r'<a href="([^"]+)" data-testid="compare-versions">', older.text).group(1)
+    assert link.replace("&amp;", "&") == "/designer/compare/ui_cmp_order?a=1&b=2"
+    assert client.get(link.replace("&amp;", "&")).status_code == 200
+    latest = client.get("/definitions/ui_cmp_order/2")
+    assert 'href="/designer/compare/ui_cmp_order" data-testid="compare-versions"' in latest.text
