@@ -188,14 +188,15 @@ def _load(name: str, data: bytes, problems: list[Problem]) -> _Source | None:
 
 def _load_problem(name: str, data: bytes, kind: str | None) -> Problem | None:
     if kind is None:
-        return Problem(name, None, None, "only .bpmn and .dmn files can be deployed")
+        return Problem(name, None, None, "only .bpmn and .dmn files can be deployed", code="file_kind")
     if len(data) > MAX_FILE_BYTES:
         size, limit = len(data) / 2**20, MAX_FILE_BYTES // 2**20
-        return Problem(name, None, None, f"the file is {size:.1f} MB; the limit is {limit} MB")
+        return Problem(name, None, None, f"the file is {size:.1f} MB; the limit is {limit} MB",
+                       code="file_too_large", params={"size": f"{size:.1f}", "limit": limit})
     line = _doctype_line(data)
     if line is not None:
         return Problem(name, line, None, "DOCTYPE declarations are not allowed (they can hide "
-                       "entity-expansion attacks); remove the <!DOCTYPE ...> block")
+                       "entity-expansion attacks); remove the <!DOCTYPE ...> block", code="doctype")
     return _encoding_problem(name, data)
 
 
@@ -205,7 +206,7 @@ def _encoding_problem(name: str, data: bytes) -> Problem | None:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        return Problem(name, line, None, "the file is not UTF-8 encoded; save it as UTF-8")
+        return Problem(name, line, None, "the file is not UTF-8 encoded; save it as UTF-8", code="not_utf8")
     return None
 
 
@@ -230,14 +231,16 @@ def _parse_xml(name: str, data: bytes) -> tuple[Any, Problem | None]:
         first = parser.error_log[0] if len(parser.error_log) else None
         line = first.line if first is not None else exc.lineno
         message = first.message if first is not None else exc.msg
-        return None, Problem(name, line, None, f"the XML is not well-formed: {message}")
+        return None, Problem(name, line, None, f"the XML is not well-formed: {message}",
+                             code="xml_not_well_formed", params={"detail": str(message)})
     except (etree.LxmlError, ValueError) as exc:
-        return None, Problem(name, None, None, f"the file could not be read as XML: {exc}")
+        return None, Problem(name, None, None, f"the file could not be read as XML: {exc}",
+                             code="xml_unreadable", params={"detail": str(exc)})
     if root is None:
-        return None, Problem(name, None, None, "the file is empty")
+        return None, Problem(name, None, None, "the file is empty", code="empty_file")
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
-        return None, Problem(name, 1, None, "DOCTYPE declarations are not allowed")
+        return None, Problem(name, 1, None, "DOCTYPE declarations are not allowed", code="doctype")
     return root, None
 
 
@@ -264,7 +267,7 @@ def _bpmn_schema_problems(source: _Source) -> list[Problem]:
     if root.tag != f"{{{BPMN_NS}}}definitions":
         return [Problem(source.name, root.sourceline, None,
                         f"this is not a BPMN 2.0 file: the root element is {_readable(root.tag)}, "
-                        "not bpmn:definitions")]
+                        "not bpmn:definitions", code="not_bpmn", params={"root": _readable(root.tag)})]
     with _SCHEMA_LOCK:
         VALIDATOR.preprocess(root)
         if VALIDATOR.validator.validate(root):
@@ -308,7 +311,8 @@ def _dmn_problems(source: _Source) -> list[Problem]:
     qname = etree.QName(root)
     if qname.localname != "definitions" or qname.namespace not in DMN_SCHEMAS:
         return [Problem(source.name, root.sourceline, None,
-                        f"this is not a DMN 1.1, 1.2 or 1.3 file: the root element is {root.tag}")]
+                        f"this is not a DMN 1.1, 1.2 or 1.3 file: the root element is {root.tag}",
+                        code="not_dmn", params={"root": str(root.tag)})]
     problems = _dmn_schema_problems(source, qname.namespace)
     if problems:
         return problems
@@ -316,7 +320,8 @@ def _dmn_problems(source: _Source) -> list[Problem]:
     if len(decisions) != 1:
         where = decisions[1] if len(decisions) > 1 else root
         return [Problem(source.name, where.sourceline, where.get("id"),
-                        f"a DMN file must define exactly one decision; this one defines {len(decisions)}")]
+                        f"a DMN file must define exactly one decision; this one defines {len(decisions)}",
+                        code="dmn_decision_count", params={"count": len(decisions)})]
     return _cell_problems(source, decisions[0]) or _dmn_parse_problems(source, decisions[0])
 
 
@@ -347,18 +352,21 @@ def _dmn_parse_problems(source: _Source, element: Any) -> list[Problem]:
 def _decision_table_problems(source: _Source, element: Any, decision: Any) -> list[Problem]:
     if not decision.decisionTables:
         return [Problem(source.name, element.sourceline, decision.id,
-                        "the decision has no decision table (only decision tables are supported)")]
+                        "the decision has no decision table (only decision tables are supported)",
+                        code="dmn_no_table")]
     table = decision.decisionTables[0]
     table_element = element.find(f"{{{etree.QName(element).namespace}}}decisionTable")
     line = table_element.sourceline
     problems = []
     if table.hit_policy not in HIT_POLICIES:
         problems.append(Problem(source.name, line, table.id,
-                                f"hit policy {table.hit_policy} is not supported; use UNIQUE or COLLECT"))
+                                f"hit policy {table.hit_policy} is not supported; use UNIQUE or COLLECT",
+                                code="hit_policy", params={"policy": str(table.hit_policy)}))
     if table_element.get("aggregation"):
         problems.append(Problem(source.name, line, table.id,
                                 f"COLLECT aggregation {table_element.get('aggregation')} is not supported; "
-                                "remove it to collect all matches"))
+                                "remove it to collect all matches", code="collect_aggregation",
+                                params={"aggregation": table_element.get("aggregation")}))
     return problems
 
 
@@ -372,29 +380,38 @@ def _cell_problems(source: _Source, decision: Any) -> list[Problem]:
         return []
     problems = []
 
-    def add(element: Any, message: str) -> None:
-        problems.append(Problem(source.name, element.sourceline, _nearest_id(element), message))
+    def add(element: Any, message: str, code: str, **params: Any) -> None:
+        problems.append(Problem(source.name, element.sourceline, _nearest_id(element), message, code=code,
+                                params=params))
 
     for clause in table.findall("dmn:input", ns):
         text = clause.find("dmn:inputExpression/dmn:text", ns)
         error = expression_error(text.text) if text is not None and (text.text or "").strip() else None
         if error:
-            add(clause.find("dmn:inputExpression", ns), f"the input expression is not a valid expression: {error}")
+            add(clause.find("dmn:inputExpression", ns), f"the input expression is not a valid expression: {error}",
+                "dmn_input_expression", error=error)
     for number, rule in enumerate(table.findall("dmn:rule", ns), start=1):
         for entry in rule.findall("dmn:inputEntry", ns):
             text = entry.findtext("dmn:text", None, ns)
             error = input_entry_error(text)
             if error:
-                add(entry, f"the input entry of rule {number} ({text.strip()}) {error}")
+                add(entry, f"the input entry of rule {number} ({text.strip()}) {error}",
+                    _INPUT_ENTRY_CODES.get(error, "dmn_input_entry_invalid"), rule=number, entry=text.strip())
         for entry in rule.findall("dmn:outputEntry", ns):
             text = entry.findtext("dmn:text", None, ns)
             error = expression_error(text) if (text or "").strip() else None
             if error:
-                add(entry, f"the output entry of rule {number} is not a valid expression: {error}")
+                add(entry, f"the output entry of rule {number} is not a valid expression: {error}",
+                    "dmn_output_entry", rule=number, error=error)
     return problems
 
 
 _FEEL_NOT = re.compile(r"^\s*not\s*\(")
+_ENTRY_FEEL_NOT = 'is FEEL\'s not(...); SpiffWorkflow evaluates Python: write != "a" or not in ("a", "b")'
+_ENTRY_LIST = 'is a list of values; in Python write in ("a", "b")'
+_ENTRY_INVALID = "is not a valid test: write a value (\"a\", 5), a comparison (< 5, in (\"a\", \"b\")) or - for any"
+_INPUT_ENTRY_CODES = {_ENTRY_FEEL_NOT: "dmn_input_entry_feel_not", _ENTRY_LIST: "dmn_input_entry_list",
+                      _ENTRY_INVALID: "dmn_input_entry_invalid"}
 
 
 def input_entry_error(text: str | None) -> str | None:
@@ -405,16 +422,16 @@ def input_entry_error(text: str | None) -> str | None:
         return None
     entry = text.strip()
     if _FEEL_NOT.match(entry):
-        return 'is FEEL\'s not(...); SpiffWorkflow evaluates Python: write != "a" or not in ("a", "b")'
+        return _ENTRY_FEEL_NOT
     if "?" in entry:
         entry = re.sub(r"(\?)(?=(?:[^'\"]|['\"][^'\"]*['\"])*$)", "dmninputexpr", entry)
     if expression_error(entry) is None:
         if _is_tuple(entry):
-            return 'is a list of values; in Python write in ("a", "b")'
+            return _ENTRY_LIST
         return None
     if expression_error(f"dmninputexpr {entry}") is None:
         return None
-    return "is not a valid test: write a value (\"a\", 5), a comparison (< 5, in (\"a\", \"b\")) or - for any"
+    return _ENTRY_INVALID
 
 
 def _is_tuple(entry: str) -> bool:
@@ -460,7 +477,8 @@ def _duplicate_problems(source: _Source, index: _Index) -> list[Problem]:
         if owner is not source:
             line = Locator({source.name: source.root}).line(source.name, element_id)
             problems.append(Problem(source.name, line, element_id,
-                                    f"{local_name} id '{element_id}' is also defined in {owner.name}"))
+                                    f"{local_name} id '{element_id}' is also defined in {owner.name}",
+                                    code=f"duplicate_{local_name}", params={"id": element_id, "file": owner.name}))
     return problems
 
 
@@ -538,7 +556,9 @@ def _id_clash_problems(source: _Source) -> list[Problem]:
                 problems.append(Problem(
                     source.name, element.sourceline, element.get("id"),
                     f"spiffworkflow:{etree.QName(element).localname} id '{element.get('id')}' is also "
-                    "the id of a BPMN element; SpiffWorkflow would confuse the two, so rename one"))
+                    "the id of a BPMN element; SpiffWorkflow would confuse the two, so rename one",
+                    code="id_clash", params={"tag": f"spiffworkflow:{etree.QName(element).localname}",
+                                             "id": element.get("id")}))
     return problems
 
 
@@ -619,7 +639,8 @@ def _spiff_parser(sources: list[_Source], known: list[_Source], index: _Index,
         source.process_ids = [pid for pid in added if parser.process_parsers[pid].process_executable]
         if source.kind == "bpmn" and not source.process_ids:
             message = 'the file defines no executable process (isExecutable="true")'
-            _stage(source, [Problem(source.name, source.root.sourceline, None, message)], problems)
+            _stage(source, [Problem(source.name, source.root.sourceline, None, message,
+                                    code="no_executable_process")], problems)
     return parser
 
 
@@ -645,13 +666,16 @@ def _add_known(parser: SpiffBpmnParser, source: _Source, index: _Index) -> None:
 def _spiff_problem(exc: Exception, locator: Locator, default_file: str) -> Problem:
     """A ValidationException (file_name, line_number, id) or any other parser error as a Problem."""
     if not isinstance(exc, ValidationException):
-        return Problem(default_file, None, None, f"SpiffWorkflow could not parse the file: {exc!r}")
+        return Problem(default_file, None, None, f"SpiffWorkflow could not parse the file: {exc!r}",
+                       code="spiff_parse_error", params={"detail": repr(exc)})
     element_id = exc.id or None
     file = exc.file_name or _file_with(locator, default_file, element_id)
     line = exc.line_number if isinstance(exc.line_number, int) else locator.line(file, element_id)
     message = str(exc.args[0]).rstrip(". ") if exc.args else "invalid"
-    tag = f" ({_readable(exc.tag)})" if getattr(exc, "tag", "") else ""
-    return Problem(file, line, element_id, f"SpiffWorkflow cannot use this element{tag}: {message}")
+    readable_tag = _readable(exc.tag) if getattr(exc, "tag", "") else ""
+    tag = f" ({readable_tag})" if readable_tag else ""
+    return Problem(file, line, element_id, f"SpiffWorkflow cannot use this element{tag}: {message}",
+                   code="spiff_invalid", params={"tag": readable_tag, "detail": message})
 
 
 def _file_with(locator: Locator, preferred: str, element_id: str | None) -> str:
@@ -771,7 +795,8 @@ def _result(parser: SpiffBpmnParser, builds: list[_Build], sources: list[_Source
             processes.append(parsed)
         except Exception as exc:
             message = f"the spec could not be serialized: {exc!r}"
-            problems.append(Problem(build.source.name, None, build.key, message))
+            problems.append(Problem(build.source.name, None, build.key, message, code="spec_not_serializable",
+                                    params={"detail": repr(exc)}))
     if problems:
         return ParseResult([], [], problems)
     decisions = [ParsedDecision(s.decision[0], s.decision[1], s.name, _sha256(s.data))

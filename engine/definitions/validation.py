@@ -52,8 +52,9 @@ class Problem:
     """One thing wrong with a deployed file, located as precisely as we can.
 
     An ``error`` refuses the deployment; a ``warning`` (a likely mistake the engine can run)
-    does not. ``code`` and ``params`` name the messages the designer shows most, so the web
-    layer can say them in the page's language; the ``message`` stays English."""
+    does not. Every problem the lint gives has a stable ``code`` and its values in ``params``
+    (a library's own wording, such as lxml's or SpiffWorkflow's, as ``detail`` or ``error``), so
+    the web layer can say it in the page's language; the ``message`` stays English."""
 
     file: str
     line: int | None
@@ -220,19 +221,21 @@ def user_task_findings(task_spec: Any) -> Iterator[Finding]:
     props = {name: value.strip() for name, value in properties(task_spec).items() if (value or "").strip()}
     if "priority" in props and not _int_in_range(props["priority"], 0, 100):
         yield Finding(f"priority must be a whole number from 0 to 100, not '{props['priority']}'",
-                      _where_property("priority"))
+                      _where_property("priority"), code="bad_priority", params={"value": props["priority"]})
     if "dueIn" in props and _duration_error(props["dueIn"].strip("'\"")):
         yield Finding(f"dueIn '{props['dueIn']}' is not an ISO 8601 duration (for example PT30M or P2D)",
-                      _where_property("dueIn"))
+                      _where_property("dueIn"), code="bad_due_in", params={"value": props["dueIn"]})
     if "dueDate" in props:
         error = expression_error(props["dueDate"])
         if error:
-            yield Finding(f"dueDate is not a valid expression: {error}", _where_property("dueDate"))
+            yield Finding(f"dueDate is not a valid expression: {error}", _where_property("dueDate"),
+                          code="bad_due_date", params={"error": error})
     for name in ("candidateGroups", "candidateUsers"):
         expression = candidate_expression(props.get(name))
         error = expression_error(expression) if expression is not None else None
         if error:
-            yield Finding(f"{name} is not a valid expression: {error}", _where_property(name))
+            yield Finding(f"{name} is not a valid expression: {error}", _where_property(name),
+                          code="bad_candidates", params={"name": name, "error": error})
 
 
 def user_task_warnings(task_spec: Any) -> Iterator[Finding]:
@@ -268,7 +271,8 @@ def service_task_findings(task_spec: Any, ctx: CheckContext) -> Iterator[Finding
         error = expression_error(param.get("value"))
         if error:
             yield Finding(f"the value of parameter '{name}' is not a valid expression: {error}",
-                          ".//spiffworkflow:parameter[@id=$value]", name)
+                          ".//spiffworkflow:parameter[@id=$value]", name, code="bad_parameter",
+                          params={"name": name, "error": error})
 
 
 def retries_findings(task_spec: Any) -> Iterator[Finding]:
@@ -276,11 +280,11 @@ def retries_findings(task_spec: Any) -> Iterator[Finding]:
     retries = (properties(task_spec).get("retries") or "").strip()
     if retries and not _int_in_range(retries, 1, MAX_RETRIES):
         yield Finding(f"retries must be a whole number from 1 to {MAX_RETRIES}, not '{retries}'",
-                      _where_property("retries"))
+                      _where_property("retries"), code="bad_retries", params={"value": retries, "max": MAX_RETRIES})
     retry = getattr(task_spec, "retries", None)
     if retry is not None and not 1 <= retry <= MAX_RETRIES:
         yield Finding(f"spiffworkflow:retry retries must be from 1 to {MAX_RETRIES}, not {retry}",
-                      ".//spiffworkflow:retry")
+                      ".//spiffworkflow:retry", code="bad_retry", params={"value": retry, "max": MAX_RETRIES})
 
 
 # --- scripts and expressions ----------------------------------------------------------
@@ -288,17 +292,19 @@ def retries_findings(task_spec: Any) -> Iterator[Finding]:
 def script_findings(task_spec: Any) -> Iterator[Finding]:
     if isinstance(task_spec, ScriptTask):
         if not (task_spec.script or "").strip():
-            yield Finding("the script task has no script", "bpmn:script")
+            yield Finding("the script task has no script", "bpmn:script", code="no_script")
         else:
             error = _script_error(task_spec.script)
             if error:
-                yield Finding(f"the script does not compile: {error}", "bpmn:script")
+                yield Finding(f"the script does not compile: {error}", "bpmn:script", code="bad_script",
+                              params={"error": error})
     for attr, tag in (("prescript", "preScript"), ("postscript", "postScript")):
         source = getattr(task_spec, attr, None)
         error = _script_error(source) if source is not None else None
         if error:
             yield Finding(f"the {tag} does not compile: {error}",
-                          f"bpmn:extensionElements/spiffworkflow:{tag}")
+                          f"bpmn:extensionElements/spiffworkflow:{tag}", code="bad_task_script",
+                          params={"tag": tag, "error": error})
 
 
 def ignored_script_findings(group: list[Any]) -> Iterator[Finding]:
@@ -308,7 +314,7 @@ def ignored_script_findings(group: list[Any]) -> Iterator[Finding]:
         if written and not any(getattr(ts, attr, None) for ts in group):
             yield Finding(f"SpiffWorkflow never runs a {tag} on this kind of element; "
                           "put the code in a script task instead",
-                          f"bpmn:extensionElements/spiffworkflow:{tag}")
+                          f"bpmn:extensionElements/spiffworkflow:{tag}", code="ignored_script", params={"tag": tag})
 
 
 def _extensions(task_spec: Any) -> dict[str, Any]:
@@ -320,7 +326,8 @@ def expression_findings(task_spec: Any) -> Iterator[Finding]:
     for label, source, where in _expressions_of(task_spec):
         error = expression_error(source)
         if error:
-            yield Finding(f"the {label} is not a valid expression: {error}", where)
+            yield Finding(f"the {label} is not a valid expression: {error}", where, code="bad_expression",
+                          params={"what": label, "error": error})
 
 
 def _expressions_of(task_spec: Any) -> Iterator[tuple[str, str, str]]:
@@ -374,7 +381,8 @@ def check_unsupported(file: str, root: etree._Element) -> list[Problem]:
             problems.append(Problem(file, sub.sourceline, sub.get("id"),
                                     "interrupting event subprocesses are not supported: SpiffWorkflow 3.2 "
                                     "does not interrupt the process with them; put the steps in an embedded "
-                                    "subprocess with an interrupting boundary event instead"))
+                                    "subprocess with an interrupting boundary event instead",
+                                    code="interrupting_event_subprocess"))
     return problems
 
 

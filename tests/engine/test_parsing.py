@@ -566,3 +566,21 @@ def test_an_unknown_called_process_has_a_code():
 
     assert [(p.element_id, p.code, p.params["process"]) for p in problems] == [
         ("call", "unknown_called_process", "no_such_process")]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in BROKEN.iterdir()))
+def test_every_problem_of_a_broken_file_has_a_code_and_keeps_its_english_message(name):
+    result = lint_broken(name)
+
+    assert result.problems
+    for problem in result.problems + result.warnings:
+        assert problem.code, str(problem)
+        assert problem.as_dict()["code"] == problem.code and isinstance(problem.as_dict()["params"], dict)
+        assert problem.message and problem.message.isascii(), problem.message
+
+
+def test_a_third_party_detail_is_a_param_and_the_message_stays_as_it_was():
+    problem = only_problem(lint_broken("malformed.bpmn"), "malformed.bpmn")
+
+    assert problem.code == "xml_not_well_formed"
+    assert problem.message == f"the XML is not well-formed: {problem.params['detail']}"
