@@ -23,8 +23,8 @@ from engine.errors import BadRequest, Conflict, EngineError, NotFound, Validatio
 from engine.models import ProcessInstance
 from tower import demand_flow, demands, spreadsheets
 from tower.models import DemandUpload
+from web.labels import group_label
 from web.tower.demands_api import xlsx_response
-from web.ui.admin import group_label
 from web.ui.helpers import pager, platform, principal, require_groups
 from web.ui.instances import when
 

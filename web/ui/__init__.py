@@ -14,6 +14,7 @@ from web.tower import PAGE_MODULES as TOWER_PAGES
 
 from ..assets import register_assets
 from ..i18n import init_i18n
+from ..labels import register_labels
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -33,6 +34,7 @@ def register_ui(app: Flask, api_blueprints) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     init_i18n(app)
+    register_labels(app)
     register_assets(app)
     from . import auth
 

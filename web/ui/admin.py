@@ -13,40 +13,16 @@ from dataclasses import dataclass, field
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from engine import identity
 from engine.errors import Conflict, EngineError, NotFound, ValidationFailed
 from engine.models import Tenant, User
 
+from ..labels import KNOWN_GROUP_IDS, KNOWN_GROUPS, group_label
 from .helpers import pager, platform, principal, require_groups
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-# The candidate groups of DOMAIN.md, offered as checkboxes; any other id can be typed.
-KNOWN_GROUPS = (
-    ("operator", _l("Operator staff")),
-    ("customer_manager", _l("Customer manager")),
-    ("planning", _l("Planning support")),
-    ("dispatcher", _l("City dispatcher")),
-    ("regional_manager", _l("Regional manager")),
-    ("negotiator", _l("Site negotiator")),
-    ("city_director", _l("City construction and maintenance director")),
-    ("monitoring_center", _l("Monitoring centre")),
-    ("maintenance", _l("Maintenance team")),
-    ("supervisor", _l("Supervisor")),
-    ("designer", _l("Process designer")),
-    ("admin", _l("Administrator")),
-)
-KNOWN_GROUP_IDS = tuple(group for group, _label in KNOWN_GROUPS)
-
-
-def group_label(group: str) -> str:
-    """The group's name in the current language, or its id when it is not a known group."""
-    labels = dict(KNOWN_GROUPS)
-    return str(labels[group]) if group in labels else group
-
 
 @dataclass
 class UserInput:

@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from engine.queries import stats
 
 from ..assets import VENDOR_FILES, missing_assets
-from .admin import group_label
+from ..labels import group_label
 from .helpers import platform, principal, require_groups
 
 bp = Blueprint("dashboard", __name__)

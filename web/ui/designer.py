@@ -26,7 +26,7 @@ from engine.queries import catalog as catalog_queries
 from forms import describe
 
 from ..errors import error_response
-from .admin import KNOWN_GROUPS
+from ..labels import KNOWN_GROUPS
 from .form_widgets import localized
 from .helpers import pager, platform, principal, require_groups
 from .problem_text import localized_problems

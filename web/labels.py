@@ -1,0 +1,132 @@
+"""Words for the codes people see: tenants, groups and lanes, processes, choice values, variables.
+
+The engine and the API speak in codes (``china_mobile``, ``regional_manager``, ``suburban``);
+a page shows each in the reader's language. Every template can use the filters registered
+here (``tenant_label``, ``group_label``, ``process_label``, ``value_label``,
+``variable_label``), and the API adds a ``label`` beside a code with the same functions.
+
+Where a code has no known word, its code is shown unchanged, so nothing is ever hidden.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, current_app, g
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from engine.models import ProcessDefinition, Tenant
+
+# The candidate groups (and lanes) of the business; any other id is shown as it is.
+KNOWN_GROUPS = (
+    ("operator", _l("Operator staff")),
+    ("customer_manager", _l("Customer manager")),
+    ("planning", _l("Planning support")),
+    ("dispatcher", _l("City dispatcher")),
+    ("regional_manager", _l("Regional manager")),
+    ("negotiator", _l("Site negotiator")),
+    ("city_director", _l("City construction and maintenance director")),
+    ("monitoring_center", _l("Monitoring centre")),
+    ("maintenance", _l("Maintenance team")),
+    ("supervisor", _l("Supervisor")),
+    ("designer", _l("Process designer")),
+    ("admin", _l("Administrator")),
+)
+KNOWN_GROUP_IDS = tuple(group for group, _label in KNOWN_GROUPS)
+
+def group_label(group: str) -> str:
+    """The group's (or lane's) name in the page's language, or its id when it is unknown."""
+    labels = dict(KNOWN_GROUPS)
+    return str(labels[group]) if group in labels else group
+
+
+def tenant_label(tenant: str | None) -> str:
+    """The tenant's company name (stored with the tenant), or its id when it has none."""
+    if not tenant:
+        return ""
+    return _cached("tenant_names", _tenant_names).get(tenant) or tenant
+
+
+def process_label(key: str | None) -> str:
+    """The process's name as its latest deployed version gives it, or its key."""
+    if not key:
+        return ""
+    return _cached("process_names", _process_names).get(key) or key
+
+
+def value_label(value: Any, field: str | None = None) -> str:
+    """A choice value's label from the forms: the field's own choices first, then any form's."""
+    from web.ui.form_widgets import localized
+
+    if isinstance(value, bool):
+        from flask_babel import gettext as _
+
+        return _("Yes") if value else _("No")
+    if not isinstance(value, str):
+        return "" if value is None else str(value)
+    choices = _cached("choice_labels", _choice_labels)
+    label = choices["by_field"].get((field, value)) if field else None
+    label = label or choices["any"].get(value)
+    return localized(label, default=value) if label else value
+
+
+def variable_label(name: str) -> str:
+    """The label of the form field that carries this variable, or its name."""
+    from web.ui.form_widgets import localized
+
+    label = _cached("field_labels", _field_labels).get(name)
+    return localized(label, default=name) if label else name
+
+
+def register_labels(app: Flask) -> None:
+    for name, function in (("tenant_label", tenant_label), ("group_label", group_label),
+                           ("process_label", process_label), ("value_label", value_label),
+                           ("variable_label", variable_label)):
+        app.add_template_filter(function, name)
+        app.add_template_global(function, name)
+
+
+# --- where the words come from, read once per request ---------------------------------------
+
+def _cached(name: str, load):
+    store = g.setdefault("_labels", {})
+    if name not in store:
+        store[name] = load()
+    return store[name]
+
+
+def _platform():
+    return current_app.extensions["towerflow"]
+
+
+def _tenant_names() -> dict[str, str]:
+    with _platform().Session() as session:
+        return {tid: name for tid, name in session.execute(select(Tenant.id, Tenant.name)).all() if name}
+
+
+def _process_names() -> dict[str, str]:
+    with _platform().Session() as session:
+        rows = session.execute(select(ProcessDefinition.key, ProcessDefinition.name)
+                               .order_by(ProcessDefinition.version)).all()
+    return {key: name for key, name in rows if name}  # the latest version's name wins
+
+
+def _choice_labels() -> dict[str, dict]:
+    by_field: dict[tuple[str, str], Any] = {}
+    anywhere: dict[str, Any] = {}
+    for schema in _platform().forms.values():
+        for name, fld in schema().fields.items():
+            for value, label in (fld.metadata.get("choice_labels") or {}).items():
+                by_field.setdefault((fld.data_key or name, value), label)
+                anywhere.setdefault(value, label)
+    return {"by_field": by_field, "any": anywhere}
+
+
+def _field_labels() -> dict[str, Any]:
+    labels: dict[str, Any] = {}
+    for schema in _platform().forms.values():
+        for name, fld in schema().fields.items():
+            if fld.metadata.get("label"):
+                labels.setdefault(fld.data_key or name, fld.metadata["label"])
+    return labels
