@@ -29,6 +29,12 @@ if TYPE_CHECKING:
     from engine.platform import Platform
 
 
+class TaskSuspended(Conflict):
+    """The task's process is suspended: nobody may claim, hand on or complete it until resumed."""
+
+    code = "instance_suspended"
+
+
 def is_candidate(task: HumanTask, actor: Principal) -> bool:
     return actor.username in (task.candidate_users or []) or bool(set(task.candidate_groups or []) & actor.groups)
 
@@ -51,6 +57,7 @@ def open_task(session: Session, actor: Principal, task_id: int) -> HumanTask:
 class TaskFilter:
     assignee_me: bool = False
     candidate_me: bool = False
+    my_work: bool = False  # mine, or offered to me and not yet claimed: "all my work"
     process_key: str | None = None
     business_key: str | None = None
     overdue: bool | None = None
@@ -78,7 +85,10 @@ def task_query(actor: Principal, flt: TaskFilter, now):
         stmt = stmt.where(HumanTask.assignee == actor.username)
     if flt.candidate_me:
         stmt = stmt.where(HumanTask.assignee.is_(None), candidate)
-    if not (flt.assignee_me or flt.candidate_me) and not (actor.is_admin or "supervisor" in actor.groups):
+    if flt.my_work:
+        stmt = stmt.where(or_(HumanTask.assignee == actor.username, and_(HumanTask.assignee.is_(None), candidate)))
+    narrowed = flt.assignee_me or flt.candidate_me or flt.my_work
+    if not narrowed and not (actor.is_admin or "supervisor" in actor.groups):
         stmt = stmt.where(or_(HumanTask.assignee == actor.username, candidate))
     for column, value in ((HumanTask.process_key, flt.process_key), (HumanTask.business_key, flt.business_key)):
         if value:
@@ -127,6 +137,7 @@ def claim(platform: Platform, actor: Principal, task_id: int) -> None:
         task = open_task(session, actor, task_id)
         if not is_candidate(task, actor):
             raise Forbidden("you are not a candidate for this task")
+        check_not_suspended(session, task)
         _set_assignee(session, task, actor.username, platform.clock.now())
         audit.record(session, task.instance_id, actor.username, "task.claimed", task_id=task.id,
                      element_id=task.element_id, at=platform.clock.now())
@@ -159,6 +170,82 @@ def assign(platform: Platform, actor: Principal, task_id: int, username: str | N
                      at=platform.clock.now())
 
 
+def check_not_suspended(session: Session, task: HumanTask) -> None:
+    """409 ``instance_suspended`` while the task's process is suspended."""
+    state = session.scalar(select(ProcessInstance.state).where(ProcessInstance.id == task.instance_id))
+    if state == "suspended":
+        raise TaskSuspended(f"instance {task.instance_id} is suspended", {"instance_id": task.instance_id})
+
+
+def suspended_instances(session: Session, instance_ids) -> set[int]:
+    """Which of these instances are suspended (the inbox marks their tasks)."""
+    ids = sorted(set(instance_ids))
+    if not ids:
+        return set()
+    return set(session.scalars(select(ProcessInstance.id).where(ProcessInstance.id.in_(ids),
+                                                                ProcessInstance.state == "suspended")))
+
+
+def may_delegate(task: HumanTask, actor: Principal) -> bool:
+    """The assignee, a supervisor or an administrator may hand an open task to someone else."""
+    return task.state == "open" and (actor.is_admin or "supervisor" in actor.groups
+                                     or (task.assignee is not None and task.assignee == actor.username))
+
+
+def delegate(platform: Platform, actor: Principal, task_id: int, username: str, reason: str = "") -> None:
+    """Hand the task to another candidate, recording who, from whom, to whom and why.
+
+    Unlike ``assign`` (which lets an administrator give a task to anyone), the new assignee
+    must be a candidate, so the work never lands with someone who may not do it.
+    """
+    username = (username or "").strip()
+    reason = (reason or "").strip()
+    with platform.transaction() as session:
+        task = open_task(session, actor, task_id)
+        if not may_delegate(task, actor):
+            raise Forbidden("only the assignee, a supervisor or an administrator may delegate this task")
+        check_not_suspended(session, task)
+        if not username:
+            raise ValidationFailed("choose the user to hand the task to", {"fields": {"user": ["required"]}})
+        if len(reason) > 1000:
+            raise ValidationFailed("the reason is longer than 1000 characters", {"fields": {"reason": ["too long"]}})
+        if username == task.assignee:
+            raise ValidationFailed(f"{username} already holds this task", {"user": username, "why": "already_assignee"})
+        try:
+            user = identity.get_user(session, username)
+        except NotFound:
+            raise ValidationFailed(f"no user named {username!r}", {"user": username, "why": "unknown"}) from None
+        receiver = identity.principal_for(user)
+        if user.disabled:
+            raise ValidationFailed(f"{username} is disabled", {"user": username, "why": "disabled"})
+        if not receiver.sees_tenant(task.tenant):
+            raise ValidationFailed(f"{username} belongs to another tenant and cannot see this task",
+                                   {"user": username, "why": "other_tenant"})
+        if not is_candidate(task, receiver):
+            raise ValidationFailed(f"{username} is not a candidate for this task",
+                                   {"user": username, "why": "not_candidate",
+                                    "candidate_groups": list(task.candidate_groups or [])})
+        previous, now = task.assignee, platform.clock.now()
+        session.execute(update(HumanTask).where(HumanTask.id == task.id).values(assignee=username, claimed_at=now))
+        audit.record(session, task.instance_id, actor.username, "task.delegated", task_id=task.id,
+                     element_id=task.element_id,
+                     data={"from": previous, "to": username, "by": actor.username, "reason": reason}, at=now)
+
+
+def delegation_targets(session: Session, task: HumanTask) -> list[tuple[str, str]]:
+    """(username, display name) of the enabled users the task may be handed to."""
+    from engine.models import User, UserGroup
+
+    groups = list(task.candidate_groups or []) or [""]
+    users = list(task.candidate_users or []) or [""]
+    stmt = (select(User).where(User.disabled.is_(False))
+            .where(or_(User.username.in_(users), User.id.in_(select(UserGroup.user_id)
+                                                              .where(UserGroup.group.in_(groups)))))
+            .order_by(User.username))
+    return [(u.username, u.display_name or u.username) for u in session.scalars(stmt)
+            if identity.principal_for(u).sees_tenant(task.tenant) and u.username != task.assignee]
+
+
 def _check_may_receive(session: Session, task: HumanTask, actor: Principal, username: str) -> None:
     """The new assignee must exist; an assignee (not an admin) may hand on only to a candidate."""
     try:
@@ -187,6 +274,7 @@ def complete(platform: Platform, actor: Principal, task_id: int, data: dict[str,
     with platform.Session() as session:
         task = open_task(session, actor, task_id)
         check_may_complete(task, actor)
+        check_not_suspended(session, task)
         cleaned = validate_form(platform.forms, task.form_key, data or {}) if task.form_key else dict(data or {})
         instance_id, spiff_task_id = task.instance_id, task.spiff_task_id
         if task.form_key:
@@ -198,7 +286,7 @@ def complete(platform: Platform, actor: Principal, task_id: int, data: dict[str,
         if row.state != "open":
             raise Conflict(f"task {task_id} is already {row.state}")
         if run.row.state == "suspended":
-            raise Conflict(f"instance {instance_id} is suspended")
+            raise TaskSuspended(f"instance {instance_id} is suspended", {"instance_id": instance_id})
         check_may_complete(row, actor)
         return run
 
