@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from engine.definitions import customer_view
 from engine.errors import NotFound, ValidationFailed
 from engine.models import ProcessInstance, StoredFile
 from engine.principal import Principal
@@ -128,7 +129,17 @@ def visible_file(session: Session, actor: Principal, file_id: int) -> StoredFile
     instance = session.get(ProcessInstance, row.instance_id)
     if instance is None or not actor.sees_tenant(instance.tenant):
         raise NotFound(f"file {file_id} does not exist")
+    if not customer_may_read(session, actor, row, instance.definition_id):
+        raise NotFound(f"file {file_id} does not exist")
     return row
+
+
+def customer_may_read(session: Session, actor: Principal, row: StoredFile, definition_id: int) -> bool:
+    """A tenant's user reads a file only when it holds it as a customer-visible variable (a file
+    field's name is the variable holding it) or uploaded it itself; staff read every file."""
+    if actor.tenant is None or actor.is_admin or row.uploaded_by == actor.username:
+        return True
+    return row.field in customer_view.names_of(session, definition_id)
 
 
 def usable(row: StoredFile | None, actor: Principal, instance_id: int | None) -> bool:
