@@ -14,7 +14,8 @@ def sign_in(page, username: str, password: str = PASSWORD) -> None:
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
-    page.wait_for_selector("[data-testid=current-user]")
+    # attached, not visible: on a phone the user's name sits in the folded menu
+    page.wait_for_selector("[data-testid=current-user]", state="attached")
 
 
 def screenshot(page, name: str) -> None:

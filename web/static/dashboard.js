@@ -41,16 +41,18 @@
     });
   }
 
-  function option(spec) {
+  // On a phone the category names get at most 40% of the chart's width, the legend scrolls.
+  function option(spec, width) {
+    var narrow = width < 600;
     return {
       animationDuration: 300,
       tooltip: {trigger: "axis", axisPointer: {type: "shadow"}},
-      legend: {top: 0},
-      grid: {left: 8, right: 40, top: 36, bottom: spec.unit ? 28 : 8, containLabel: true},
+      legend: {top: 0, type: narrow ? "scroll" : "plain"},
+      grid: {left: 8, right: narrow ? 24 : 40, top: 36, bottom: spec.unit ? 28 : 8, containLabel: true},
       xAxis: {type: "value", name: spec.unit || "", nameLocation: "middle", nameGap: 26,
               minInterval: spec.integer ? 1 : 0},
       yAxis: {type: "category", data: spec.categories, inverse: true,
-              axisLabel: {width: 240, overflow: "truncate"}},
+              axisLabel: {width: Math.min(240, Math.round(width * 0.4)), overflow: "truncate"}},
       series: series(spec)
     };
   }
@@ -69,12 +71,15 @@
     }
     element.style.height = height(spec) + "px";
     var chart = window.echarts.init(element, null, {renderer: "canvas"});
-    chart.setOption(option(spec));
+    chart.setOption(option(spec, element.clientWidth));
     element.setAttribute("data-drawn", "true");
     charts.push(chart);
   });
 
   window.addEventListener("resize", function () {
-    charts.forEach(function (chart) { chart.resize(); });
+    charts.forEach(function (chart) {
+      chart.setOption(option(data.charts[chart.getDom().getAttribute("data-chart")], chart.getDom().clientWidth));
+      chart.resize();
+    });
   });
 }());

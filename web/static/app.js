@@ -1,0 +1,38 @@
+/*
+ * The page frame's few behaviours, without a framework.
+ *
+ * The menu button (narrow screens only; CSS hides it on wide ones) opens and closes the
+ * navigation with the user's name, language switch and sign out. It is a real <button>, so
+ * Enter and Space work; Escape closes the open menu and gives the focus back to the button.
+ * Without JavaScript the menu is never folded (CSS folds it only under html.js).
+ */
+(function () {
+  'use strict';
+
+  function setUp() {
+    var button = document.querySelector('.menu-toggle');
+    var menu = document.getElementById('topmenu');
+    if (!button || !menu) { return; }
+
+    function setOpen(open) {
+      button.setAttribute('aria-expanded', open ? 'true' : 'false');
+      menu.classList.toggle('open', open);
+    }
+
+    button.addEventListener('click', function () {
+      setOpen(button.getAttribute('aria-expanded') !== 'true');
+    });
+    document.addEventListener('keydown', function (event) {
+      if (event.key === 'Escape' && button.getAttribute('aria-expanded') === 'true') {
+        setOpen(false);
+        button.focus();
+      }
+    });
+  }
+
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', setUp);
+  } else {
+    setUp();
+  }
+}());
