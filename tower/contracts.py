@@ -14,10 +14,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.errors import Conflict, NotFound, ValidationFailed
+from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from engine.principal import Principal
 from tower.models import CONTRACT_STATUSES, Contract
 
 RENEWAL_OUTCOMES = {"renewing": "renewing", "renewed": "renewed", "not_renewed": "expired"}
+# Who reads contracts (pages and GET /api/v1/contracts): staff of these groups see all; an
+# operator user sees its own tenant's (and another tenant's contract is not found).
+READER_GROUPS = frozenset({"customer_manager", "supervisor", "operator"})  # and admins
+# The warning state of a contract on a given day (warning_state), soonest first in the pages.
+WARNING_STATES = ("expired", "warned", "due", "renewing", "renewed", "ok")
 
 
 def _as_date(value: date | str) -> date:
@@ -151,3 +157,59 @@ def contract_view(row: Contract) -> dict[str, Any]:
         "warn_on": warn_on(row).isoformat(), "status": row.status, "warned_at": iso(row.warned_at),
         "warned_by_instance": row.warned_by_instance, "renewal_note": row.renewal_note,
     }
+
+
+# --- reading contracts: the pages and the REST API ------------------------------------------------
+
+def check_may_read(actor: Principal) -> None:
+    if not (actor.is_admin or actor.groups & READER_GROUPS):
+        raise Forbidden("only customer managers, supervisors, operator staff and administrators read contracts")
+
+
+def _readable(actor: Principal):
+    check_may_read(actor)
+    stmt = select(Contract)
+    if actor.tenant is not None:
+        stmt = stmt.where(Contract.tenant == actor.tenant)
+    return stmt
+
+
+def visible_contracts(session: Session, actor: Principal, *, status: str | None = None,
+                      tenant: str | None = None, q: str | None = None) -> list[Contract]:
+    """The contracts ``actor`` may read (its tenant's only, when it has one), soonest expiry first."""
+    stmt = _readable(actor)
+    if status:
+        stmt = stmt.where(Contract.status == status)
+    if tenant:
+        stmt = stmt.where(Contract.tenant == tenant)
+    if q and q.strip():
+        pattern = f"%{q.strip()}%"
+        stmt = stmt.where(Contract.contract_no.ilike(pattern) | Contract.customer_name.ilike(pattern))
+    return list(session.scalars(stmt.order_by(Contract.expires_on, Contract.contract_no)))
+
+
+def visible_contract(session: Session, actor: Principal, contract_id: int) -> Contract:
+    """One contract by id; missing, or another tenant's, is NotFound."""
+    row = session.scalar(_readable(actor).where(Contract.id == contract_id))
+    if row is None:
+        raise NotFound(f"contract {contract_id} does not exist")
+    return row
+
+
+def warning_state(row: Contract, today: date) -> str:
+    """Where the contract stands on ``today`` (one of ``WARNING_STATES``): ``expired`` (its date
+    passed, or marked so), ``warned`` (the warning went out), ``due`` (the warning day is reached
+    and no warning yet), ``renewing`` / ``renewed`` (the customer manager's answer), ``ok``."""
+    if row.status == "expired" or (row.status == "active" and row.expires_on < today):
+        return "expired"
+    if row.status in ("renewing", "renewed"):
+        return row.status
+    if row.warned_at is not None:
+        return "warned"
+    return "due" if warn_on(row) <= today else "ok"
+
+
+def read_view(row: Contract, today: date) -> dict[str, Any]:
+    """``contract_view`` plus the days left and the warning state on ``today``."""
+    return {**contract_view(row), "days_left": (row.expires_on - today).days,
+            "warning_state": warning_state(row, today)}

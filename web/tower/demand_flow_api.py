@@ -61,10 +61,32 @@ class Step(Schema):
     completed_by = fields.String(allow_none=True)
 
 
+class Outcome(Schema):
+    kind = fields.String(metadata={"description": "cancelled, order_cancelled, unplannable, negotiation_failed, "
+                                                  "returned, terminated, incident"})
+    reason = fields.String(metadata={"description": "the words given (operator, planner, manager, supervisor)"})
+    code = fields.String(allow_none=True, metadata={"description": "Flow 2's failure_reason for negotiation_failed"})
+    by = fields.String(allow_none=True)
+    at = fields.String(allow_none=True)
+
+
+class Change(Schema):
+    at = fields.String(allow_none=True)
+    by = fields.String(allow_none=True)
+    reason = fields.String()
+    fields_ = fields.Dict(data_key="fields", metadata={"description": "the new values"})
+
+
 class Progress(Schema):
     demand = fields.Nested(Demand)
     open_steps = fields.List(fields.Nested(Step))
     done_steps = fields.List(fields.Nested(Step))
+    flow_state = fields.String(allow_none=True)
+    outcome = fields.Nested(Outcome, allow_none=True, metadata={"description": "how it ended; null while it runs"})
+    changes = fields.List(fields.Nested(Change), metadata={"description": "the operator's 需求变更, oldest first"})
+    change_refusal = fields.String(allow_none=True, metadata={
+        "description": "why a change or cancel would be refused now (not_submitted, order_confirmed, cancelled, "
+                       "unplannable, suspended, flow_ended); null when allowed"})
 
 
 class CancelRequest(Schema):
@@ -128,6 +150,9 @@ class ProgressView(MethodView):
         for step in view["open_steps"] + view["done_steps"]:
             for key in ("created_at", "due_at", "completed_at"):
                 step[key] = iso(step[key])
+        if view["outcome"] is not None:
+            view["outcome"]["at"] = iso(view["outcome"]["at"])
+        view["changes"] = [{**c, "at": iso(c["at"]), "fields_": c["fields"]} for c in view["changes"]]
         return view
 
 

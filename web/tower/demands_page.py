@@ -20,10 +20,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 
 from engine.errors import BadRequest, Conflict, EngineError, NotFound, ValidationFailed
-from engine.models import ProcessInstance
-from tower import demand_flow, demands, spreadsheets
+from tower import demand_flow, demands, difficult_sites, spreadsheets
 from tower.models import DemandUpload
 from web.labels import group_label
+from web.tower import words
 from web.tower.demands_api import xlsx_response
 from web.ui.helpers import pager, platform, principal, require_groups
 from web.ui.instances import when
@@ -34,22 +34,7 @@ PAGE_GROUPS = ("customer_manager", "operator", "supervisor")  # and admins; oper
 UPLOAD_KEPT = timedelta(hours=6)
 PHONE = re.compile(r"^(\+?\d{5,20})?$")  # as the start form of tower_order checks it
 
-STATUS_LABELS = {
-    "collected": _l("Demand collected"),
-    "submitted": _l("Awaiting operator confirmation"),
-    "confirmed": _l("Confirmed by operator"),
-    "accepted": _l("Demand accepted"),
-    "screening": _l("Site screening"),
-    "negotiating": _l("Site negotiation"),
-    "order_compiling": _l("Order being compiled"),
-    "order_sent": _l("Awaiting order confirmation"),
-    "order_confirmed": _l("Order confirmed"),
-    "construction": _l("Under construction"),
-    "delivered": _l("Awaiting acceptance"),
-    "acceptance_confirmed": _l("Accepted on delivery"),
-    "unplannable": _l("Cannot be planned"),
-    "cancelled": _l("Cancelled"),
-}
+STATUS_LABELS = words.DEMAND_STATUSES
 
 
 def may_import() -> bool:
@@ -82,11 +67,13 @@ def _render(checked: demands.CheckedImport | None = None, upload_token: str | No
         page = pager()
         rows, page.total = demands.list_demands(session, actor, status=args.get("status") or None,
                                                 q=args.get("q") or None, offset=page.offset, limit=page.size)
+        waiting = len(demand_flow.waiting_for(session, actor, "confirm_acceptance")) \
+            if actor.is_admin or "operator" in actor.groups else 0
     return render_template(
         "demands/index.html", rows=rows, pager=page, args=args, status_labels=STATUS_LABELS,
         operator_names=demands.OPERATOR_NAMES, checked=checked, upload_token=upload_token, filename=filename,
         imported=imported or [], error_text=error_text, may_import=may_import(), max_rows=demands.MAX_ROWS,
-        may_submit=may_submit(),
+        may_submit=may_submit(), staff=actor.tenant is None, acceptance_waiting=waiting,
     ), status
 
 
@@ -120,17 +107,24 @@ def submit():
 @bp.get("/<demand_no>")
 @require_groups(*PAGE_GROUPS)
 def progress(demand_no: str):
-    """进度查询: where the demand's flow stands, who has the open steps and until when."""
+    """进度查询: where the demand's flow stands, who has the open steps and until when, how it
+    ended and why (in words), the operator's changes, and its difficult-site entries."""
     pf = platform()
+    actor = principal()
     with pf.Session() as session:
-        view = demand_flow.progress(session, principal(), demand_no)
-        instance_id = view["demand"]["instance_id"]
-        flow_state = session.scalar(select(ProcessInstance.state).where(ProcessInstance.id == instance_id))
+        view = demand_flow.progress(session, actor, demand_no)
+        library = []
+        if difficult_sites.may_list(actor):
+            library, _total = difficult_sites.list_sites(session, actor, demand_no=demand_no, limit=20)
     now = pf.clock.now()
     for step in view["open_steps"] + view["done_steps"]:
         step["overdue"] = step["completed_at"] is None and step["due_at"] is not None and step["due_at"] < now
+    for change in view["changes"]:
+        change["fields"] = {name: int(value) if isinstance(value, float) and value.is_integer() else value
+                            for name, value in change["fields"].items()}
     return render_template("demands/progress.html", status_labels=STATUS_LABELS, group_label=group_label,
-                           when=when, flow_state=flow_state, **view)
+                           when=when, words=words, word=words.word, library=library,
+                           may_change=demand_flow.may_change(actor), staff=actor.tenant is None, **view)
 
 
 @bp.get("/template")

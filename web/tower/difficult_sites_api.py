@@ -1,4 +1,4 @@
-"""The difficult-site library (疑难站址库) for supervisors."""
+"""The difficult-site library (疑难站址库): GET /api/v1/difficult-sites and /difficult-sites/{id}."""
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -38,6 +38,10 @@ DifficultSitePage = page_of(DifficultSite, "DifficultSitePage")
 class DifficultSiteQuery(PageArgs):
     status = fields.String(validate=validate.OneOf(DIFFICULT_SITE_STATUSES))
     demand_no = fields.String()
+    reason = fields.String(metadata={"description": "owner_refuses, planning_restriction, cost_far_above_standard, "
+                                                    "other"})
+    tenant = fields.String(metadata={"description": "operator tenant id (staff only; operators see their own)"})
+    q = fields.String(metadata={"description": "text in the site name or demand number"})
 
 
 @blp.route("")
@@ -45,10 +49,21 @@ class DifficultSitesView(MethodView):
     @blp.arguments(DifficultSiteQuery, location="query")
     @blp.response(200, DifficultSitePage)
     def get(self, args):
-        """Sites in (or released from) the difficult-site library; supervisors and admins."""
+        """Sites in (or released from) the difficult-site library: operator staff (own tenant),
+        regional managers, city directors, supervisors and admins."""
         actor = principal()
         offset, limit = page(args)
         with platform().Session() as session:
             rows, total = difficult_sites.list_sites(session, actor, args.get("status"), args.get("demand_no"),
-                                                     offset, limit)
+                                                     offset, limit, reason=args.get("reason"),
+                                                     tenant=args.get("tenant"), q=args.get("q"))
             return listing([difficult_sites.site_view(r) for r in rows], total, args)
+
+
+@blp.route("/<int:site_id>")
+class DifficultSiteView(MethodView):
+    @blp.response(200, DifficultSite)
+    def get(self, site_id):
+        """One entry of the library; another tenant's answers 404."""
+        with platform().Session() as session:
+            return difficult_sites.site_view(difficult_sites.get_site(session, principal(), site_id))
