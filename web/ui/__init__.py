@@ -52,6 +52,9 @@ NAV_GROUPS = {
     "inbox.index": None,
     "start.index": None,
     "demands.index": {"customer_manager", "operator", "supervisor"},
+    "difficult_sites.index": {"operator", "regional_manager", "city_director", "supervisor"},
+    "contracts.index": {"customer_manager", "supervisor"},
+    "service_requests.index": {"operator"},  # enterprise customers: operator users of their company
     "instances.index": None,
     "definitions.index": {"designer", "supervisor"},
     "designer.index": {"designer"},
