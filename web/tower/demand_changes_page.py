@@ -46,7 +46,9 @@ def cancel(demand_no: str):
     reason = request.form.get("reason", "").strip()
     errors: dict[str, str] = {}
     status = 200
-    if request.method == "POST":
+    if request.method == "POST" and refusal:
+        status = 409
+    elif request.method == "POST":
         errors = _reason_errors(reason)
         if not errors:
             try:
@@ -76,7 +78,9 @@ def change(demand_no: str):
     reason = request.form.get("reason", "").strip()
     errors: dict[str, str] = {}
     status = 200
-    if request.method == "POST":
+    if request.method == "POST" and refusal:
+        status = 409
+    elif request.method == "POST":
         typed = {key: request.form.get(key, "").strip() for key in demand_flow.CHANGEABLE}
         changes = {key: value for key, value in typed.items() if value != values[key]}
         values.update(typed)

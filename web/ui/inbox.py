@@ -1,4 +1,8 @@
-"""The inbox: my tasks and group tasks, claiming, and working on one task's form."""
+"""The inbox: all my work (mine and my groups'), claiming, and working on one task's form.
+
+It opens on "all my work" (my tasks and the unclaimed tasks of my groups, overdue first), so
+overdue group work is never hidden behind an empty "my tasks" tab. A claim opens the task.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from sqlalchemy.orm import defer
 
 from engine.errors import Conflict, EngineError, Forbidden, NotFound, ValidationFailed
 from engine.models import HumanTask, ProcessDefinition, ProcessInstance
-from engine.runtime import audit, drafts, files, jobs, tasks
+from engine.runtime import audit, comments, drafts, files, jobs, saved_filters, tasks
 from forms.fields import FileUpload
 
 from . import form_widgets as fw
@@ -22,7 +26,10 @@ from .helpers import pager, platform, principal
 bp = Blueprint("inbox", __name__)
 bp.add_app_template_filter(files.human_size, "file_size")
 
-TABS = ("mine", "group", "all")  # "all": every task in the supervisor's or admin's tenant scope
+# "work": mine and my groups' unclaimed tasks (the default); "all": every task in the
+# supervisor's or admin's tenant scope
+TABS = ("work", "mine", "group", "all")
+DEFAULT_TAB = "work"
 SORTS = ("due", "priority", "created")
 DEFAULT_DESC = {"due": False, "priority": True, "created": True}
 DUE_SOON = timedelta(hours=1)
@@ -32,13 +39,13 @@ DUE_SOON = timedelta(hours=1)
 
 def tabs() -> tuple[str, ...]:
     actor = principal()
-    return TABS if actor.is_admin or "supervisor" in actor.groups else TABS[:2]
+    return TABS if actor.is_admin or "supervisor" in actor.groups else TABS[:3]
 
 
 def _filter(tab: str, args=None) -> tasks.TaskFilter:
     args = request.args if args is None else args
     overdue = True if args.get("overdue") == "1" else None
-    return tasks.TaskFilter(assignee_me=tab == "mine", candidate_me=tab == "group",
+    return tasks.TaskFilter(assignee_me=tab == "mine", candidate_me=tab == "group", my_work=tab == "work",
                             process_key=args.get("process") or None, text=(args.get("q") or "").strip() or None,
                             overdue=overdue)
 
@@ -51,10 +58,12 @@ def _sort() -> tuple[str, bool]:
 
 
 def counts() -> dict[str, int]:
-    """How many tasks each tab holds, without the page's filters."""
+    """How many tasks each tab holds, without the page's filters; "overdue": my overdue work."""
     actor, now = principal(), platform().clock.now()
     with platform().Session() as session:
-        return {tab: tasks.count_tasks(session, actor, _filter(tab, {}), now) for tab in tabs()}
+        found = {tab: tasks.count_tasks(session, actor, _filter(tab, {}), now) for tab in tabs()}
+        found["overdue"] = tasks.count_tasks(session, actor, _filter("work", {"overdue": "1"}), now)
+        return found
 
 
 def due_class(task: HumanTask, now: datetime) -> str:
@@ -68,8 +77,8 @@ def due_class(task: HumanTask, now: datetime) -> str:
 @bp.get("/inbox")
 @login_required
 def index() -> ResponseReturnValue:
-    tab = request.args.get("tab", "mine")
-    tab = tab if tab in tabs() else "mine"
+    tab = request.args.get("tab", DEFAULT_TAB)
+    tab = tab if tab in tabs() else DEFAULT_TAB
     sort, desc = _sort()
     actor, now = principal(), platform().clock.now()
     page = pager()
@@ -78,9 +87,46 @@ def index() -> ResponseReturnValue:
                                             sort=sort, desc=desc)
         processes = tasks.process_keys(session, actor)
         names = _process_names(session, processes + [r.process_key for r in rows])
+        suspended = tasks.suspended_instances(session, [r.instance_id for r in rows])
+        saved = [(f.id, f.name, url_for("inbox.index", **f.params)) for f in saved_filters.list_for(session, actor)]
+    filtered = any(request.args.get(k) for k in ("process", "q", "overdue"))
     return render_template("inbox/index.html", tab=tab, rows=rows, pager=page, counts=counts(), now=now,
                            due_class=due_class, processes=processes, names=names, sort=sort, desc=desc,
-                           args=request.args, sort_link=_sort_link)
+                           args=request.args, sort_link=_sort_link, suspended=suspended, saved=saved,
+                           filtered=filtered, current_query=_current_query(tab))
+
+
+def _current_query(tab: str) -> dict[str, str]:
+    """The page's filter as a saved filter would keep it."""
+    return saved_filters.clean({**request.args.to_dict(), "tab": tab})
+
+
+@bp.post("/inbox/filters")
+@login_required
+def save_filter() -> ResponseReturnValue:
+    params = {k: request.form.get(k, "") for k in saved_filters.KEYS}
+    try:
+        saved_filters.save(platform(), principal(), request.form.get("name", ""), params)
+    except ValidationFailed as exc:
+        fields_ = (exc.details or {}).get("fields", {})
+        flash(_("Give the filter a name (at most 100 characters).") if "name" in fields_
+              else _("Choose a process, a text or overdue before saving a filter."), "error")
+    except Conflict:
+        flash(_("You have too many saved filters; delete one first."), "error")
+    else:
+        flash(_("Filter “%(name)s” saved.", name=request.form.get("name", "").strip()), "success")
+    return redirect(url_for("inbox.index", **saved_filters.clean(params)))
+
+
+@bp.post("/inbox/filters/<int:filter_id>/delete")
+@login_required
+def delete_filter(filter_id: int) -> ResponseReturnValue:
+    try:
+        saved_filters.remove(platform(), principal(), filter_id)
+        flash(_("The saved filter was deleted."), "success")
+    except NotFound:
+        flash(_("This saved filter does not exist."), "error")
+    return redirect(_back())
 
 
 def _sort_link(column: str) -> str:
@@ -119,6 +165,9 @@ def claim_selected() -> ResponseReturnValue:
         flash(_("Select the tasks to claim first."), "error")
         return redirect(back)
     claimed, refused = tasks.claim_many(platform(), principal(), ids)
+    if len(ids) == 1 and claimed:  # claiming one task opens it
+        flash(_("You claimed this task."), "success")
+        return redirect(url_for("inbox.task", task_id=claimed[0]))
     if claimed:
         flash(_("You claimed %(n)s task(s).", n=len(claimed)), "success")
     if refused:
@@ -139,12 +188,16 @@ def _back(default: str | None = None) -> str:
 @bp.post("/tasks/<int:task_id>/claim")
 @login_required
 def claim(task_id: int) -> ResponseReturnValue:
+    """Claim, then open the task (from the list too); a refusal goes back where it came from."""
     try:
         tasks.claim(platform(), principal(), task_id)
-        flash(_("You claimed this task."), "success")
     except (Conflict, Forbidden) as exc:
         flash(_claim_problem(exc), "error")
-    return redirect(_back(url_for("inbox.task", task_id=task_id)))
+        return redirect(_back(url_for("inbox.task", task_id=task_id)))
+    except NotFound:
+        abort(404)
+    flash(_("You claimed this task."), "success")
+    return redirect(url_for("inbox.task", task_id=task_id))
 
 
 @bp.post("/tasks/<int:task_id>/unclaim")
@@ -159,7 +212,7 @@ def unclaim(task_id: int) -> ResponseReturnValue:
 
 
 def _claim_problem(exc: EngineError) -> str:
-    if "suspended" in exc.message:
+    if isinstance(exc, tasks.TaskSuspended) or "suspended" in exc.message:
         return _("The process is suspended; try again once it is resumed.")
     if isinstance(exc, Conflict) and isinstance(exc.details, dict) and exc.details.get("assignee"):
         return _("%(user)s has already claimed this task.", user=exc.details["assignee"])
@@ -192,6 +245,10 @@ def submit(task_id: int) -> ResponseReturnValue:
         instance_id = row.instance_id
         ws = _widgets(row)
         may_work = permissions(row, actor)["may_work"]
+        suspended = bool(tasks.suspended_instances(session, [instance_id]))
+    if suspended and row.state == "open":  # keep what was typed; nothing is stored
+        flash(_("The process is suspended; try again once it is resumed."), "error")
+        return _render_task(task_id, ws, fw.raw_values(ws, request.form), {}, status=409)
     if not may_work:
         flash(_why_not(row), "error")
         return redirect(url_for("inbox.task", task_id=task_id))
@@ -259,11 +316,71 @@ def _render_task(task_id: int, ws, raw, errors, status: int = 200, draft_saved_a
         context = task_context(session, row)
         kept = files.describe(session, actor, [i for w in ws if w.kind == "file" for i in fw.file_ids(raw, w)],
                               row.instance_id)
+        allowed = permissions(row, actor)
+        suspended = context["instance"].state == "suspended"
+        if suspended:
+            allowed.update(may_work=False, may_claim=False, may_delegate=False)
+        targets = tasks.delegation_targets(session, row) if allowed["may_delegate"] else []
+        notes = comments.of_instance(session, actor, row.instance_id)
         body = render_template(
             "inbox/task.html", task=row, widgets=ws, raw=raw, errors=errors, kept_files=kept, ctx=context,
             draft_saved_at=draft_saved_at, now=platform().clock.now(), due_class=due_class,
-            has_files=any(w.kind == "file" for w in ws), action_label=action_label, **permissions(row, actor))
+            has_files=any(w.kind == "file" for w in ws), action_label=action_label, suspended=suspended,
+            timeline=timeline(context["events"], notes), targets=targets,
+            may_comment=comments.may_read(row, actor), **allowed)
     return body, status
+
+
+def timeline(events, notes) -> list[dict[str, Any]]:
+    """The task page's history: the instance's events and the comments, oldest first."""
+    items = [{"at": e.at, "actor": e.actor, "kind": "event", "event": e} for e in events]
+    items += [{"at": c.created_at, "actor": c.author, "kind": "comment", "comment": c} for c in notes]
+    return sorted(items, key=lambda item: item["at"])
+
+
+@bp.post("/tasks/<int:task_id>/comments")
+@login_required
+def add_comment(task_id: int) -> ResponseReturnValue:
+    try:
+        comments.add(platform(), principal(), task_id, request.form.get("body", ""))
+    except ValidationFailed as exc:
+        too_long = "too_long" in str((exc.details or {}).get("fields", {}))
+        flash(_("The comment is too long (at most %(n)s characters).", n=comments.MAX_LENGTH) if too_long
+              else _("Write something before adding a comment."), "error")
+    except NotFound:
+        abort(404)
+    else:
+        flash(_("Your comment was added."), "success")
+    return redirect(url_for("inbox.task", task_id=task_id) + "#timeline")
+
+
+@bp.post("/tasks/<int:task_id>/delegate")
+@login_required
+def delegate(task_id: int) -> ResponseReturnValue:
+    user = request.form.get("user", "")
+    try:
+        tasks.delegate(platform(), principal(), task_id, user, request.form.get("reason", ""))
+    except ValidationFailed as exc:
+        flash(_delegate_problem(exc, user), "error")
+    except (Conflict, Forbidden) as exc:
+        flash(_claim_problem(exc) if isinstance(exc, Conflict) else
+              _("Only the assignee, a supervisor or an administrator may hand this task on."), "error")
+    except NotFound:
+        abort(404)
+    else:
+        flash(_("The task was handed to %(user)s.", user=user.strip()), "success")
+    return redirect(url_for("inbox.task", task_id=task_id))
+
+
+def _delegate_problem(exc: ValidationFailed, user: str) -> str:
+    why = (exc.details or {}).get("why") if isinstance(exc.details, dict) else None
+    return {
+        "unknown": _("There is no user named %(user)s.", user=user),
+        "disabled": _("%(user)s is disabled and cannot receive tasks.", user=user),
+        "other_tenant": _("%(user)s belongs to another company and cannot see this task.", user=user),
+        "not_candidate": _("%(user)s is not in a group this task is offered to, so cannot take it.", user=user),
+        "already_assignee": _("%(user)s already holds this task.", user=user),
+    }.get(why, _("Choose the user to hand the task to (a reason is at most 1000 characters)."))
 
 
 def permissions(row: HumanTask, actor) -> dict[str, bool]:
@@ -273,6 +390,7 @@ def permissions(row: HumanTask, actor) -> dict[str, bool]:
         "may_work": is_open and row.assignee == actor.username,
         "may_claim": is_open and row.assignee is None and tasks.is_candidate(row, actor),
         "may_unclaim": is_open and row.assignee is not None and (row.assignee == actor.username or actor.is_admin),
+        "may_delegate": tasks.may_delegate(row, actor),
     }
 
 
@@ -299,6 +417,7 @@ def action_label(action: str) -> str:
         "instance.suspended": _("suspended the process"), "instance.resumed": _("resumed the process"),
         "instance.terminated": _("terminated the process"), "task.claimed": _("claimed"),
         "task.unclaimed": _("gave back"), "task.assigned": _("assigned"), "task.completed": _("completed"),
+        "task.delegated": _("handed on"),
         "timer.fired": _("timer fired"), "message.received": _("message received"),
         "service.completed": _("system call done"), "incident.raised": _("incident raised"),
         "incident.retried": _("incident retried"), "variables.changed": _("variables changed"),
