@@ -6,6 +6,11 @@ from . import form
 from .builders import CUSTOMER_LEVELS
 from .builders import choice as _choice
 from .builders import text as _text
+from .fields import FileUpload
+
+# Photos of the site after the repair, taken with the phone's camera (optional).
+REPAIR_PHOTOS = dict(multiple=True, max_size=10 * 1024 * 1024, load_default=list,
+                     content_types=["image/jpeg", "image/png", "image/webp"])
 
 CHANNELS = {
     "hotline": {"zh": "客户热线/系统报障 (10000+9)", "en": "Hotline or system (10000+9)"},
@@ -106,6 +111,7 @@ class FirstLevelRepair(Schema):
 
     first_level_result = _choice("处理结果", "Result", FIRST_LEVEL_RESULTS, required=True)
     first_level_note = _text("处理说明（原因、措施）", "Notes (cause, action)", max_length=4000, widget="textarea")
+    first_level_photos = FileUpload(**REPAIR_PHOTOS, metadata={"label": {"zh": "现场照片", "en": "Site photos"}})
 
 
 @form("fault_second_level_accept")
@@ -121,6 +127,7 @@ class SecondLevelRepair(Schema):
 
     second_level_result = _choice("处理结果", "Result", SECOND_LEVEL_RESULTS, required=True)
     second_level_note = _text("处理说明（原因、措施）", "Notes (cause, action)", max_length=4000, widget="textarea")
+    second_level_photos = FileUpload(**REPAIR_PHOTOS, metadata={"label": {"zh": "现场照片", "en": "Site photos"}})
 
 
 @form("fault_restoration")

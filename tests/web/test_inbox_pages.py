@@ -89,9 +89,9 @@ def test_group_and_my_tasks_with_counts(pages, survey, platform):
     li = pages("li", ["regional_manager"])
     assert row_ids(li.get("/inbox?tab=group")) == [task_id]
     assert row_ids(li.get("/inbox?tab=mine")) == []
-    assert li.get("/inbox/counts").json == {"mine": 0, "group": 1}
+    assert li.get("/inbox/counts").json == {"work": 1, "mine": 0, "group": 1, "overdue": 0}
     assert li.post(f"/tasks/{task_id}/claim", data={"next": "/inbox?tab=group"}).status_code == 302
-    assert li.get("/inbox/counts").json == {"mine": 1, "group": 0}
+    assert li.get("/inbox/counts").json == {"work": 1, "mine": 1, "group": 0, "overdue": 0}
     page = li.get("/inbox")
     assert row_ids(page) == [task_id]
     assert 'data-count="mine">1<' in html(page)
@@ -358,7 +358,7 @@ def test_an_operator_never_reaches_another_tenants_task(pages, survey, platform)
     assert confirm.tenant == "china_mobile"
     unicom = pages("cucc", ["operator"], tenant="china_unicom")
     assert row_ids(unicom.get("/inbox?tab=group")) == []
-    assert unicom.get("/inbox/counts").json == {"mine": 0, "group": 0}
+    assert unicom.get("/inbox/counts").json == {"work": 0, "mine": 0, "group": 0, "overdue": 0}
     for response in (unicom.get(f"/tasks/{confirm.id}"), unicom.post(f"/tasks/{confirm.id}/claim"),
                      unicom.post(f"/tasks/{confirm.id}", data={"approved": "true", "action": "complete"})):
         assert response.status_code == 404
@@ -511,7 +511,7 @@ def test_supervisors_also_see_all_tasks_of_their_scope(pages, survey, platform):
     a, b = survey("A"), survey("B", tenant="china_mobile")
     tasks.claim(platform, Principal("wu", frozenset({"regional_manager"})), a)
     boss = pages("boss", ["supervisor"])
-    assert boss.get("/inbox/counts").json == {"mine": 0, "group": 0, "all": 2}
+    assert boss.get("/inbox/counts").json == {"work": 0, "mine": 0, "group": 0, "all": 2, "overdue": 0}
     assert row_ids(boss.get("/inbox?tab=all")) == [a, b]
     li = pages("li", ["regional_manager"])
     assert "all" not in li.get("/inbox/counts").json

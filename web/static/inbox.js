@@ -1,11 +1,23 @@
-// Inbox pages: live tab counts, select-all for bulk claim, local times.
+// Inbox pages: live tab counts with a "new tasks" notice, keyboard shortcuts, select-all for
+// bulk claim, local times; on the task page, file previews and a progress bar while sending.
 (function () {
   "use strict";
 
+  var shown = null;  // the counts the page was drawn with
+
+  function badges() {
+    var found = {};
+    document.querySelectorAll("[data-count]").forEach(function (el) {
+      found[el.getAttribute("data-count")] = parseInt(el.textContent, 10) || 0;
+    });
+    return found;
+  }
+
   function refreshCounts() {
     var tabs = document.querySelector("[data-counts-url]");
-    if (!tabs) return;
-    fetch(tabs.getAttribute("data-counts-url"), { headers: { Accept: "application/json" }, credentials: "same-origin" })
+    if (!tabs) return Promise.resolve();
+    if (shown === null) shown = badges();
+    return fetch(tabs.getAttribute("data-counts-url"), { headers: { Accept: "application/json" }, credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (counts) {
         if (!counts) return;
@@ -13,6 +25,9 @@
           var badge = document.querySelector('[data-count="' + tab + '"]');
           if (badge) badge.textContent = counts[tab];
         });
+        var tab = tabs.getAttribute("data-tab");
+        var notice = document.querySelector("[data-testid=new-tasks]");
+        if (notice && counts[tab] > (shown[tab] || 0)) notice.hidden = false;
       })
       .catch(function () { /* offline for a moment: try again on the next tick */ });
   }
@@ -21,7 +36,7 @@
     var all = document.querySelector("[data-select-all]");
     if (!all) return;
     all.addEventListener("change", function () {
-      document.querySelectorAll('input[name="task_id"]').forEach(function (box) { box.checked = all.checked; });
+      document.querySelectorAll('input[name="task_id"]:not([disabled])').forEach(function (box) { box.checked = all.checked; });
     });
   }
 
@@ -36,11 +51,118 @@
     });
   }
 
+  // --- keyboard: the first task row has the focus, so Tab reaches its claim button at once ---
+
+  function rows() { return Array.prototype.slice.call(document.querySelectorAll("tr[data-task-id]")); }
+
+  function currentRow() {
+    var el = document.activeElement;
+    return el && el.closest ? el.closest("tr[data-task-id]") : null;
+  }
+
+  function focusRow(row) {
+    if (!row) return;
+    rows().forEach(function (r) { r.classList.remove("current"); });
+    row.classList.add("current");
+    row.focus();
+  }
+
+  function typing(el) {
+    return el && (el.isContentEditable || /^(INPUT|SELECT|TEXTAREA)$/.test(el.tagName));
+  }
+
+  function shortcuts() {
+    var list = rows();
+    if (!list.length && !document.querySelector("[data-search]")) return;
+    if (list.length && (!document.activeElement || document.activeElement === document.body) && !location.hash) {
+      focusRow(list[0]);
+    }
+    document.addEventListener("keydown", function (event) {
+      if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+      var all = rows(), row = currentRow(), at = row ? all.indexOf(row) : -1;
+      if (event.key === "j" || event.key === "k") {
+        event.preventDefault();
+        focusRow(all[Math.max(0, Math.min(all.length - 1, at + (event.key === "j" ? 1 : -1)))]);
+      } else if (event.key === "/") {
+        var search = document.querySelector("[data-search]");
+        if (!search) return;
+        event.preventDefault();
+        var box = search.closest("details");
+        if (box) box.open = true;
+        search.focus();
+      } else if (event.key === "Enter" && row && event.target === row) {
+        location.href = row.getAttribute("data-href");
+      } else if (event.key === "c" && row) {
+        var claim = row.querySelector("button[data-testid^=claim-]");
+        if (claim) { event.preventDefault(); claim.click(); }
+      }
+    });
+  }
+
+  // --- files: preview, size check before sending, progress while the form posts -----------
+
+  function sizeText(bytes) {
+    if (bytes < 1024) return bytes + " B";
+    if (bytes < 1024 * 1024) return (bytes / 1024).toFixed(1) + " KB";
+    return (bytes / 1024 / 1024).toFixed(1) + " MB";
+  }
+
+  function previews() {
+    document.querySelectorAll("input[type=file]").forEach(function (input) {
+      var list = document.querySelector('[data-preview-for="' + input.id + '"]');
+      if (!list) return;
+      input.addEventListener("change", function () {
+        list.textContent = "";
+        var max = parseInt(input.getAttribute("data-max-size"), 10) || 0;
+        Array.prototype.forEach.call(input.files, function (file) {
+          var item = document.createElement("li");
+          if (/^image\//.test(file.type)) {
+            var img = document.createElement("img");
+            img.alt = "";
+            img.src = URL.createObjectURL(file);
+            item.appendChild(img);
+          }
+          var name = document.createElement("span");
+          name.textContent = file.name + " (" + sizeText(file.size) + ")";
+          item.appendChild(name);
+          if (max && file.size > max) {
+            var warn = document.createElement("span");
+            warn.className = "field-error";
+            warn.textContent = input.getAttribute("data-too-big");
+            item.appendChild(warn);
+          }
+          list.appendChild(item);
+        });
+      });
+    });
+  }
+
+  // With files chosen, a bar shows that the form and its files are on their way (the browser
+  // posts the form itself, so a refused form comes back as the server drew it).
+  function uploads() {
+    var form = document.querySelector("form[data-uploads]");
+    if (!form) return;
+    form.addEventListener("submit", function () {
+      var chosen = Array.prototype.some.call(form.querySelectorAll("input[type=file]"), function (i) { return i.files.length; });
+      var box = form.querySelector("[data-testid=upload-progress]");
+      if (chosen && box) box.hidden = false;
+    });
+  }
+
   window.TowerFlowInbox = { refreshCounts: refreshCounts };
 
-  document.addEventListener("DOMContentLoaded", function () {
+  function start() {
     selectAll();
     localTimes();
-    if (document.querySelector("[data-counts-url]")) setInterval(refreshCounts, 15000);
-  });
+    shortcuts();
+    previews();
+    uploads();
+    if (document.querySelector("[data-counts-url]")) {
+      shown = badges();
+      setInterval(refreshCounts, 15000);
+    }
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
 })();

@@ -48,6 +48,12 @@ class Widget:
     max_length: int | None = None
 
     @property
+    def camera(self) -> bool:
+        """Photo-only fields open the camera on a phone (``capture``); one that also takes PDF
+        scans does not, as ``capture`` would hide the file picker."""
+        return bool(self.content_types) and all(t.startswith("image/") for t in self.content_types)
+
+    @property
     def size_text(self) -> str:
         return files.human_size(self.max_size) if self.max_size else ""
 
@@ -177,8 +183,9 @@ def store_uploads(platform: Platform, actor: Principal, ws: list[Widget], raw: d
             try:
                 new_id = files.store(platform, actor, w.name, upload, w.limits(), instance_id=instance_id,
                                      task_id=task_id)
-            except ValidationFailed as exc:
-                problems.setdefault(w.name, []).append(exc.message)
+            except ValidationFailed as exc:  # the refused file says why; the accepted ones stay
+                problems.setdefault(w.name, []).append(
+                    _("“%(name)s” was not attached: %(why)s", name=item.filename, why=translate(exc.message)))
                 continue
             kept = list(raw.get(w.name) or [])
             raw[w.name] = [*kept, str(new_id)] if w.multiple else [str(new_id)]
