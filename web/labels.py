@@ -79,12 +79,18 @@ def variable_label(name: str) -> str:
     return localized(label, default=name) if label else name
 
 
+def group_labels() -> dict[str, str]:
+    """Every known group's (lane's) name by id, for scripts that relabel lanes in a diagram."""
+    return {group: str(label) for group, label in KNOWN_GROUPS}
+
+
 def register_labels(app: Flask) -> None:
     for name, function in (("tenant_label", tenant_label), ("group_label", group_label),
                            ("process_label", process_label), ("value_label", value_label),
                            ("variable_label", variable_label)):
         app.add_template_filter(function, name)
         app.add_template_global(function, name)
+    app.add_template_global(group_labels, "group_labels")
 
 
 # --- where the words come from, read once per request ---------------------------------------

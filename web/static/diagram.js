@@ -6,6 +6,14 @@
  *   TowerflowDiagram.draw(container, {xml, markers: {id: [cls]}, badges: [{element, text,
  *     className, position, title}], heat: {id: 0..1}})  -> Promise<viewer>
  *
+ *     laneLabels: {groupId: words}})
+ *
+ * Lanes are named by candidate group id in the BPMN (name="regional_manager"); with
+ * laneLabels the viewer shows the group's name in the page's language instead (the server
+ * passes the words, web/labels.py). On a narrow screen the diagram keeps the container's
+ * width and its box shrinks to the diagram's height, so a wide process is not a thin strip
+ * in a tall empty frame; pinch or wheel to zoom, drag to pan.
+ *
  * Every element with data-diagram="<id of a JSON script>" is drawn on page load.
  * The designer pages may reuse it.
  */
@@ -71,17 +79,50 @@
     container.appendChild(message);
   }
 
+  var BPMN = 'http://www.omg.org/spec/BPMN/20100524/MODEL';
+
+  function relabelLanes(xml, labels) {
+    if (!labels || typeof window.DOMParser !== 'function') { return xml; }
+    var doc = new window.DOMParser().parseFromString(xml, 'application/xml');
+    if (doc.getElementsByTagName('parsererror').length) { return xml; }
+    var changed = false;
+    Array.prototype.forEach.call(doc.getElementsByTagNameNS(BPMN, 'lane'), function (lane) {
+      var name = (lane.getAttribute('name') || '').trim();
+      var parts = name.split(/\s*[,，、]\s*/);
+      if (!name || !parts.every(function (part) { return labels[part]; })) { return; }
+      lane.setAttribute('name', parts.map(function (part) { return labels[part]; }).join('、'));
+      changed = true;
+    });
+    return changed ? new window.XMLSerializer().serializeToString(doc) : xml;
+  }
+
+  function fitNarrow(container, canvas) {
+    // a phone: as wide as the screen, only as tall as the diagram needs (within the CSS height)
+    var width = container.clientWidth;
+    if (!width || width >= 700) { return; }
+    var inner = canvas.viewbox().inner;
+    if (!inner.width || !inner.height) { return; }
+    var wanted = Math.round(width * inner.height / inner.width) + 40;
+    var height = Math.max(220, Math.min(container.clientHeight, wanted));
+    if (height < container.clientHeight) {
+      container.style.height = height + 'px';
+      canvas.resized();
+      canvas.zoom('fit-viewport', 'auto');
+    }
+  }
+
   function draw(container, drawing) {
     if (typeof window.BpmnJS !== 'function') {
       showError(container, 'bpmn-js is not loaded');
       return Promise.resolve(null);
     }
     var viewer = new window.BpmnJS({ container: container });
-    return viewer.importXML(drawing.xml).then(function () {
+    return viewer.importXML(relabelLanes(drawing.xml, drawing.laneLabels)).then(function () {
       var canvas = viewer.get('canvas');
       var registry = viewer.get('elementRegistry');
       var overlays = viewer.get('overlays');
       canvas.zoom('fit-viewport', 'auto');
+      fitNarrow(container, canvas);
       addHeat(canvas, registry, drawing.heat);
       addMarkers(canvas, registry, drawing.markers);
       addBadges(overlays, registry, drawing.badges);
