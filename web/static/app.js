@@ -30,9 +30,23 @@
     });
   }
 
-  if (document.readyState === 'loading') {
-    document.addEventListener('DOMContentLoaded', setUp);
-  } else {
+  // <details class="fold-narrow" open data-fold-narrow="yes">: a block of filters that is
+  // open on wide screens (and without JavaScript) and starts folded on a phone.
+  function foldOnPhones() {
+    if (!window.matchMedia || !window.matchMedia('(max-width: 700px)').matches) { return; }
+    Array.prototype.forEach.call(document.querySelectorAll('details[data-fold-narrow=yes]'), function (box) {
+      box.open = false;
+    });
+  }
+
+  function start() {
     setUp();
+    foldOnPhones();
+  }
+
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', start);
+  } else {
+    start();
   }
 }());
