@@ -7,6 +7,7 @@ from datetime import timedelta
 from helpers import deploy
 from pages import screenshot, sign_in
 
+from engine.models import Tenant
 from engine.principal import Principal
 from engine.runtime import instances
 
@@ -16,6 +17,9 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 def test_staff_claims_corrects_a_wrong_value_and_completes(new_page, users, platform, clock):
     deploy(platform, "ui_survey.bpmn", "ui_quick.bpmn")
+    with platform.transaction() as session:
+        for code, name in (("china_mobile", "中国移动"), ("china_unicom", "中国联通"), ("china_telecom", "中国电信")):
+            session.add(Tenant(id=code, name=name))
     users("li", ["regional_manager"], display_name="李工")
     instances.start(platform, DISPATCHER, "ui_survey", "DEM-2026-000", {"site_name": "城北铁塔"}, "china_unicom")
     clock.advance(timedelta(minutes=45))  # its 30-minute limit has passed
@@ -24,23 +28,24 @@ def test_staff_claims_corrects_a_wrong_value_and_completes(new_page, users, plat
     instances.start(platform, DISPATCHER, "ui_quick", "QC-2026-007", {}, "china_telecom")
     page = new_page()
     sign_in(page, "li")
-    page.goto("/inbox")
+    page.goto("/inbox")  # all my work: the group's tasks too, the overdue one first
+    assert page.locator("tr[data-task-id]").first.inner_text().count("DEM-2026-000") == 1
+    assert page.locator("[data-count=overdue]").inner_text() == "1"
     page.click("[data-testid=tab-group]")
     row = page.locator("tr[data-task-id]", has_text="DEM-2026-001")
-    assert "站址筛查回单" in row.inner_text() and "china_mobile" in row.inner_text()
-    assert row.get_attribute("class") == "due-soon"
-    assert page.locator("tr[data-task-id]", has_text="DEM-2026-000").get_attribute("class") == "overdue"
-    assert page.locator("tr[data-task-id]", has_text="QC-2026-007").get_attribute("class") == ""
+    assert "站址筛查回单" in row.inner_text() and "中国移动" in row.inner_text()
+    assert "china_mobile" not in row.inner_text()
+    assert row.get_attribute("class").split() == ["due-soon"]
+    assert "overdue" in page.locator("tr[data-task-id]", has_text="DEM-2026-000").get_attribute("class").split()
+    assert page.locator("tr[data-task-id]", has_text="QC-2026-007").get_attribute("class").split() == []
     assert page.locator("[data-count=group]").inner_text() == "3"
     screenshot(page, "inbox")
     instances.start(platform, DISPATCHER, "ui_survey", "DEM-2026-003", {"site_name": "城南铁塔"}, "china_unicom")
     page.evaluate("TowerFlowInbox.refreshCounts()")  # what the 15-second poll does
     page.wait_for_function("document.querySelector('[data-count=group]').textContent === '4'")
-    row.locator("button", has_text="领取").click()
+    page.locator("[data-testid=new-tasks]").wait_for()  # and the list says new work has come
+    row.locator("button", has_text="领取").click()  # claiming opens the task
     assert "您已领取该任务" in page.locator(".flash").inner_text()
-    page.click("[data-testid=tab-mine]")
-    assert page.locator("[data-count=mine]").inner_text() == "1"
-    page.click("tr:has-text('DEM-2026-001') >> text=站址筛查回单")
 
     assert page.locator("[data-testid=business-key]").inner_text() == "DEM-2026-001"
     assert page.locator("#task-site_name").input_value() == "城东铁塔"
