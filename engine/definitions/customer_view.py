@@ -90,3 +90,36 @@ def names_of(session: Session, definition_id: int) -> frozenset[str]:
         return content.encode() if isinstance(content, str) else content
 
     return cached_names(row.content_hash, row.key, load)
+
+
+# What a customer's copy of a diagram leaves out: everything that names variables or holds code.
+_STRIPPED = ("extensionElements", "script", "conditionExpression", "documentation", "property", "dataObject",
+             "dataObjectReference", "ioSpecification", "dataInputAssociation", "dataOutputAssociation",
+             "loopDataInputRef", "loopDataOutputRef", "inputDataItem", "outputDataItem", "loopCardinality",
+             "completionCondition", "correlationPropertyRetrievalExpression", "messagePath")
+_EMPTIED = ("timeDuration", "timeDate", "timeCycle")
+
+
+def diagram_for(xml: bytes | str, customer: bool, lane_label=None) -> str:
+    """The diagram a page draws: for a customer without scripts, conditions, extension
+    properties and data references (they name internal variables); lanes named by
+    ``lane_label`` (group id -> words) for everyone. Drawing information is kept as it is."""
+    data = xml.encode() if isinstance(xml, str) else xml
+    try:
+        root = etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError:
+        return data.decode("utf-8", "replace")
+    bpmn = NSMAP["bpmn"]
+    if customer:
+        for local in _STRIPPED:
+            for element in root.iter(f"{{{bpmn}}}{local}"):
+                if element.getparent() is not None:
+                    element.getparent().remove(element)
+        for local in _EMPTIED:
+            for element in root.iter(f"{{{bpmn}}}{local}"):
+                element.text = ""
+    if lane_label is not None:
+        for lane in root.iter(f"{{{bpmn}}}lane"):
+            if lane.get("name"):
+                lane.set("name", lane_label(lane.get("name")))
+    return etree.tostring(root, encoding="unicode")

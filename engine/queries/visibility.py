@@ -5,11 +5,13 @@ decides *how much* of one. Staff of the tower company (no tenant) see everything
 that is a user with a tenant who is not an administrator, sees:
 
 - the variables its process declares customer-visible (``customerVariables``, see
-  ``engine.definitions.customer_view``), plus the fields of the form of a task it works on;
+  ``engine.definitions.customer_view``), plus the fields of the forms of the tasks it takes part
+  in and of the start form when it started the instance (what it was asked to fill in);
 - the audit events of its own actions, of the steps it takes part in (tasks where it is a
   candidate, the assignee or the one who completed it) and the instance's start and end,
   with the data of other people's events cut down to the visible variables;
-- files held by a visible variable (or a visible form field), and its own uploads;
+- files of a declared variable, and its own uploads (the same rule as
+  ``engine.runtime.files.customer_may_read``);
 - incidents as a one-line reason (``reason`` code), never the exception text or traceback.
 
 Tracebacks are for supervisors and administrators of the tower company; other staff read the
@@ -18,20 +20,17 @@ incident's one-line message without the traceback.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.clock import iso
 from engine.definitions import customer_view
-from engine.models import AuditEvent, HumanTask, Incident, ProcessInstance, StoredFile
+from engine.models import AuditEvent, HumanTask, Incident, ProcessDefinition, ProcessInstance, StoredFile
 from engine.principal import Principal
-
-if TYPE_CHECKING:
-    from engine.platform import Platform
 
 # Events about the whole instance that its customer may always read (the page shows the state anyway).
 LIFECYCLE_EVENTS = frozenset({"instance.started", "instance.completed", "instance.cancelled",
@@ -40,6 +39,9 @@ LIFECYCLE_EVENTS = frozenset({"instance.started", "instance.completed", "instanc
 VARIABLE_KEYS = ("variables", "data", "payload")
 # Keys of event data a customer never reads on others' events (engine results and errors).
 INTERNAL_KEYS = frozenset({"result", "error", "attempt", "attempts", "operator", "changed"})
+
+# What a customer does not read of a step it takes no part in.
+STAFF_TASK_KEYS = frozenset({"candidate_groups", "candidate_users", "assignee", "form_key"})
 
 # One-line incident reasons for customers: code -> English (the web layer translates).
 REASONS = {
@@ -78,11 +80,11 @@ def incident_view(incident: Incident, detail: str = "traceback") -> dict[str, An
         "kind": incident.kind, "state": incident.state, "created_at": iso(incident.created_at),
         "resolved_at": iso(incident.resolved_at), "reason": incident_reason(incident),
     }
+    view["resolved_by"] = incident.resolved_by
     if detail == "reason":
         view["message"] = REASONS[view["reason"]]
         return view
     view["message"] = incident.message
-    view["resolved_by"] = incident.resolved_by
     if detail == "traceback":
         view["traceback"] = incident.traceback
     return view
@@ -101,6 +103,7 @@ class Sight:
     full: bool
     username: str
     names: frozenset[str] = frozenset()
+    declared: frozenset[str] = frozenset()
     task_ids: frozenset[int] = frozenset()
     element_ids: frozenset[str] = frozenset()
 
@@ -141,49 +144,59 @@ class Sight:
     def shows_file(self, row: StoredFile) -> bool:
         """A file of a visible variable (a file field's name is the variable holding it), or
         the actor's own upload."""
-        return self.full or row.uploaded_by == self.username or row.field in self.names
+        return self.full or row.uploaded_by == self.username or row.field in self.declared
 
 
-FULL = Sight(full=True, username="")
+def sight(session: Session, actor: Principal, instance: ProcessInstance,
+          forms: Mapping[str, Any] | None = None) -> Sight:
+    """What ``actor`` may see of ``instance`` (the tenant check is the caller's, as before).
 
-
-def sight(session: Session, actor: Principal, instance: ProcessInstance) -> Sight:
-    """What ``actor`` may see of ``instance`` (the tenant check is the caller's, as before)."""
+    ``forms`` (the platform's form registry) adds the fields of the customer's own forms."""
     if not is_customer(actor):
         return Sight(full=True, username=actor.username)
     tasks = session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id)).all()
     mine = [t for t in tasks if takes_part(t, actor)]
-    return Sight(full=False, username=actor.username, names=customer_view.names_of(session, instance.definition_id),
+    declared = customer_view.names_of(session, instance.definition_id)
+    names = set(declared)
+    if forms is not None:
+        keys = {t.form_key for t in mine if t.form_key}
+        if instance.started_by == actor.username:
+            keys.add(session.scalar(select(ProcessDefinition.start_form_key)
+                                    .where(ProcessDefinition.id == instance.definition_id)))
+        for key in keys:
+            names |= form_fields(forms, key)
+    return Sight(full=False, username=actor.username, names=frozenset(names), declared=declared,
                  task_ids=frozenset(t.id for t in mine), element_ids=frozenset(t.element_id for t in mine))
 
 
-def task_fields(platform: Platform, task: HumanTask) -> set[str]:
-    """The variable names of the task's form (what a person working on it fills in)."""
-    schema = platform.forms.get(task.form_key) if task.form_key else None
+def form_fields(forms: Mapping[str, Any], form_key: str | None) -> set[str]:
+    """The variable names a registered form fills in."""
+    schema = forms.get(form_key) if form_key else None
     if schema is None:
         return set()
     return {fld.data_key or name for name, fld in schema().fields.items()}
 
 
-def task_sight_variables(platform: Platform, session: Session, actor: Principal, task: HumanTask,
-                         values: dict[str, Any]) -> dict[str, Any]:
-    """A task's data as the actor may read it: the visible variables, and the task's own form
-    fields when the actor takes part in the task."""
-    instance = session.get(ProcessInstance, task.instance_id)
-    view = sight(session, actor, instance)
-    extra = task_fields(platform, task) if takes_part(task, actor) else set()
-    return view.variables(values, extra)
+def task_variables(session: Session, actor: Principal, task: HumanTask, values: dict[str, Any],
+                   forms: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A task's data as the actor may read it."""
+    return sight(session, actor, session.get(ProcessInstance, task.instance_id), forms).variables(values)
 
 
-def instance_view(session: Session, actor: Principal, row: ProcessInstance, detail: bool = True) -> dict[str, Any]:
+def instance_view(session: Session, actor: Principal, row: ProcessInstance, detail: bool = True,
+                  forms: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """``views.instance_view`` as the actor may read it."""
     from engine.queries import views
 
     view = views.instance_view(session, row, detail=detail)
     if not detail:
         return view
-    seen = sight(session, actor, row)
+    seen = sight(session, actor, row, forms)
     view["variables"] = seen.variables(view["variables"])
+    if not seen.full:  # others' open steps: where the instance is, not who works on it
+        view["active_tasks"] = [task if task["id"] in seen.task_ids else
+                                {k: v for k, v in task.items() if k not in STAFF_TASK_KEYS}
+                                for task in view["active_tasks"]]
     level = incident_detail(actor)
     incidents = session.scalars(select(Incident).where(Incident.instance_id == row.id, Incident.state == "open")
                                 .order_by(Incident.id)).all()
@@ -191,12 +204,12 @@ def instance_view(session: Session, actor: Principal, row: ProcessInstance, deta
     return view
 
 
-def history(session: Session, actor: Principal, instance: ProcessInstance,
-            events: Iterable[AuditEvent]) -> list[dict[str, Any]]:
+def history(session: Session, actor: Principal, instance: ProcessInstance, events: Iterable[AuditEvent],
+            forms: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """The audit trail as the actor may read it, as plain dicts."""
     from engine.queries.views import audit_view
 
-    seen = sight(session, actor, instance)
+    seen = sight(session, actor, instance, forms)
     shown = []
     for event in seen.events(events):
         view = audit_view(event)

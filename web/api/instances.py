@@ -3,7 +3,8 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from engine.queries.views import audit_view, instance_view
+from engine.queries import visibility
+from engine.queries.views import instance_view
 from engine.runtime import audit, instances
 
 from .context import listing, page, platform, principal
@@ -14,9 +15,15 @@ blp = Blueprint("api_instances", __name__, description="Process instances")
 
 
 def _view(instance_id: int) -> dict:
+    """The instance as the caller may read it: a tenant's user sees only the customer side."""
     actor = principal()
     with platform().Session() as session:
-        return instance_view(session, instances.visible_instance(session, actor, instance_id))
+        view = visibility.instance_view(session, actor, instances.visible_instance(session, actor, instance_id),
+                                        forms=platform().forms)
+    from .incidents import translated
+
+    view["incidents"] = [translated(i, visibility.incident_detail(actor)) for i in view["incidents"]]
+    return view
 
 
 @blp.route("")
@@ -87,9 +94,10 @@ class TerminateView(MethodView):
 class HistoryView(MethodView):
     @blp.response(200, History)
     def get(self, instance_id):
-        """The audit trail: who changed what, when, in which task."""
+        """The audit trail: who changed what, when, in which task (a tenant's user: its own actions,
+        the steps it takes part in and the instance's start and end)."""
         actor = principal()
         with platform().Session() as session:
-            instances.visible_instance(session, actor, instance_id)
-            events = [audit_view(e) for e in audit.history(session, instance_id)]
+            row = instances.visible_instance(session, actor, instance_id)
+            events = visibility.history(session, actor, row, audit.history(session, instance_id), platform().forms)
         return {"items": events, "total": len(events)}

@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from engine.clock import iso
+from engine.queries import visibility
 from engine.queries.views import task_view
 from engine.runtime import comments, jobs, saved_filters, tasks
 
@@ -88,7 +89,8 @@ class TaskView(MethodView):
             view = task_view(row)
             schema = platform().forms.get(row.form_key) if row.form_key else None
             view["form"] = describe(schema) if schema is not None else None
-            view["variables"] = tasks.task_data(platform(), session, row)
+            data = tasks.task_data(platform(), session, row)
+            view["variables"] = visibility.task_variables(session, actor, row, data, platform().forms)
         return view
 
 
