@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from engine.runtime.instances import STATES
+
 # Numbers a request may filter by must fit a database integer: a larger one is a 422, not a driver error.
 DB_INT = validate.Range(min=-(2**31), max=2**31 - 1)  # INTEGER columns on PostgreSQL
 MAX_PAGE = 10**9  # so that the row offset (page - 1) * page_size stays a database integer too
@@ -91,8 +93,10 @@ class Incident(Schema):
     process_instance_id = fields.Integer()
     element_id = fields.String(allow_none=True)
     kind = fields.String()
-    message = fields.String()
-    traceback = fields.String(allow_none=True)
+    reason = fields.String(metadata={"description": "service_failed, timer_failed or step_failed"})
+    message = fields.String(metadata={"description": "an operator (tenant) user reads a one-line reason in its "
+                                      "language; staff read the engine's message"})
+    traceback = fields.String(allow_none=True, metadata={"description": "supervisors and administrators only"})
     state = fields.String()
     created_at = fields.String()
     resolved_at = fields.String(allow_none=True)
@@ -113,7 +117,8 @@ class Instance(Schema):
     version = fields.Integer()
     business_key = fields.String(allow_none=True)
     tenant = fields.String(allow_none=True)
-    state = fields.String()
+    state = fields.String(metadata={"enum": list(STATES), "description": "completed or cancelled: the diagram "
+                                    "reached an end event (its endState); terminated: a supervisor stopped it"})
     variables = fields.Dict()
     active_tasks = fields.List(fields.Nested(Task))
     incidents = fields.List(fields.Nested(Incident))
@@ -128,8 +133,7 @@ InstancePage = page_of(Instance, "InstancePage")
 
 class InstanceQuery(PageArgs):
     process_key = fields.String()
-    state = fields.String(validate=validate.OneOf(
-        ["running", "waiting", "suspended", "completed", "terminated", "error"]))
+    state = fields.String(validate=validate.OneOf(list(STATES)))
     business_key = fields.String()
     tenant = fields.String()
     version = fields.Integer(validate=DB_INT)

@@ -403,11 +403,17 @@ def task_context(session, row: HumanTask) -> dict[str, Any]:
 
     titles = dict(session.execute(select(HumanTask.id, HumanTask.title)
                                   .where(HumanTask.instance_id == instance.id)).all())
-    events = audit.history(session, instance.id)
+    from engine.queries import visibility
+
+    # A tenant's user sees the customer side only: visible variables (with its own forms' fields),
+    # its own steps and events, and the files of declared variables.
+    seen = visibility.sight(session, principal(), instance, platform().forms)
+    events = seen.events(audit.history(session, instance.id))
     return {
-        "instance": instance, "definition": definition, "variables": key_variables(instance.variables or {}),
-        "steps": tasks.done_tasks(session, instance.id), "events": events[-30:], "titles": titles,
-        "attachments": files.of_instance(session, instance.id),
+        "instance": instance, "definition": definition, "variables": key_variables(seen.variables(instance.variables)),
+        "steps": [t for t in tasks.done_tasks(session, instance.id) if seen.full or t.id in seen.task_ids],
+        "events": events[-30:], "titles": titles,
+        "attachments": [f for f in files.of_instance(session, instance.id) if seen.shows_file(f)],
     }
 
 

@@ -19,21 +19,23 @@ from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from sqlalchemy import select
 
+from engine.definitions import customer_view
 from engine.definitions.deployments import definition_file
 from engine.errors import EngineError
 from engine.models import Incident, ProcessDefinition
-from engine.queries import insight
+from engine.queries import insight, visibility
 from engine.queries.views import iso
 from engine.runtime import audit, instances, jobs
 
 from ..assets import missing_assets
+from ..labels import group_label, tenant_label, value_label, variable_label
 from .helpers import pager, platform, principal, require_groups
 
 bp = Blueprint("instances", __name__, url_prefix="/instances")
 
 STATE_LABELS = {
     "running": _l("Running"), "waiting": _l("Waiting"), "suspended": _l("Suspended"),
-    "completed": _l("Completed"), "terminated": _l("Terminated"), "error": _l("Error"),
+    "completed": _l("Completed"), "cancelled": _l("Cancelled"), "terminated": _l("Terminated"), "error": _l("Error"),
 }
 ACTIONS = {  # action -> (button, question on the confirmation page)
     "suspend": (_l("Suspend"), _l("Suspend this instance? No task can be completed and no timer or job "
@@ -49,7 +51,8 @@ TASK_STATES = {"open": _l("Open"), "completed": _l("Completed"), "cancelled": _l
 EVENT_LABELS = {
     "instance.started": _l("Instance started"), "instance.completed": _l("Instance completed"),
     "instance.suspended": _l("Instance suspended"), "instance.resumed": _l("Instance resumed"),
-    "instance.terminated": _l("Instance terminated"), "task.claimed": _l("Task claimed"),
+    "instance.terminated": _l("Instance terminated"), "instance.cancelled": _l("Instance cancelled"),
+    "task.claimed": _l("Task claimed"),
     "task.unclaimed": _l("Task released"), "task.assigned": _l("Task assigned"),
     "task.completed": _l("Task completed"), "service.completed": _l("Service call done"),
     "service.failed": _l("Service call failed"), "step.failed": _l("Engine step failed"),
@@ -95,6 +98,7 @@ def _helpers() -> dict[str, Any]:
     return {"when": when, "duration": duration, "state_labels": STATE_LABELS, "iso": iso,
             "task_states": TASK_STATES, "event_labels": EVENT_LABELS,
             "action_labels": {name: label for name, (label, _question) in ACTIONS.items()},
+            "event_lines": event_lines, "shown_value": shown_value,
             "to_json": lambda value: json.dumps(value, ensure_ascii=False, indent=2, default=str)}
 
 
@@ -159,20 +163,73 @@ def show(instance_id: int):
     with pf.Session() as session:
         row = instances.visible_instance(session, actor, instance_id)
         definition = session.get(ProcessDefinition, row.definition_id)
-        xml = definition_file(session, definition).content
-        events = audit.history(session, instance_id)
+        seen = visibility.sight(session, actor, row, pf.forms)
+        xml = customer_view.diagram_for(definition_file(session, definition).content, not seen.full, group_label)
+        events = [(e, seen.event_data(e)) for e in seen.events(audit.history(session, instance_id))]
+        level = visibility.incident_detail(actor)
         context = {
             "row": row, "definition": definition, "xml": xml,
-            "names": insight.element_names(xml),
+            "names": insight.element_names(xml), "customer": not seen.full,
+            "variables": seen.variables(row.variables),
             "drawing": instance_drawing(insight.instance_path(pf, session, row)),
-            "timeline": insight.timeline(session, instance_id),
+            "timeline": [e for e in insight.timeline(session, instance_id)
+                         if seen.full or (e.kind == "task" and seen.shows_element(e.element_id))
+                         or (e.kind == "event" and (e.who == actor.username
+                                                    or e.title in visibility.LIFECYCLE_EVENTS))],
             "events": events[-AUDIT_SHOWN:][::-1], "events_total": len(events),
-            "incidents": session.scalars(select(Incident).where(Incident.instance_id == instance_id)
-                                         .order_by(Incident.state.desc(), Incident.id.desc())).all(),
+            "incidents": [(i, incident_text(visibility.incident_view(i, level), level)) for i in session.scalars(
+                select(Incident).where(Incident.instance_id == instance_id)
+                .order_by(Incident.state.desc(), Incident.id.desc())).all()],
             "actions": available_actions(row.state) if is_supervisor() else [],
             "can_control": is_supervisor(), "diagram_missing": diagram_missing(), "now": pf.clock.now(),
         }
         return render_template("instances/show.html", **context)
+
+
+def incident_text(view: dict[str, Any], detail: str) -> dict[str, Any]:
+    """A customer's incident reads as a one-line reason in the page's language."""
+    from ..api.incidents import translated
+
+    return translated(view, detail)
+
+
+def event_lines(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """An audit event's data as (label, value) lines in the page's language: variables by their
+    form labels and choice words, the engine's own keys by a word for them."""
+    lines: list[tuple[str, str]] = []
+    for key, value in (data or {}).items():
+        if key in visibility.VARIABLE_KEYS and isinstance(value, dict):
+            lines += [(variable_label(name), shown_value(inner, name)) for name, inner in value.items()]
+        elif key == "changed" and isinstance(value, list):
+            lines.append((str(DATA_LABELS["changed"]), "、".join(variable_label(str(n)) for n in value)))
+        else:
+            label = DATA_LABELS.get(key)
+            lines.append((str(label) if label else variable_label(key), shown_value(value, key)))
+    return lines
+
+
+def shown_value(value: Any, name: str | None = None) -> str:
+    """A value in words: choices by their labels, lists joined, anything nested as compact JSON."""
+    if key_is_tenant(name) and isinstance(value, str):
+        return tenant_label(value)
+    if isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
+        return "、".join(value_label(v, name) for v in value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return value_label(value, name)
+
+
+def key_is_tenant(name: str | None) -> bool:
+    return name in ("tenant", "operator")
+
+
+DATA_LABELS = {
+    "reason": _l("Reason"), "assignee": _l("Assignee"), "previous_assignee": _l("Previous assignee"),
+    "business_key": _l("Business key"), "tenant": _l("Tenant"), "name": _l("Message"),
+    "message": _l("Message"), "error": _l("Error"), "attempt": _l("Attempt"), "attempts": _l("Attempts"),
+    "operator": _l("Service"), "result": _l("Result"), "changed": _l("Changed variables"),
+    "incident_id": _l("Incident"), "comment": _l("Comment"), "to": _l("Delegated to"),
+}
 
 
 def instance_drawing(path: insight.InstancePath) -> dict[str, Any]:
@@ -191,7 +248,7 @@ def instance_drawing(path: insight.InstancePath) -> dict[str, Any]:
 
 def available_actions(state: str) -> list[str]:
     """The controls that make sense in this state (the engine refuses the others anyway)."""
-    if state in ("completed", "terminated"):
+    if state in instances.FINAL_STATES:
         return []
     return ["resume", "terminate"] if state == "suspended" else ["suspend", "terminate"]
 
