@@ -50,6 +50,7 @@ from engine.definitions.validation import (
     check_conditions,
     check_has_end_event,
     check_spec,
+    check_subprocess_endings,
     check_unsupported,
     event_definitions,
     expression_error,
@@ -767,6 +768,7 @@ def _check_builds(builds: list[_Build], sources: list[_Source], ctx: CheckContex
         if source.kind == "bpmn" and not source.failed:
             problems.extend(check_conditions(source.name, source.root))
             problems.extend(check_unsupported(source.name, source.root))
+            problems.extend(check_subprocess_endings(source.name, source.root))
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:

@@ -190,6 +190,8 @@ def task_findings(task_spec: Any, ctx: CheckContext) -> Iterator[Finding]:
         yield from user_task_warnings(task_spec)
     if isinstance(task_spec, ServiceTask):
         yield from service_task_findings(task_spec, ctx)
+    if isinstance(task_spec, EndEvent):
+        yield from end_event_findings(task_spec)
     yield from script_findings(task_spec)
     yield from expression_findings(task_spec)
     yield from timer_findings(task_spec)
@@ -248,6 +250,27 @@ def user_task_warnings(task_spec: Any) -> Iterator[Finding]:
     if not props.get("candidateGroups") and not props.get("candidateUsers") and not getattr(task_spec, "lane", None):
         yield Finding("the user task has no candidates (candidateGroups or candidateUsers) and is in no lane, "
                       "so only an administrator can handle it", code="user_task_no_candidates", severity=WARNING)
+
+
+END_STATES = ("completed", "cancelled")  # engine/runtime/endings.py reads them when the instance ends
+
+
+def end_event_findings(task_spec: Any) -> Iterator[Finding]:
+    """How the instance ends (docs/bpmn.md): a text or a ``${expression}`` each; endState's text
+    is one of two words."""
+    props = {name: value.strip() for name, value in properties(task_spec).items() if (value or "").strip()}
+    for name in ("endState", "endReason"):
+        if name not in props:
+            continue
+        expression = candidate_expression(props[name])
+        if expression is not None:
+            error = expression_error(expression)
+            if error:
+                yield Finding(f"{name} is not a valid expression: {error}", _where_property(name),
+                              code="bad_end_expression", params={"name": name, "error": error})
+        elif name == "endState" and props[name] not in END_STATES:
+            yield Finding(f"endState must be completed or cancelled (or an ${{expression}}), not '{props[name]}'",
+                          _where_property(name), code="bad_end_state", params={"value": props[name]})
 
 
 def _int_in_range(text: str | None, low: int, high: int) -> bool:
@@ -383,6 +406,26 @@ def check_unsupported(file: str, root: etree._Element) -> list[Problem]:
                                     "does not interrupt the process with them; put the steps in an embedded "
                                     "subprocess with an interrupting boundary event instead",
                                     code="interrupting_event_subprocess"))
+    return problems
+
+
+def check_subprocess_endings(file: str, root: etree._Element) -> list[Problem]:
+    """endState and endReason on a subprocess's end event: read by nobody, so a likely mistake.
+
+    Only the process's own end events end an instance (engine/runtime/endings.py); the end of
+    an embedded subprocess only leaves the subprocess."""
+    problems = []
+    for sub in root.iter(f"{{{BPMN_NS}}}subProcess", f"{{{BPMN_NS}}}transaction"):
+        for end in sub.findall(f"{{{BPMN_NS}}}endEvent"):
+            names = [p.get("name") for p in end.iterfind(
+                "bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NSMAP)]
+            found = [name for name in ("endState", "endReason") if name in names]
+            if found:
+                problems.append(Problem(
+                    file, end.sourceline, end.get("id"),
+                    f"{' and '.join(found)} on an end event of subprocess '{sub.get('id')}' is ignored: only the "
+                    "process's own end events decide how an instance ends", WARNING,
+                    code="end_state_in_subprocess", params={"subprocess": sub.get("id")}))
     return problems
 
 

@@ -25,6 +25,7 @@ from engine.definitions.deployments import definition_file
 from engine.definitions.serialization import workflow_from_json
 from engine.models import AuditEvent, HumanTask, Incident, ProcessDefinition, ProcessInstance
 from engine.principal import Principal
+from engine.runtime.instance_run import FINAL_STATES
 
 if TYPE_CHECKING:
     from engine.platform import Platform
@@ -169,7 +170,7 @@ class TimelineEntry:
 
 TIMELINE_EVENTS = ("instance.started", "service.completed", "timer.fired", "message.received",
                    "incident.raised", "incident.retried", "instance.suspended", "instance.resumed",
-                   "instance.terminated", "instance.completed")
+                   "instance.terminated", "instance.completed", "instance.cancelled")
 
 
 def timeline(session: Session, instance_id: int) -> list[TimelineEntry]:
@@ -262,7 +263,7 @@ def heatmap(platform: Platform, session: Session, actor: Principal, definition: 
             continue
         found = positions(workflow)
         passed.update(found.completed)
-        if row.state not in ("completed", "terminated"):
+        if row.state not in FINAL_STATES:
             now.update(found.active)
         edges.update(found.edges)
     flows = sequence_flows(definition_file(session, definition).content)

@@ -30,6 +30,7 @@ from engine.models import (
     TaskCandidate,
 )
 from engine.runtime import audit
+from engine.runtime.endings import Ending, ending
 from engine.runtime.workflow import (
     compact,
     current_data,
@@ -44,7 +45,9 @@ from engine.runtime.workflow import (
 if TYPE_CHECKING:
     from engine.platform import Platform
 
-FINAL_STATES = ("completed", "terminated")
+# completed and cancelled: the diagram reached an end event (engine/runtime/endings.py says which);
+# terminated: a supervisor (or a newer timer-start version) stopped the instance from outside.
+FINAL_STATES = ("completed", "cancelled", "terminated")
 
 
 def lock_instance(platform: Platform, session: Session, instance_id: int) -> ProcessInstance:
@@ -110,10 +113,9 @@ class InstanceRun:
             queued |= any(job.state == "pending" for job in pending.get("step", {}).values())
             self._sync_subscriptions()
             completed = row.state not in FINAL_STATES and row.state != "suspended" and is_completed(self.workflow)
-            if completed:
-                row.state = "completed"
-                row.ended_at = now
-                audit.record(self.session, row.id, None, "instance.completed", at=now)
+            ended = ending(self.workflow) if completed else None
+            if ended is not None:
+                self._end(ended, now)
             if row.state not in FINAL_STATES and row.state != "suspended":
                 row.state = self._current_state(queued)
             changed = _changed(self.variables_before, row.variables)
@@ -124,17 +126,31 @@ class InstanceRun:
                 audit.record(self.session, row.id, None, "variables.changed", data={"changed": changed}, at=now)
                 self.variables_before = dict(row.variables)
         self.session.flush()
-        self._emit_after_flush(completed, now)
+        self._emit_after_flush(ended, now)
 
-    def _emit_after_flush(self, completed: bool, now: datetime) -> None:
-        """Hooks that hand listeners rows with their ids: the tasks this save created, the end."""
+    def _end(self, ended: Ending, now: datetime) -> None:
+        """The diagram reached its end: the state and reason its end event declares, and the audit row."""
+        row = self.row
+        row.state = ended.state
+        row.end_reason = ended.reason
+        row.ended_at = now
+        data = {key: value for key, value in (("reason", ended.reason), ("error", ended.error)) if value is not None}
+        audit.record(self.session, row.id, None, f"instance.{ended.state}", element_id=ended.element_id,
+                     data=data or None, at=now)
+
+    def _emit_after_flush(self, ended: Ending | None, now: datetime) -> None:
+        """Hooks that hand listeners rows with their ids: the tasks this save created, the end
+        (``instance_cancelled`` for a cancel end event, with its reason; else ``instance_completed``)."""
         lifecycle = self.platform.lifecycle
         created, self.created_tasks = self.created_tasks, []
         if lifecycle.listens("task_created"):
             for task_row in created:
                 lifecycle.emit("task_created", TaskEvent(self.session, self.row, task_row, now))
-        if completed and lifecycle.listens("instance_completed"):
-            lifecycle.emit("instance_completed", InstanceEvent(self.session, self.row, now))
+        if ended is None:
+            return
+        hook = "instance_cancelled" if ended.state == "cancelled" else "instance_completed"
+        if lifecycle.listens(hook):
+            lifecycle.emit(hook, InstanceEvent(self.session, self.row, now, reason=ended.reason))
 
     def _current_state(self, queued: bool) -> str:
         """``derive_state`` without asking the database what this save just decided: an open

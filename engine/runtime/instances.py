@@ -21,7 +21,7 @@ from engine.runtime.instance_run import FINAL_STATES, InstanceRun, derive_state
 if TYPE_CHECKING:
     from engine.platform import Platform
 
-STATES = ("running", "waiting", "suspended", "completed", "terminated", "error")
+STATES = ("running", "waiting", "suspended", "completed", "cancelled", "terminated", "error")
 
 
 def latest_definition(session: Session, process_key: str) -> ProcessDefinition:

@@ -111,7 +111,10 @@ def assert_failed_and_notified(people, iid: int, reason: str) -> dict:
     assert [t["title"] for t in notice] == ["通知选址失败"]
     assert notice[0]["candidate_groups"] == ["customer_manager"]
     done = complete(people.manager, iid, "notify_fail", comment="已告知运营商")
-    assert done["state"] == "completed"
+    assert done["state"] == "completed"  # a failure is an outcome, not a cancel: the reason says which
+    assert done["end_reason"] == {"negotiation_failed": "谈判失败", "cost_rejected": "费用未获批准",
+                                  "overdue_limit_reached": "谈址超期已满 40 天",
+                                  "overdue_rejected": "谈址超期申请被驳回"}[reason]
     assert done["variables"]["success"] is False
     return done
 
@@ -263,7 +266,8 @@ def test_cancel_while_the_plan_is_being_made(deployed, people):
     r = send_cancel(people.admin, "cancel-1")
     assert r.status_code == 200 and r.json["delivered_to"] == [iid], r.json
     after = instance(people.regional, iid)
-    assert after["state"] == "completed" and after["active_tasks"] == []
+    assert after["state"] == "cancelled" and after["active_tasks"] == []
+    assert after["end_reason"] == "operator cancelled the demand"
     assert after["variables"]["cancelled"] is True and after["variables"]["success"] is False
     assert after["variables"]["cancel_reason"] == "operator cancelled the demand"
     assert after["variables"]["cancel_release"] == {"released": False}
@@ -277,7 +281,7 @@ def test_cancel_while_negotiating_stops_the_deadline_timer(deployed, people, pla
     r = send_cancel(people.admin, "cancel-2")
     assert r.json["delivered_to"] == [iid]
     after = instance(people.negotiator, iid)
-    assert after["state"] == "completed" and after["active_tasks"] == []
+    assert after["state"] == "cancelled" and after["active_tasks"] == []
     assert {j.state for j in timer_jobs(platform, iid, "deadline")} == {"cancelled"}
     assert advance(platform, clock, days=31) == 0
     assert send_cancel(people.admin, "cancel-3").status_code == 404  # nothing waits any more
@@ -290,7 +294,7 @@ def test_cancel_during_cost_approval(deployed, people):
     assert open_elements(people.director, iid) == ["cost_approval"]
     assert send_cancel(people.admin, "cancel-4").json["delivered_to"] == [iid]
     after = instance(people.director, iid)
-    assert after["state"] == "completed" and after["variables"]["cancelled"] is True
+    assert after["state"] == "cancelled" and after["variables"]["cancelled"] is True
     assert "contract_sync" not in after["variables"]
 
 
@@ -354,7 +358,7 @@ def test_cancel_while_in_the_difficult_site_library_releases_the_site(deployed, 
     advance(platform, clock, days=2)
     assert send_cancel(people.admin, "cancel-5").json["delivered_to"] == [iid]
     after = instance(people.regional, iid)
-    assert after["state"] == "completed" and after["variables"]["cancelled"] is True
+    assert after["state"] == "cancelled" and after["variables"]["cancelled"] is True
     row = people.supervisor.get("/api/v1/difficult-sites").json["items"][0]
     assert row["status"] == "released" and row["release_reason"] == "negotiation_cancelled"
     assert row["paused_days"] == 3  # two days and a moment: a started day counts

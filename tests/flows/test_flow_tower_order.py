@@ -307,7 +307,7 @@ def test_the_whole_flow_from_submission_to_acceptance(deployed, people, platform
 def test_a_demand_sent_back_by_the_operator_can_be_submitted_again(deployed, people):
     iid = submitted(people)
     done = confirm(people, iid, "confirm_demand", confirmed=False, comment="挂高不对")
-    assert done["state"] == "completed"
+    assert (done["state"], done["end_reason"]) == ("completed", "运营商退回需求")
     assert status(people, "XQ-001") == "collected"
     again = people.manager.post("/api/v1/demands/submit", json={"demand_nos": ["XQ-001"]})
     assert again.status_code == 201 and again.json["started"][0]["instance_id"] != iid
@@ -340,7 +340,7 @@ def test_a_demand_that_cannot_be_planned_ends_with_the_reason_sent_to_the_operat
     assert missing.status_code == 422 and "unplannable_reason" in missing.json["error"]["details"]["fields"]
     done = complete(people.planner, people, iid, "integrate", integration_result="unplannable",
                     unplannable_reason="规划区内禁止建塔")
-    assert done["state"] == "completed"
+    assert (done["state"], done["end_reason"]) == ("completed", "规划区内禁止建塔")
     assert status(people, "XQ-001") == "unplannable"
     notice = outbox(people, iid, "notify")
     assert [(m["event"], m["data"]["reason"]) for m in notice] == [
@@ -381,7 +381,7 @@ def test_cancelling_the_order_ends_the_demand(deployed, people):
     assert no_reason.status_code == 422
     done = complete(people.manager, people, iid, "compile_order", **ORDER, order_action="cancel",
                     order_note="运营商预算取消")
-    assert done["state"] == "completed"
+    assert (done["state"], done["end_reason"]) == ("cancelled", "订单取消：运营商预算取消")
     assert status(people, "XQ-001") == "cancelled"
     assert [m["event"] for m in outbox(people, iid, "notify")][-1] == "order_cancelled"
 
@@ -423,7 +423,8 @@ def test_failed_negotiation_ends_the_demand(deployed, people):
     complete(people.negotiator, people, iid, "report", progress_outcome="failure", progress_note="业主拒绝")
     assert open_elements(people, iid) == ["notify_fail"]  # Flow 2 tells the customer manager first
     done = complete(people.manager, people, iid, "notify_fail", comment="已知悉")
-    assert done["state"] == "completed"
+    assert done["state"] == "completed"  # Flow 2 failed: the demand ends unplannable, not cancelled
+    assert done["end_reason"].startswith("选址谈判失败")
     assert status(people, "XQ-001") == "unplannable"
     assert outbox(people, iid, "notify")[0]["data"]["reason"].startswith("选址谈判失败")
 
@@ -466,7 +467,8 @@ def test_cancel_stops_every_open_task_of_the_demand(deployed, people, stage):
     assert repeat.status_code == 200 and repeat.json == r.json
 
     view = instance(people.supervisor, iid)
-    assert view["state"] == "completed" and view["active_tasks"] == []
+    assert view["state"] == "cancelled" and view["active_tasks"] == []
+    assert view["end_reason"] == "项目取消" and view["ended_at"] is not None
     for tid in before:
         assert people.supervisor.get(f"/api/v1/tasks/{tid}").json["state"] == "cancelled"
     assert status(people, "XQ-001") == "cancelled"
@@ -488,7 +490,8 @@ def test_cancel_releases_a_site_held_in_the_difficult_site_library(deployed, peo
 
     r = people.operator.post("/api/v1/demands/XQ-001/cancel", json={"reason": "改用其他站址"})
     assert r.status_code == 200
-    assert instance(people.supervisor, iid)["state"] == "completed"
+    ended = instance(people.supervisor, iid)
+    assert (ended["state"], ended["end_reason"]) == ("cancelled", "改用其他站址")
     library = people.supervisor.get("/api/v1/difficult-sites").json["items"]
     assert [(r["demand_no"], r["status"]) for r in library] == [("XQ-001", "released")]
     assert instance(people.supervisor, iid)["variables"]["difficult_release"]["released"] is True

@@ -54,6 +54,13 @@ class Widget:
         return bool(self.content_types) and all(t.startswith("image/") for t in self.content_types)
 
     @property
+    def types_text(self) -> str:
+        """The allowed file types as people call them: JPEG, PNG, PDF."""
+        names = {"image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF", "image/webp": "WebP",
+                 "image/tiff": "TIFF", "application/pdf": "PDF"}
+        return ", ".join(names.get(t, t.split("/")[-1].upper()) for t in self.content_types)
+
+    @property
     def size_text(self) -> str:
         return files.human_size(self.max_size) if self.max_size else ""
 

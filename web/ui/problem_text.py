@@ -164,6 +164,13 @@ MESSAGES: dict[str, Callable[[dict[str, Any]], str]] = {
     "interrupting_event_subprocess": lambda p: _(
         "Interrupting event subprocesses are not supported: SpiffWorkflow 3.2 does not interrupt the process with "
         "them; put the steps in an embedded subprocess with an interrupting boundary event instead."),
+    "bad_end_state": lambda p: _("endState must be completed or cancelled (or an ${expression}), not %(value)s.",
+                                 value=p.get("value", "")),
+    "bad_end_expression": lambda p: _("%(name)s is not a valid expression: %(error)s", name=p.get("name", ""),
+                                      error=_error(p)),
+    "end_state_in_subprocess": lambda p: _(
+        "endState and endReason on an end event of the subprocess %(subprocess)s are ignored: only the process's "
+        "own end events decide how an instance ends.", subprocess=p.get("subprocess", "")),
 }
 
 
