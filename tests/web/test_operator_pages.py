@@ -236,6 +236,8 @@ def test_contracts_page_and_api_with_warning_states(world, signed_in, api):
     assert api("gao", ["planning"]).get("/api/v1/contracts").status_code == 403
     assert api.anonymous.get("/api/v1/contracts").status_code == 401
     assert supervisor.get("/api/v1/contracts?status=nope").status_code == 422
+    paths = api.anonymous.get("/api/v1/openapi.json").json["paths"]
+    assert {"/api/v1/contracts", "/api/v1/contracts/{contract_id}", "/api/v1/difficult-sites/{site_id}"} <= set(paths)
 
 
 def start_request(platform, user: str, tenant: str, key: str, kind: str = "new_install") -> int:
@@ -285,3 +287,26 @@ def test_the_progress_api_gives_the_outcome_changes_and_refusal(world, api):
     assert body["outcome"] is None and body["change_refusal"] == "order_confirmed" and body["changes"] == []
     r = operator.post("/api/v1/demands/XQ-32/cancel", json={"reason": "x"})
     assert r.status_code == 409 and r.json["error"]["details"]["reason"] == "order_confirmed"
+
+
+def test_an_operator_enters_a_demand_in_the_page(world, signed_in):
+    cmcc = signed_in("cmcc")
+    assert "单个录入" in text(cmcc.get("/demands"))
+    good = {"demand_no": "XQ-NEW-1", "province": "浙江省", "city": "杭州市", "county": "西湖区",
+            "site_name": "西湖文化广场", "longitude": "120.16", "latitude": "30.27", "tower_type": "普通地面塔",
+            "antenna_height": "35", "demand_type": "新建", "expected_delivery": "2027-05-01", "remarks": "",
+            "operator": "中国联通"}  # ignored: an operator user enters its own company's demands
+    r = cmcc.post("/demands/new", data={**good, "latitude": "99", "antenna_height": "-1"})
+    assert r.status_code == 422
+    page = text(r)
+    assert "纬度必须在 3.8 到 53.6 之间（中国境内）。" in page and "必须是大于 0 的数字。" in page
+    assert 'value="西湖文化广场"' in r.get_data(as_text=True)
+    assert status_of(world, "XQ-NEW-1") is None
+    r = cmcc.post("/demands/new", data=good)
+    assert r.status_code == 302 and r.headers["Location"].endswith("/demands/XQ-NEW-1")
+    with world.Session() as session:
+        stored = session.scalar(select(Demand).where(Demand.demand_no == "XQ-NEW-1"))
+    assert (stored.tenant, stored.status, stored.created_by) == ("china_mobile", "collected", "cmcc")
+    r = cmcc.post("/demands/new", data=good)
+    assert r.status_code == 422 and "需求 XQ-NEW-1 已存在于系统中。" in text(r)
+    assert signed_in("supervisor").get("/demands/new").status_code == 403

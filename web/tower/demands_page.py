@@ -22,6 +22,7 @@ from sqlalchemy import delete, select
 from engine.errors import BadRequest, Conflict, EngineError, NotFound, ValidationFailed
 from tower import demand_flow, demands, difficult_sites, spreadsheets
 from tower.models import DemandUpload
+from web.error_text import say
 from web.labels import group_label
 from web.tower import words
 from web.tower.demands_api import xlsx_response
@@ -127,6 +128,41 @@ def progress(demand_no: str):
                            may_change=demand_flow.may_change(actor), staff=actor.tenant is None, **view)
 
 
+@bp.route("/new", methods=["GET", "POST"])
+@require_groups(*PAGE_GROUPS)
+def new():
+    """单个录入: one demand, checked exactly like an import row (duplicates included); errors next
+    to their fields in the page's language, everything typed kept."""
+    if not may_import():
+        abort(403)
+    pf = platform()
+    actor = principal()
+    keys = [c.key for c in demands.COLUMNS]
+    values = {key: request.form.get(key, "").strip() for key in keys}
+    if actor.tenant is not None:  # an operator user enters its own company's demands only
+        values["operator"] = demands.OPERATOR_NAMES.get(actor.tenant, "")
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        with pf.Session() as session:
+            checked = demands.check_rows(session, [(1, values)], actor)
+        by_header = {c.header: c.key for c in demands.COLUMNS}
+        for error in checked.errors:
+            errors.setdefault(by_header.get(error.column, error.column), error_text(error))
+        if not errors:
+            try:
+                demand_no = demand_flow.enter_demand(pf, actor, values)
+            except ValidationFailed:  # stored by someone else a moment ago
+                errors["form"] = _("The demand has errors; nothing was stored.")
+            else:
+                flash(_("Demand %(no)s is stored; it is collected and waits for submission.", no=demand_no),
+                      "success")
+                return redirect(url_for("demands.progress", demand_no=demand_no))
+    return render_template("demands/new.html", values=values, errors=errors, columns=demands.COLUMNS,
+                           operators=list(demands.OPERATORS), tower_types=demands.TOWER_TYPES,
+                           demand_types=demands.DEMAND_TYPES, staff=actor.tenant is None), \
+        (422 if errors else 200)
+
+
 @bp.get("/template")
 @require_groups(*PAGE_GROUPS)
 def template():
@@ -194,7 +230,7 @@ def _import(data: bytes, only_good_rows: bool):
         flash(_("Nothing was imported: the file has errors."), "error")
         return redirect(url_for("demands.index"))
     except EngineError as exc:
-        flash(exc.message, "error")
+        flash(say(exc), "error")
         return redirect(url_for("demands.index"))
     flash(_("%(n)s demand(s) imported.", n=result.imported), "success")
     if result.errors:
