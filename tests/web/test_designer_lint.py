@@ -177,6 +177,17 @@ def broken_cases() -> dict[str, dict[str, bytes]]:
                          ("<text>100</text>", "<text>100 +</text>")),
         "list_entry.dmn": dmn(('<text>"monopole"</text>', '<text>"monopole", "lattice"</text>')),
         "bad_entry.dmn": dmn(('<text>"monopole"</text>', "<text>=== 3</text>")),
+        "bad_end.bpmn": process(user_task()).replace(
+            '<bpmn:endEvent id="end">', '<bpmn:endEvent id="end"><bpmn:extensionElements><spiffworkflow:properties>'
+            '<spiffworkflow:property name="endState" value="canceled" />'
+            '<spiffworkflow:property name="endReason" value="${reason +}" />'
+            "</spiffworkflow:properties></bpmn:extensionElements>"),
+        "subprocess_end.bpmn": process(
+            '<bpmn:subProcess id="task">' + FLOW + '<bpmn:startEvent id="s0"><bpmn:outgoing>s1</bpmn:outgoing>'
+            '</bpmn:startEvent><bpmn:endEvent id="s_end"><bpmn:extensionElements><spiffworkflow:properties>'
+            '<spiffworkflow:property name="endState" value="cancelled" /></spiffworkflow:properties>'
+            '</bpmn:extensionElements><bpmn:incoming>s1</bpmn:incoming></bpmn:endEvent>'
+            '<bpmn:sequenceFlow id="s1" sourceRef="s0" targetRef="s_end" /></bpmn:subProcess>'),
     }
     cases.update({name: {name: text.encode()} for name, text in inline.items()})
     cases["duplicate"] = {"site_survey.bpmn": survey, "copy.bpmn": survey}
