@@ -30,14 +30,14 @@ HOOKS = ("instance_saved", "instance_completed", "instance_cancelled", "task_cre
 
 @dataclass(frozen=True)
 class InstanceEvent:
-    """An instance was saved, completed or cancelled (terminated)."""
+    """An instance was saved, completed, or cancelled (ended on a cancel end event, or terminated)."""
 
     session: Session
     instance: ProcessInstance
     at: datetime
     changed: Mapping[str, Any] = field(default_factory=dict)  # variables this save changed (None: removed)
     actor: str | None = None
-    reason: str | None = None  # why it was cancelled
+    reason: str | None = None  # the instance's end reason (why it was cancelled or terminated)
 
 
 @dataclass(frozen=True)
@@ -59,10 +59,13 @@ class LifecycleListener:
         """After every save of an instance's workflow, with the variables it changed."""
 
     def instance_completed(self, event: InstanceEvent) -> None:
-        """Once, when the instance reached its end."""
+        """Once, when the instance reached a normal end event (state ``completed``)."""
 
     def instance_cancelled(self, event: InstanceEvent) -> None:
-        """Once, when a supervisor (or a newer timer-start version) terminated the instance."""
+        """Once, when the instance ended without its goal: its diagram reached a cancel end event
+        (state ``cancelled``, ``actor`` None) or a supervisor (or a newer timer-start version)
+        terminated it (state ``terminated``). ``reason`` is the instance's end reason; a listener
+        that must tell the two apart reads ``event.instance.state``."""
 
     def task_created(self, event: TaskEvent) -> None:
         """When a user task became ready and its row was written (it has an id)."""
