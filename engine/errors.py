@@ -1,4 +1,11 @@
-"""Errors the engine raises; the web layer maps each to an HTTP status."""
+"""Errors the engine raises; the web layer maps each to an HTTP status.
+
+A message is English. Where it names values, the raise site gives a template with named
+``%(name)s`` placeholders and the values as keyword arguments: ``NotFound("process instance
+%(id)s does not exist", id=18)``. ``message`` is the filled-in English text (logs, the CLI, the
+API in English); ``template`` and ``params`` let the web layer say the same in the reader's
+language (web/error_text.py) without the engine knowing about languages.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +18,12 @@ class EngineError(Exception):
     code = "error"
     status = 400
 
-    def __init__(self, message: str, details: Any = None):
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, details: Any = None, **params: Any):
+        text = message % params if params else message
+        super().__init__(text)
+        self.message = text
+        self.template = message
+        self.params = params
         self.details = details
 
 

@@ -64,7 +64,7 @@ class TooManyAttempts(EngineError):
     status = 429
 
     def __init__(self, message: str, retry_after: int):
-        super().__init__(message, {"retry_after_seconds": retry_after})
+        super().__init__(message, {"retry_after_seconds": retry_after}, seconds=retry_after)
         self.retry_after = retry_after
 
 
@@ -144,7 +144,7 @@ def add_user(session: Session, username: str, password: str, groups: list[str],
 def get_user(session: Session, username: str) -> User:
     user = _find_user(session, username)
     if user is None:
-        raise NotFound(f"no user named {username!r}")
+        raise NotFound("no user named '%(username)s'", username=username)
     return user
 
 
@@ -221,7 +221,7 @@ def sign_in(session: Session, username: str, password: str, now: datetime | None
     record = _login_record(session, _login_key(username))
     if record.locked_until is not None and record.locked_until > now:
         wait = max(1, math.ceil((record.locked_until - now).total_seconds()))
-        raise TooManyAttempts(f"too many failed sign-ins for this username; try again in {wait} s", wait)
+        raise TooManyAttempts("too many failed sign-ins for this username; try again in %(seconds)s s", wait)
     user = authenticate(session, username, password)
     if user is not None:
         session.delete(record)
@@ -278,8 +278,10 @@ def _refuse_taken_username(session: Session, username: str) -> None:
     taken = session.scalars(
         select(User.username).where(func.lower(User.username) == username.lower())).first()
     if taken is not None:
-        raise Conflict(f"username {username!r} is already taken" if taken == username
-                       else f"username {username!r} is too close to the existing user {taken!r}")
+        if taken == username:
+            raise Conflict("username '%(username)s' is already taken", username=username)
+        raise Conflict("username '%(username)s' is too close to the existing user '%(taken)s'",
+                       username=username, taken=taken)
 
 
 def _flush_new(session: Session, user: User) -> None:
@@ -288,7 +290,7 @@ def _flush_new(session: Session, user: User) -> None:
         with session.begin_nested():
             session.add(user)
     except IntegrityError as err:
-        raise Conflict(f"username {user.username!r} is already taken") from err
+        raise Conflict("username '%(username)s' is already taken", username=user.username) from err
 
 
 def _ensure_tenant(session: Session, tenant: str) -> None:

@@ -57,6 +57,7 @@ class Platform:
         self.Session = db.make_session_factory(self.read_engine)  # for reading
         self.WriteSession = db.make_session_factory(self.engine)
         self.forms: Mapping[str, Any] = forms if forms is not None else {}
+        self._choice_words: dict | None = None
         self.services = services or ServiceRegistry()
         self.clock = clock or Clock()
         self.retry_backoff_seconds = retry_backoff_seconds or settings.retry_backoff_seconds
@@ -104,8 +105,18 @@ class Platform:
         return datetime.now(UTC).replace(tzinfo=None)
 
     def script_engine(self, call=None) -> PlatformScriptEngine:
-        """Scripts see ``now()``, the platform's clock (naive UTC), so tests can move time."""
-        return PlatformScriptEngine(environment=_sandbox({"now": self.clock.now}), call=call)
+        """Scripts see ``now()``, the platform's clock (naive UTC), so tests can move time, and
+        ``choice_label(field, value)``, a choice value in words for SMS and notice texts."""
+        return PlatformScriptEngine(environment=_sandbox({"now": self.clock.now, "choice_label": self.choice_label}),
+                                    call=call)
+
+    def choice_label(self, field: str | None, value: Any = None) -> str:
+        """The Chinese label the forms give ``value`` of ``field`` (engine/choice_labels.py)."""
+        from engine.choice_labels import choice_label, choice_words
+
+        if self._choice_words is None:
+            self._choice_words = choice_words(self.forms)
+        return choice_label(self._choice_words, field, value)
 
     def spec_json(self, session: Session, definition_id: int) -> str:
         """A version's spec JSON; versions never change, so it is cached by id."""

@@ -73,7 +73,7 @@ class _FaultRecord(Schema):
     @validates_schema
     def _type_800_needed(self, data, **_kwargs):
         if data.get("business_category") == "fixed_voice_800" and not data.get("customer_type_800"):
-            raise ValidationError("required for 800 and 4008 numbers", "customer_type_800")
+            raise ValidationError("Required for 800 and 4008 numbers.", "customer_type_800")
 
 
 @form("fault_report")

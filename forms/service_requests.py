@@ -8,6 +8,7 @@ from . import form
 from .builders import choice as _choice
 from .builders import label as _label
 from .builders import text as _text
+from .messages import REQUIRED_WHEN
 
 REQUEST_KINDS = {
     "new_install": {"zh": "新装", "en": "New installation"},
@@ -50,7 +51,7 @@ REVIEW_CONCLUSIONS = {
 
 def _require_when(data: dict, field: str, value: str, needed: str) -> None:
     if data.get(field) == value and not (data.get(needed) or "").strip():
-        raise ValidationError({needed: [f"Required when {field} is {value!r}."]})
+        raise ValidationError({needed: [REQUIRED_WHEN % {"field": field, "value": value}]})
 
 
 @form("service_request_start")

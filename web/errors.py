@@ -1,16 +1,50 @@
-"""Every error leaves as JSON ``{"error": {"code", "message", "details"}}``."""
+"""Every error leaves as JSON ``{"error": {"code", "message", "details"}}`` (the API) or as the
+error page (pages), in the reader's language: the page's session language, the API's
+``Accept-Language`` (web/i18n.py). A page never shows a traceback or the engine's internals."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask, jsonify, make_response, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from engine.errors import EngineError
 
+from .error_text import english, say, say_text
+
 log = logging.getLogger(__name__)
+
+# What each status means to a reader, for the page's heading (and the API's message when the
+# error came from werkzeug with its own English description).
+STATUS_TITLES = {
+    400: _l("The request cannot be handled"),
+    401: _l("Please sign in"),
+    403: _l("You may not open this page"),
+    404: _l("Not found"),
+    405: _l("This action is not possible here"),
+    409: _l("This cannot be done now"),
+    413: _l("The upload is too large"),
+    422: _l("The input has problems"),
+    429: _l("Too many attempts"),
+    500: _l("Something went wrong on the server"),
+}
+STATUS_TEXTS = {
+    400: _l("The request was not understood. Go back and try again."),
+    401: _l("Sign in to continue."),
+    403: _l("Your account does not have the rights for this page or action."),
+    404: _l("The page or record you asked for does not exist, or you may not see it."),
+    405: _l("This page does not accept this kind of request."),
+    409: _l("Someone else changed this in the meantime. Reload the page and try again."),
+    413: _l("The file or form is larger than the server accepts."),
+    422: _l("The input cannot be used. Go back, correct it and try again."),
+    429: _l("Please wait a moment and try again."),
+    500: _l("The server could not handle this request. Nothing was changed; please try again later."),
+}
 
 
 def error_response(status: int, code: str, message: str, details=None):
@@ -25,14 +59,45 @@ def wants_page() -> bool:
 
 
 def error_page(status: int, message: str):
-    return render_template("error.html", code=status, message=message), status
+    title = STATUS_TITLES.get(status) or STATUS_TITLES[500 if status >= 500 else 400]
+    return render_template("error.html", code=status, title=title, message=message), status
+
+
+def said_details(details: Any) -> Any:
+    """The details of a refusal in the reader's language: form rule messages and lint problems."""
+    if english() or not isinstance(details, dict):
+        return details
+    from .ui.problem_text import localized_problems
+    from .ui.rule_text import in_locale, translate_messages
+
+    shown = dict(details)
+    if isinstance(shown.get("fields"), dict):
+        shown["fields"] = translate_messages(shown["fields"], in_locale)
+    if isinstance(shown.get("problems"), list) and all(isinstance(p, dict) for p in shown["problems"]):
+        shown["problems"] = localized_problems(shown["problems"])
+    return shown
+
+
+def _http_message(exc: HTTPException) -> str:
+    """A message the view gave (already in the page's language) or the status's own words; werkzeug's
+    English descriptions are never shown."""
+    data = getattr(exc, "data", None) or {}
+    given = data.get("message")
+    if not given and exc.description and exc.description != type(exc).description:
+        given = exc.description
+    if given:
+        return say_text(str(given))
+    if english() and not wants_page():
+        return exc.description or exc.name
+    return str(STATUS_TEXTS.get(exc.code or 500, STATUS_TEXTS[500]))
 
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(EngineError)
     def _engine_error(exc: EngineError):
-        response = error_page(exc.status, exc.message) if wants_page() else \
-            error_response(exc.status, exc.code, exc.message, exc.details)
+        message = say(exc)
+        response = error_page(exc.status, message) if wants_page() else \
+            error_response(exc.status, exc.code, message, said_details(exc.details))
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:  # 429: say when to come back
             response = make_response(response)
@@ -45,9 +110,13 @@ def register_error_handlers(app: Flask) -> None:
         details = data.get("messages") or data.get("errors")
         code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 413: "too_large",
                 422: "validation_failed"}.get(exc.code, exc.name.lower().replace(" ", "_"))
-        message = data.get("message") or exc.description or exc.name
+        message = _http_message(exc)
         if wants_page():
             return error_page(exc.code or 500, message)
+        if isinstance(details, dict) and not english():
+            from .ui.rule_text import in_locale, translate_messages
+
+            details = translate_messages(details, in_locale)
         return error_response(exc.code or 500, code, message, details)
 
     @app.errorhandler(DataError)
@@ -58,6 +127,9 @@ def register_error_handlers(app: Flask) -> None:
         422 rather than a server error."""
         log.info("a request value the database refuses: %s", getattr(exc, "orig", exc))
         message = "a value in the request cannot be stored or searched for (a NUL character, a number too large?)"
+        if wants_page() or not english():
+            message = _("A value in the request cannot be stored or searched for (a NUL character, a number "
+                        "too large?).")
         if wants_page():
             return error_page(422, message)
         return error_response(422, "validation_failed", message)
@@ -65,6 +137,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled error")
+        message = "the server failed to handle this request" if english() else str(STATUS_TEXTS[500])
         if wants_page():
-            return error_page(500, "the server failed to handle this request")
-        return error_response(500, "internal_error", "the server failed to handle this request")
+            return error_page(500, str(STATUS_TEXTS[500]))
+        return error_response(500, "internal_error", message)

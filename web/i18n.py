@@ -1,5 +1,9 @@
 """Chinese (default) and English with Flask-Babel.
 
+Pages keep the language chosen in the session (``/lang/<code>``), Chinese by default; the API
+(``/api/...``) answers in the language of the request's ``Accept-Language`` header, English when
+it names none of ours, so scripts that never send one keep reading the engine's own words.
+
 Each page area keeps its own catalogue under ``web/translations/<area>/`` (msgids are the
 English text). Catalogues are compiled to .mo when the app starts and a .po is newer than
 its .mo, so nobody has to remember a build step.
@@ -11,7 +15,7 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, request, session
+from flask import Flask, has_request_context, request, session
 from flask_babel import Babel
 
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
@@ -19,9 +23,22 @@ LANGUAGES = {"zh": "中文", "en": "English"}
 DEFAULT_LANGUAGE = "zh"
 
 
+API_DEFAULT_LANGUAGE = "en"  # an API client that asks for no language gets the engine's own words
+
+
 def select_locale() -> str:
+    """Pages speak the language chosen in the session (Chinese until one is chosen), whatever the
+    browser asks for; the API speaks the language of ``Accept-Language`` (English when none fits)."""
+    if not has_request_context():
+        return API_DEFAULT_LANGUAGE
+    if is_api_request():
+        return request.accept_languages.best_match(tuple(LANGUAGES)) or API_DEFAULT_LANGUAGE
     chosen = session.get("lang") or request.args.get("lang")
     return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def is_api_request() -> bool:
+    return request.path.startswith("/api/")
 
 
 def compile_catalogues(root: Path = TRANSLATIONS) -> list[Path]:

@@ -39,7 +39,7 @@ def lint(platform: Platform, files: dict[str, bytes]) -> ParseResult:
     if not files:
         raise BadRequest("no files were given")
     if len(files) > MAX_FILES:
-        raise BadRequest(f"at most {MAX_FILES} files can be deployed at once")
+        raise BadRequest("at most %(max)s files can be deployed at once", max=MAX_FILES)
     with platform.Session() as session:
         known = known_files(session, exclude=set(files))
         deployed = latest_process_files(session)
@@ -53,8 +53,8 @@ def deploy(platform: Platform, actor: Principal, files: dict[str, bytes]) -> dic
     result = lint(platform, files)
     if result.problems:  # errors only: warnings do not refuse a deployment
         raise ValidationFailed(
-            f"{len(result.problems)} problem(s) found; nothing was deployed",
-            {"problems": [p.as_dict() for p in result.problems]},
+            "%(count)s problem(s) found; nothing was deployed",
+            {"problems": [p.as_dict() for p in result.problems]}, count=len(result.problems),
         )
     try:
         with platform.transaction() as session:
@@ -157,8 +157,8 @@ def _deployed_file_id(session: Session, p: ParsedProcess) -> int:
         .where(ProcessDefinition.key == p.key).order_by(ProcessDefinition.version.desc()).limit(1)
     ).first()
     if row is None or row.sha256 != p.rebuilt_from:
-        raise Conflict(f"process '{p.key}' was deployed again while this deployment was checked; "
-                       "nothing was deployed, deploy again")
+        raise Conflict("process '%(process_key)s' was deployed again while this deployment was checked; "
+                       "nothing was deployed, deploy again", process_key=p.key)
     return row.file_id
 
 
@@ -260,7 +260,9 @@ def decision_file(platform: Platform, key: str, version: int | None = None) -> d
         row = session.scalar(select(DecisionDefinition).where(DecisionDefinition.key == key,
                                                               DecisionDefinition.version == (version or latest)))
         if row is None:
-            raise NotFound(f"decision '{key}' has no version {version or ''}".rstrip() + " deployed")
+            if version:
+                raise NotFound("decision '%(key)s' has no version %(version)s deployed", key=key, version=version)
+            raise NotFound("decision '%(key)s' has no version deployed", key=key)
         stored = session.get(DeploymentFile, row.file_id)
         return {"key": row.key, "version": row.version, "latest": latest, "name": row.name,
                 "filename": stored.filename, "xml": stored.content, "deployed_at": row.deployed_at}

@@ -35,7 +35,7 @@ def may_read(task: HumanTask, actor: Principal) -> bool:
 def _readable_task(session: Session, actor: Principal, task_id: int) -> HumanTask:
     task = tasks.visible_task(session, actor, task_id)
     if not may_read(task, actor):
-        raise NotFound(f"task {task_id} does not exist")
+        raise NotFound("task %(id)s does not exist", id=task_id)
     return task
 
 

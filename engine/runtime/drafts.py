@@ -26,7 +26,7 @@ def save(platform: Platform, actor: Principal, task_id: int, data: dict[str, Any
     with platform.transaction() as session:
         task = tasks.visible_task(session, actor, task_id)
         if task.state != "open":
-            raise Conflict(f"task {task_id} is already {task.state}")
+            raise Conflict("task %(id)s is already %(state)s", id=task_id, state=task.state)
         draft = session.get(TaskDraft, (task_id, actor.username))
         if draft is None:
             draft = TaskDraft(task_id=task_id, username=actor.username)

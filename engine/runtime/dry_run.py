@@ -93,13 +93,13 @@ def dry_run(platform: Platform, files: dict[str, bytes], process_key: str | None
     budget = max(1, min(int(budget), MAX_BUDGET))
     result = deployments.lint(platform, files)
     if result.problems:
-        raise ValidationFailed(f"{len(result.problems)} problem(s) found; the diagram was not run",
-                               {"problems": [p.as_dict() for p in result.problems]})
+        raise ValidationFailed("%(count)s problem(s) found; the diagram was not run",
+                               {"problems": [p.as_dict() for p in result.problems]}, count=len(result.problems))
     own = [p for p in result.processes if p.rebuilt_from is None]
     chosen = next((p for p in own if p.key == process_key), None) if process_key else (own[0] if own else None)
     if chosen is None:
-        raise BadRequest(f"the files define no process '{process_key}'" if process_key
-                         else "the files define no process")
+        raise (BadRequest("the files define no process '%(process_key)s'", process_key=process_key) if process_key
+               else BadRequest("the files define no process"))
     spec, subprocess_specs = specs_from_json(chosen.spec_json)
     engine = platform.script_engine(call=lambda _task, _operator, _params: dict(STUB_RESULT))
     workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=engine)

@@ -121,16 +121,16 @@ def visible_file(session: Session, actor: Principal, file_id: int) -> StoredFile
     """A file its instance's viewers may read; a waiting file only its uploader."""
     row = session.get(StoredFile, file_id)
     if row is None or not actor.sees_tenant(row.tenant):
-        raise NotFound(f"file {file_id} does not exist")
+        raise NotFound("file %(id)s does not exist", id=file_id)
     if row.instance_id is None:
         if row.uploaded_by != actor.username:
-            raise NotFound(f"file {file_id} does not exist")
+            raise NotFound("file %(id)s does not exist", id=file_id)
         return row
     instance = session.get(ProcessInstance, row.instance_id)
     if instance is None or not actor.sees_tenant(instance.tenant):
-        raise NotFound(f"file {file_id} does not exist")
+        raise NotFound("file %(id)s does not exist", id=file_id)
     if not customer_may_read(session, actor, row, instance.definition_id):
-        raise NotFound(f"file {file_id} does not exist")
+        raise NotFound("file %(id)s does not exist", id=file_id)
     return row
 
 

@@ -19,7 +19,7 @@ def validate_form(forms: Mapping[str, Any], form_key: str, data: Any) -> dict[st
         raise BadRequest("form data must be a JSON object")
     schema_class = forms.get(form_key)
     if schema_class is None:
-        raise ValidationFailed(f"form '{form_key}' is not installed", {"form_key": form_key})
+        raise ValidationFailed("form '%(form_key)s' is not installed", {"form_key": form_key}, form_key=form_key)
     schema = schema_class()
     try:
         loaded = schema.load(data)

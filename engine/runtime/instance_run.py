@@ -57,7 +57,7 @@ def lock_instance(platform: Platform, session: Session, instance_id: int) -> Pro
         stmt = stmt.with_for_update()
     row = session.execute(stmt).scalar_one_or_none()
     if row is None:
-        raise NotFound(f"process instance {instance_id} does not exist")
+        raise NotFound("process instance %(id)s does not exist", id=instance_id)
     return row
 
 

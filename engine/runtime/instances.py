@@ -30,7 +30,7 @@ def latest_definition(session: Session, process_key: str) -> ProcessDefinition:
         .order_by(ProcessDefinition.version.desc()).limit(1)
     )
     if definition is None:
-        raise NotFound(f"no process is deployed with key '{process_key}'")
+        raise NotFound("no process is deployed with key '%(process_key)s'", process_key=process_key)
     return definition
 
 
@@ -38,8 +38,8 @@ def check_may_start(definition: ProcessDefinition, actor: Principal) -> None:
     groups = set(definition.starter_groups or [])
     if groups and not actor.is_admin and not (groups & actor.groups):
         raise Forbidden(
-            f"only members of {', '.join(sorted(groups))} may start '{definition.key}'",
-            {"starter_groups": sorted(groups)},
+            "only members of %(groups)s may start '%(process_key)s'",
+            {"starter_groups": sorted(groups)}, groups=", ".join(sorted(groups)), process_key=definition.key,
         )
 
 
@@ -84,7 +84,7 @@ def start(platform: Platform, actor: Principal, process_key: str, business_key: 
 def visible_instance(session: Session, actor: Principal, instance_id: int) -> ProcessInstance:
     row = session.get(ProcessInstance, instance_id)
     if row is None or not actor.sees_tenant(row.tenant):
-        raise NotFound(f"process instance {instance_id} does not exist")
+        raise NotFound("process instance %(id)s does not exist", id=instance_id)
     return row
 
 
@@ -140,7 +140,7 @@ def suspend(platform: Platform, actor: Principal, instance_id: int, reason: str 
         visible_instance(session, actor, instance_id)
         run = InstanceRun.open(platform, session, instance_id)
         if run.row.state in FINAL_STATES or run.row.state == "suspended":
-            raise Conflict(f"instance {instance_id} is {run.row.state} and cannot be suspended")
+            raise Conflict("instance %(id)s is %(state)s and cannot be suspended", id=instance_id, state=run.row.state)
         run.row.state_before_suspend = run.row.state
         run.row.state = "suspended"
         audit.record(session, instance_id, actor.username, "instance.suspended", at=platform.clock.now(),
@@ -153,7 +153,7 @@ def resume(platform: Platform, actor: Principal, instance_id: int, reason: str |
         visible_instance(session, actor, instance_id)
         run = InstanceRun.open(platform, session, instance_id)
         if run.row.state != "suspended":
-            raise Conflict(f"instance {instance_id} is {run.row.state}, not suspended")
+            raise Conflict("instance %(id)s is %(state)s, not suspended", id=instance_id, state=run.row.state)
         run.row.state = derive_state(session, instance_id)
         run.row.state_before_suspend = None
         audit.record(session, instance_id, actor.username, "instance.resumed", at=platform.clock.now(),
@@ -168,7 +168,7 @@ def terminate(platform: Platform, actor: Principal, instance_id: int, reason: st
         visible_instance(session, actor, instance_id)
         run = InstanceRun.open(platform, session, instance_id)
         if run.row.state in FINAL_STATES:
-            raise Conflict(f"instance {instance_id} is already {run.row.state}")
+            raise Conflict("instance %(id)s is already %(state)s", id=instance_id, state=run.row.state)
         now = platform.clock.now()
         run.workflow.cancel()
         run.row.state = "terminated"

@@ -237,10 +237,10 @@ def _element_of(exc: BaseException) -> str | None:
 def visible_incident(session: Session, actor: Principal, incident_id: int) -> Incident:
     incident = session.get(Incident, incident_id)
     if incident is None:
-        raise NotFound(f"incident {incident_id} does not exist")
+        raise NotFound("incident %(id)s does not exist", id=incident_id)
     instance = session.get(ProcessInstance, incident.instance_id)
     if not actor.sees_tenant(instance.tenant):
-        raise NotFound(f"incident {incident_id} does not exist")
+        raise NotFound("incident %(id)s does not exist", id=incident_id)
     return incident
 
 
@@ -270,10 +270,10 @@ def retry_incident(platform: Platform, actor: Principal, incident_id: int) -> in
         lock_instance(platform, session, incident.instance_id)
         session.refresh(incident)
         if incident.state != "open":
-            raise Conflict(f"incident {incident_id} is already {incident.state}")
+            raise Conflict("incident %(id)s is already %(state)s", id=incident_id, state=incident.state)
         job = session.get(Job, incident.job_id) if incident.job_id else None
         if job is None:
-            raise Conflict(f"incident {incident_id} has no job to retry")
+            raise Conflict("incident %(id)s has no job to retry", id=incident_id)
         job.state = "pending"
         job.attempts = 0
         job.due_at = now

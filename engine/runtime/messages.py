@@ -74,7 +74,7 @@ def _previous(platform: Platform, actor: Principal, message_id: str) -> dict[str
         if record is None:
             return None
         if not actor.sees_tenant(record.tenant):
-            raise Conflict(f"message_id '{message_id}' was already used")
+            raise Conflict("message_id '%(message_id)s' was already used", message_id=message_id)
         return dict(record.result)
 
 

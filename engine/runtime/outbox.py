@@ -86,7 +86,7 @@ def list_messages(session: Session, actor: Principal, *, system: str | None = No
     if not can_read(actor):
         raise Forbidden("only supervisors, administrators and operators (their own tenant) may read the outbox")
     if status is not None and status not in OUTBOX_STATUSES:
-        raise BadRequest(f"status must be one of {', '.join(OUTBOX_STATUSES)}")
+        raise BadRequest("status must be one of %(choices)s", choices=", ".join(OUTBOX_STATUSES))
     stmt = select(OutboxMessage)
     if actor.tenant is not None:
         stmt = stmt.where(OutboxMessage.tenant == actor.tenant)

@@ -42,14 +42,14 @@ def is_candidate(task: HumanTask, actor: Principal) -> bool:
 def visible_task(session: Session, actor: Principal, task_id: int) -> HumanTask:
     task = session.get(HumanTask, task_id)
     if task is None or not actor.sees_tenant(task.tenant):
-        raise NotFound(f"task {task_id} does not exist")
+        raise NotFound("task %(id)s does not exist", id=task_id)
     return task
 
 
 def open_task(session: Session, actor: Principal, task_id: int) -> HumanTask:
     task = visible_task(session, actor, task_id)
     if task.state != "open":
-        raise Conflict(f"task {task_id} is already {task.state}")
+        raise Conflict("task %(id)s is already %(state)s", id=task_id, state=task.state)
     return task
 
 
@@ -174,7 +174,7 @@ def check_not_suspended(session: Session, task: HumanTask) -> None:
     """409 ``instance_suspended`` while the task's process is suspended."""
     state = session.scalar(select(ProcessInstance.state).where(ProcessInstance.id == task.instance_id))
     if state == "suspended":
-        raise TaskSuspended(f"instance {task.instance_id} is suspended", {"instance_id": task.instance_id})
+        raise TaskSuspended("instance %(id)s is suspended", {"instance_id": task.instance_id}, id=task.instance_id)
 
 
 def suspended_instances(session: Session, instance_ids) -> set[int]:
@@ -256,7 +256,8 @@ def _check_may_receive(session: Session, task: HumanTask, actor: Principal, user
         raise ValidationFailed(f"{username} belongs to another tenant and cannot see this task",
                                {"user": username})
     if not actor.is_admin and not is_candidate(task, identity.principal_for(user)):
-        raise Forbidden(f"{username} is not a candidate for this task; only an administrator may assign it")
+        raise Forbidden("%(username)s is not a candidate for this task; only an administrator may assign it",
+                        username=username)
 
 
 def _set_assignee(session: Session, task: HumanTask, username: str, now) -> None:
@@ -266,7 +267,8 @@ def _set_assignee(session: Session, task: HumanTask, username: str, now) -> None
     result = session.execute(stmt.values(assignee=username, claimed_at=now))
     if result.rowcount != 1:
         current = session.scalar(select(HumanTask.assignee).where(HumanTask.id == task.id))
-        raise Conflict(f"task {task.id} is already claimed by {current}", {"assignee": current})
+        raise Conflict("task %(id)s is already claimed by %(assignee)s", {"assignee": current},
+                       id=task.id, assignee=current)
 
 
 def complete(platform: Platform, actor: Principal, task_id: int, data: dict[str, Any] | None) -> int:
@@ -284,16 +286,16 @@ def complete(platform: Platform, actor: Principal, task_id: int, data: dict[str,
         run = InstanceRun.open(platform, session, instance_id)
         row = session.get(HumanTask, task_id)
         if row.state != "open":
-            raise Conflict(f"task {task_id} is already {row.state}")
+            raise Conflict("task %(id)s is already %(state)s", id=task_id, state=row.state)
         if run.row.state == "suspended":
-            raise TaskSuspended(f"instance {instance_id} is suspended", {"instance_id": instance_id})
+            raise TaskSuspended("instance %(id)s is suspended", {"instance_id": instance_id}, id=instance_id)
         check_may_complete(row, actor)
         return run
 
     def change(run: InstanceRun) -> None:
         spiff_task = find_task(run.workflow, spiff_task_id)
         if spiff_task is None or spiff_task.state != TaskState.READY:
-            raise Conflict(f"task {task_id} is no longer waiting for input")
+            raise Conflict("task %(id)s is no longer waiting for input", id=task_id)
         spiff_task.set_data(**cleaned)
         spiff_task.run()
         now = platform.clock.now()
@@ -319,7 +321,8 @@ def check_may_complete(task: HumanTask, actor: Principal) -> None:
         if not is_candidate(task, actor):
             raise Forbidden("you are not a candidate for this task")
     elif task.assignee != actor.username:
-        raise Conflict(f"task {task.id} is claimed by {task.assignee}", {"assignee": task.assignee})
+        raise Conflict("task %(id)s is claimed by %(assignee)s", {"assignee": task.assignee},
+                       id=task.id, assignee=task.assignee)
 
 
 def instance_of(session: Session, task: HumanTask) -> ProcessInstance:

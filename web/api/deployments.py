@@ -31,7 +31,7 @@ def uploaded_files() -> dict[str, bytes]:
         if not name:
             raise BadRequest("every uploaded file needs a file name")
         if name in result:
-            raise BadRequest(f"file '{name}' was sent twice")
+            raise BadRequest("file '%(name)s' was sent twice", name=name)
         result[name] = storage.read()
     return result
 

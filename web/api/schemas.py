@@ -45,10 +45,39 @@ class TokenResponse(Schema):
     token = fields.String()
 
 
+def _label(of: str, say) -> fields.Function:
+    """A code's words beside it, in the language of Accept-Language (web/labels.py)."""
+    def dump(obj):
+        value = obj.get(of) if isinstance(obj, dict) else getattr(obj, of, None)
+        return say(value) if value is not None else None
+
+    return fields.Function(dump, dump_only=True, metadata={"description": f"{of} in words (Accept-Language)"})
+
+
+def _process_label(key):
+    from web.labels import process_label
+
+    return process_label(key)
+
+
+def _state_label(state):
+    from web.labels import state_label
+
+    return state_label(state)
+
+
+def _tenant_label(tenant):
+    from web.labels import tenant_label
+
+    return tenant_label(tenant)
+
+
 class Task(Schema):
     id = fields.Integer()
     title = fields.String()
     process_key = fields.String()
+    process_label = _label("process_key", _process_label)
+    state_label = _label("state", _state_label)
     process_instance_id = fields.Integer()
     business_key = fields.String(allow_none=True)
     tenant = fields.String(allow_none=True)
@@ -114,6 +143,9 @@ class IncidentQuery(PageArgs):
 class Instance(Schema):
     id = fields.Integer()
     process_key = fields.String()
+    process_label = _label("process_key", _process_label)
+    state_label = _label("state", _state_label)
+    tenant_label = _label("tenant", _tenant_label)
     version = fields.Integer()
     business_key = fields.String(allow_none=True)
     tenant = fields.String(allow_none=True)

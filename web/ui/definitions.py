@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Blueprint, abort, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from engine.definitions.deployments import definition_file
@@ -64,7 +65,8 @@ def version(key: str, version: int):
         names = insight.element_names(xml)
         return render_template(
             "definitions/version.html", definition=definition, xml=xml, heat=heat, versions=versions,
-            counts=counts, names=names, drawing=heat_drawing(heat), rows=heat_rows(heat, names),
+            counts=counts, names=names, drawing=heat_drawing(heat),
+            rows=heat_rows(heat, names, element_kinds(xml)),
             diagram_missing=diagram_missing(),
             instances_url=url_for("instances.index", process=key, version=version))
 
@@ -83,9 +85,43 @@ def heat_drawing(heat: insight.Heatmap) -> dict[str, Any]:
     return {"markers": markers, "badges": badges, "heat": heat_layer}
 
 
-def heat_rows(heat: insight.Heatmap, names: dict[str, str]) -> list[dict[str, Any]]:
-    """The same counts as a table, busiest first (readable without the diagram)."""
+def heat_rows(heat: insight.Heatmap, names: dict[str, str], kinds: dict[str, str] | None = None
+              ) -> list[dict[str, Any]]:
+    """The same counts as a table, busiest first (readable without the diagram). An element without
+    a name is called by its kind in words (排他网关), its id shown beside it as code."""
+    kinds = kinds or {}
     elements = set(heat.now) | set(heat.passed)
-    rows = [{"element": e, "name": names.get(e, e), "now": heat.now.get(e, 0), "passed": heat.passed.get(e, 0)}
-            for e in elements]
+    rows = []
+    for e in elements:
+        unnamed = names.get(e, e) == e
+        rows.append({"element": e, "name": kind_word(kinds.get(e)) if unnamed else names[e], "unnamed": unnamed,
+                     "now": heat.now.get(e, 0), "passed": heat.passed.get(e, 0)})
     return sorted(rows, key=lambda r: (-r["now"], -r["passed"], r["name"]))
+
+
+ELEMENT_KINDS = {
+    "startEvent": _l("Start event"), "endEvent": _l("End event"), "exclusiveGateway": _l("Exclusive gateway"),
+    "parallelGateway": _l("Parallel gateway"), "inclusiveGateway": _l("Inclusive gateway"),
+    "eventBasedGateway": _l("Event-based gateway"), "intermediateCatchEvent": _l("Intermediate catch event"),
+    "intermediateThrowEvent": _l("Intermediate throw event"), "boundaryEvent": _l("Boundary event"),
+    "userTask": _l("User task"), "serviceTask": _l("Service task"), "scriptTask": _l("Script task"),
+    "businessRuleTask": _l("Business rule task"), "callActivity": _l("Call activity"),
+    "subProcess": _l("Subprocess"), "sendTask": _l("Send task"), "receiveTask": _l("Receive task"),
+    "manualTask": _l("Manual task"), "task": _l("Task"),
+}
+
+
+def kind_word(kind: str | None) -> str:
+    return str(ELEMENT_KINDS.get(kind or "", _l("Element")))
+
+
+def element_kinds(xml: str) -> dict[str, str]:
+    """Element id -> its BPMN kind (the tag's local name)."""
+    from lxml import etree
+
+    try:
+        root = etree.fromstring(xml.encode("utf-8"))
+    except etree.XMLSyntaxError:
+        return {}
+    return {node.get("id"): etree.QName(node).localname for node in root.iter()
+            if isinstance(node.tag, str) and node.get("id")}

@@ -25,6 +25,7 @@ from engine.models import DecisionDefinition, Deployment, DeploymentFile, Proces
 from engine.queries import catalog as catalog_queries
 from forms import describe
 
+from ..error_text import say
 from ..errors import error_response
 from ..labels import KNOWN_GROUPS
 from .form_widgets import localized
@@ -66,7 +67,7 @@ def upload():
         return render_template("designer/problems.html", problems=problems,
                                diagrams=_diagrams(files, problems)), 422
     except EngineError as exc:
-        flash(exc.message, "error")
+        flash(say(exc), "error")
         return redirect(url_for("designer.index"))
     return render_template("designer/deployed.html", summary=summary, files=sorted(files))
 
@@ -257,7 +258,7 @@ def lint_diagram():
     try:
         result = deployments.lint(platform(), posted)
     except EngineError as exc:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        return error_response(exc.status, exc.code, say(exc), exc.details)
     problems = [p.as_dict() for p in result.problems + result.warnings]  # errors first, each with its severity
     return jsonify(ok=not result.problems, problems=localized_problems(problems),
                    processes=[p.key for p in result.processes])
@@ -275,7 +276,7 @@ def deploy_diagram():
     except ValidationFailed as exc:  # errors only: warnings never refuse a deployment
         return jsonify(ok=False, problems=localized_problems(exc.details["problems"])), 422
     except EngineError as exc:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        return error_response(exc.status, exc.code, say(exc), exc.details)
     summary["warnings"] = localized_problems(summary.get("warnings", []), "warning")
     for item in summary["processes"]:
         item["url"] = url_for("designer.modeler", key=item["key"], version=item["version"])

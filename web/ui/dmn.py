@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from engine.definitions import deployments
 from engine.errors import EngineError, NotFound, ValidationFailed
 
+from ..error_text import say
 from ..errors import error_response
 from .helpers import platform, principal, require_groups
 
@@ -70,7 +71,7 @@ def lint_decision():
     try:
         planned = deployments.plan(platform(), posted)
     except EngineError as exc:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        return error_response(exc.status, exc.code, say(exc), exc.details)
     return jsonify(ok=not planned["problems"], **planned)
 
 
@@ -87,7 +88,7 @@ def deploy_decision():
     except ValidationFailed as exc:
         return jsonify(ok=False, problems=exc.details["problems"]), 422
     except EngineError as exc:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        return error_response(exc.status, exc.code, say(exc), exc.details)
     for item in summary["decisions"]:
         item["url"] = url_for("dmn.editor", key=item["key"], version=item["version"])
     for item in summary["processes"]:

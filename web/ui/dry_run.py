@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from engine.errors import EngineError, ValidationFailed
 from engine.runtime.dry_run import dry_run
 
+from ..error_text import say
 from ..errors import error_response
 from .designer import _posted_diagram
 from .helpers import platform, require_groups
@@ -37,5 +38,5 @@ def run():
     except ValidationFailed as exc:
         return jsonify(ok=False, problems=exc.details["problems"]), 422
     except EngineError as exc:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        return error_response(exc.status, exc.code, say(exc), exc.details)
     return jsonify(ok=True, **result.as_dict())

@@ -7,7 +7,6 @@ Uploaded files are stored first and travel as their ids.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -236,39 +235,11 @@ def raw_from_values(ws: list[Widget], values: dict[str, Any]) -> dict[str, Any]:
 
 # --- errors in the page's language -----------------------------------------------------
 
-def _messages() -> list[tuple[re.Pattern, Any]]:
-    return [
-        (r"Missing data for required field\.|Field may not be null\.", lambda m: _("This field is required.")),
-        (r"Not a valid integer\.", lambda m: _("Enter a whole number.")),
-        (r"Not a valid number\.", lambda m: _("Enter a number.")),
-        (r"Not a valid date\.", lambda m: _("Enter a valid date.")),
-        (r"Not a valid datetime\.", lambda m: _("Enter a valid date and time.")),
-        (r"Not a valid boolean\.", lambda m: _("Choose yes or no.")),
-        (r"Not a valid (string|list)\.", lambda m: _("This value is not valid.")),
-        (r"Must be one of: .*", lambda m: _("Choose one of the offered values.")),
-        (r"One or more of the choices you made was not in: .*", lambda m: _("Choose only offered values.")),
-        (r"Must be greater than or equal to (\S+) and less than or equal to (\S+)\.",
-         lambda m: _("Must be between %(min)s and %(max)s.", min=m[1], max=m[2])),
-        (r"Must be greater than or equal to (\S+)\.", lambda m: _("Must be at least %(min)s.", min=m[1])),
-        (r"Must be less than or equal to (\S+)\.", lambda m: _("Must be at most %(max)s.", max=m[1])),
-        (r"Longer than maximum length (\d+)\.", lambda m: _("At most %(max)s characters.", max=m[1])),
-        (r"Shorter than minimum length (\d+)\.", lambda m: _("At least %(min)s characters.", min=m[1])),
-        (r"Length must be between (\d+) and (\d+)\.",
-         lambda m: _("Between %(min)s and %(max)s characters.", min=m[1], max=m[2])),
-        (r"Not a valid file\.", lambda m: _("This file is not available; upload it again.")),
-        (r"The file is larger than (.+)\.", lambda m: _("The file is larger than %(size)s.", size=m[1])),
-        (r"The file is empty\.", lambda m: _("The file is empty.")),
-        (r"This file type is not allowed\.", lambda m: _("This file type is not allowed.")),
-        (r"Unknown field\.", lambda m: _("This field is not part of the form.")),
-    ]
-
-
 def translate(message: str) -> str:
-    for pattern, make in _messages():
-        match = re.fullmatch(pattern, message)
-        if match:
-            return make(match)
-    return message
+    """A form rule message in the page's language (web/ui/rule_text.py knows them all)."""
+    from .rule_text import friendly
+
+    return friendly(message)
 
 
 def field_errors(details: Any) -> dict[str, list[str]]:

@@ -14,6 +14,7 @@ from engine.errors import ValidationFailed
 from engine.models import Tenant
 from engine.runtime import files, instances, jobs, tasks
 
+from ..error_text import say
 from . import form_widgets as fw
 from .helpers import platform, principal
 
@@ -67,7 +68,7 @@ def start(key: str) -> ResponseReturnValue:
         instance_id = instances.start(platform(), actor, key, raw["business_key"] or None, data,
                                       raw["tenant"] or None)
     except ValidationFailed as exc:
-        return _render(key, raw, fw.field_errors(exc.details) or {"": [exc.message]}, status=422)
+        return _render(key, raw, fw.field_errors(exc.details) or {"": [say(exc)]}, status=422)
     files.attach(platform(), actor, [i for w in ws if w.kind == "file" for i in fw.file_ids(raw, w)], instance_id)
     jobs.drain(platform(), instance_id)
     return _after_start(instance_id, definition)
