@@ -45,7 +45,10 @@ def tenant_label(tenant: str | None) -> str:
     """The tenant's company name (stored with the tenant), or its id when it has none."""
     if not tenant:
         return ""
-    return _cached("tenant_names", _tenant_names).get(tenant) or tenant
+    name = _cached("tenant_names", _tenant_names).get(tenant)
+    if name and name != tenant:
+        return name
+    return value_label(tenant)  # a tenant created with a user has its id as name: the forms' word for it
 
 
 def process_label(key: str | None) -> str:

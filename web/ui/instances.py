@@ -98,7 +98,7 @@ def _helpers() -> dict[str, Any]:
     return {"when": when, "duration": duration, "state_labels": STATE_LABELS, "iso": iso,
             "task_states": TASK_STATES, "event_labels": EVENT_LABELS,
             "action_labels": {name: label for name, (label, _question) in ACTIONS.items()},
-            "event_lines": event_lines, "shown_value": shown_value,
+            "event_lines": event_lines, "shown_value": shown_value, "name_label": name_label,
             "to_json": lambda value: json.dumps(value, ensure_ascii=False, indent=2, default=str)}
 
 
@@ -199,19 +199,51 @@ def event_lines(data: dict[str, Any]) -> list[tuple[str, str]]:
     lines: list[tuple[str, str]] = []
     for key, value in (data or {}).items():
         if key in visibility.VARIABLE_KEYS and isinstance(value, dict):
-            lines += [(variable_label(name), shown_value(inner, name)) for name, inner in value.items()]
+            lines += [(name_label(name), shown_value(inner, name)) for name, inner in value.items()]
         elif key == "changed" and isinstance(value, list):
-            lines.append((str(DATA_LABELS["changed"]), "、".join(variable_label(str(n)) for n in value)))
+            lines.append((str(DATA_LABELS["changed"]), "、".join(name_label(str(n)) for n in value)))
         else:
             label = DATA_LABELS.get(key)
             lines.append((str(label) if label else variable_label(key), shown_value(value, key)))
     return lines
 
 
+# Words for the customer-visible variables that scripts set (no form field labels them) and
+# for their values; everything else is labelled by the forms (web/labels.py).
+SCRIPT_VARIABLES = {
+    "cancel_reason": _l("Cancel reason"), "cancelled": _l("Cancelled"), "demand_status": _l("Demand status"),
+    "failure_reason": _l("Why the negotiation failed"), "order_sent_at": _l("Order sent at"),
+    "success": _l("Site found"), "closed_at": _l("Closed at"), "fault_status": _l("Fault status"),
+    "response": _l("Promised response"), "completed_at": _l("Completed at"), "order_status": _l("Order status"),
+    "reject_reason": _l("Reason for sending back"), "request_status": _l("Request status"),
+    "submitted_at": _l("Submitted at"),
+}
+SCRIPT_VALUES = {
+    "fault_status": {"closed": _l("Closed")},
+    "order_status": {"resource_confirmed": _l("Resources confirmed"), "activating": _l("Being activated"),
+                     "completed": _l("Completed")},
+}
+
+
+def name_label(name: str) -> str:
+    """A variable's name in words: its form field's label, or the word for a script's variable."""
+    return str(SCRIPT_VARIABLES[name]) if name in SCRIPT_VARIABLES else variable_label(name)
+
+
+def _value_words(name: str | None) -> dict:
+    from ..tower import words
+
+    tables = {"demand_status": words.DEMAND_STATUSES, "failure_reason": words.NEGOTIATION_FAILURES,
+              "request_status": words.REQUEST_STATUSES, **SCRIPT_VALUES}
+    return tables.get(name or "", {})
+
+
 def shown_value(value: Any, name: str | None = None) -> str:
     """A value in words: choices by their labels, lists joined, anything nested as compact JSON."""
     if key_is_tenant(name) and isinstance(value, str):
         return tenant_label(value)
+    if isinstance(value, str) and value in _value_words(name):
+        return str(_value_words(name)[value])
     if isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
         return "、".join(value_label(v, name) for v in value)
     if isinstance(value, dict | list):
