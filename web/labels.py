@@ -87,10 +87,32 @@ def group_labels() -> dict[str, str]:
     return {group: str(label) for group, label in KNOWN_GROUPS}
 
 
+STATE_WORDS = {  # instances, tasks and incidents
+    "running": _l("Running"), "waiting": _l("Waiting"), "suspended": _l("Suspended"),
+    "completed": _l("Completed"), "cancelled": _l("Cancelled"), "terminated": _l("Terminated"),
+    "error": _l("Error"), "open": _l("Open"), "claimed": _l("Claimed"), "resolved": _l("Resolved"),
+}
+
+
+def state_label(state: str | None) -> str:
+    """An instance's, task's or incident's state in words, or the state as it is."""
+    return str(STATE_WORDS[state]) if state in STATE_WORDS else (state or "")
+
+
+def user_label(username: str | None) -> str:
+    """A user name as it is, but the platform's own actions (``system``) in words."""
+    if username == "system":
+        from flask_babel import gettext as _
+
+        return _("System")
+    return username or ""
+
+
 def register_labels(app: Flask) -> None:
     for name, function in (("tenant_label", tenant_label), ("group_label", group_label),
                            ("process_label", process_label), ("value_label", value_label),
-                           ("variable_label", variable_label)):
+                           ("variable_label", variable_label), ("user_label", user_label),
+                           ("state_label", state_label)):
         app.add_template_filter(function, name)
         app.add_template_global(function, name)
     app.add_template_global(group_labels, "group_labels")

@@ -20,6 +20,7 @@ from engine.models import HumanTask, ProcessDefinition, ProcessInstance
 from engine.runtime import audit, comments, drafts, files, jobs, saved_filters, tasks
 from forms.fields import FileUpload
 
+from ..error_text import say
 from . import form_widgets as fw
 from .helpers import pager, platform, principal
 
@@ -286,7 +287,7 @@ def _complete(task_id: int, ws, raw: dict[str, Any], upload_problems, instance_i
     try:
         drafts.complete(platform(), actor, task_id, data)
     except ValidationFailed as exc:
-        return _render_task(task_id, ws, raw, fw.field_errors(exc.details) or {"": [exc.message]}, status=422)
+        return _render_task(task_id, ws, raw, fw.field_errors(exc.details) or {"": [say(exc)]}, status=422)
     except (Conflict, Forbidden) as exc:
         flash(_claim_problem(exc), "error")
         return _render_task(task_id, ws, raw, {}, status=409)

@@ -28,6 +28,7 @@ from engine.queries.views import iso
 from engine.runtime import audit, instances, jobs
 
 from ..assets import missing_assets
+from ..error_text import say
 from ..labels import group_label, tenant_label, value_label, variable_label
 from .helpers import pager, platform, principal, require_groups
 
@@ -314,7 +315,7 @@ def act(instance_id: int, action: str):
     except EngineError as exc:
         if exc.status == 404:
             raise
-        flash(exc.message, "error")
+        flash(say(exc), "error")
     else:
         flash(_DONE[action](), "success")
     return redirect(url_for(".show", instance_id=instance_id))
@@ -348,7 +349,7 @@ def retry(instance_id: int, incident_id: int):
     except EngineError as exc:
         if exc.status == 404:
             raise
-        flash(exc.message, "error")
+        flash(say(exc), "error")
     else:
         flash(_("The incident was retried."), "success")
     return redirect(url_for(".show", instance_id=instance_id))
