@@ -192,7 +192,7 @@ def visible_contract(session: Session, actor: Principal, contract_id: int) -> Co
     """One contract by id; missing, or another tenant's, is NotFound."""
     row = session.scalar(_readable(actor).where(Contract.id == contract_id))
     if row is None:
-        raise NotFound(f"contract {contract_id} does not exist")
+        raise NotFound("contract %(id)s does not exist", id=contract_id)
     return row
 
 

@@ -37,6 +37,8 @@ BEFORE_ORDER_CONFIRMED = frozenset({"submitted", "confirmed", "accepted", "scree
                                     "order_compiling", "order_sent"})
 # Why a change or cancel is refused (change_refusal); the pages say each in words.
 REFUSALS = ("not_submitted", "order_confirmed", "cancelled", "unplannable", "suspended", "flow_ended")
+CHANGE_REFUSED = ("demand %(demand_no)s can no longer be changed or cancelled: its order is confirmed "
+                  "or its flow has ended")
 # Why one demand of a batch step was not done (complete_each); the pages say each in words.
 BATCH_FAILURES = ("not_found", "not_waiting", "claimed", "forbidden", "refused")
 
@@ -88,7 +90,7 @@ def submit(platform: Platform, actor: Principal, demand_nos: list[str],
         rows = demands.get_demands(session, actor, demand_nos)
         not_ready = [d.demand_no for d in rows if d.status != "collected"]
         if not_ready:
-            raise Conflict(f"already submitted: {', '.join(not_ready)}", {"demand_nos": not_ready})
+            raise Conflict("already submitted: %(numbers)s", {"demand_nos": not_ready}, numbers=", ".join(not_ready))
         starts = [(d.demand_no, d.tenant, _start_variables(d, actor, customer_manager_phone)) for d in rows]
         for d in rows:
             d.instance_id = None  # a demand sent back earlier starts a new instance
@@ -150,7 +152,7 @@ def may_change(actor: Principal) -> bool:
 def change_refusal(demand: Demand, flow_state: str | None) -> str | None:
     """Why changing or cancelling ``demand`` would be refused now, as one of ``REFUSALS``; None
     when the flow still waits for it (inside 订单确认前, and the instance neither suspended nor ended)."""
-    if demand.instance_id is None:
+    if demand.instance_id is None or demand.status == "collected":  # never submitted, or sent back
         return "cancelled" if demand.status == "cancelled" else "not_submitted"
     if demand.status in ("cancelled", "unplannable"):
         return demand.status
@@ -170,9 +172,9 @@ def _check_operator_step(platform: Platform, actor: Principal, demand_no: str) -
         demand = demands.get_demands(session, actor, [demand_no])[0]
         if demand.instance_id is None:
             refusal = change_refusal(demand, None)
-            raise Conflict(f"demand {demand_no} has not been submitted" if refusal == "not_submitted"
-                           else f"demand {demand_no} is {demand.status}",
-                           {"demand_no": demand_no, "status": demand.status, "reason": refusal})
+            raise Conflict("demand %(demand_no)s has not been submitted" if refusal == "not_submitted"
+                           else CHANGE_REFUSED, {"demand_no": demand_no, "status": demand.status, "reason": refusal},
+                           demand_no=demand_no)
         session.expunge(demand)
         return demand
 
@@ -186,9 +188,8 @@ def _send(platform: Platform, actor: Principal, name: str, demand_no: str, paylo
         with platform.Session() as session:
             demand = demands.get_demands(session, actor, [demand_no])[0]
             refusal = change_refusal(demand, _flow_state(session, demand.instance_id)) or "flow_ended"
-        raise Conflict(f"demand {demand_no} can no longer be changed or cancelled: its order is confirmed "
-                       "or its flow has ended", {"demand_no": demand_no, "status": demand.status,
-                                                 "reason": refusal}) from None
+        raise Conflict(CHANGE_REFUSED, {"demand_no": demand_no, "status": demand.status, "reason": refusal},
+                       demand_no=demand_no) from None
 
 
 def _flow_state(session: Session, instance_id: int | None) -> str | None:

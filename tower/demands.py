@@ -411,7 +411,7 @@ def get_demands(session: Session, actor: Principal, demand_nos: list[str]) -> li
     rows = {d.demand_no: d for d in session.scalars(visible(actor).where(Demand.demand_no.in_(wanted)))}
     missing = [n for n in wanted if n not in rows]
     if missing:
-        raise NotFound(f"no such demand: {', '.join(missing)}", {"missing": missing})
+        raise NotFound("no such demand: %(numbers)s", {"missing": missing}, numbers=", ".join(missing))
     return [rows[n] for n in wanted]
 
 

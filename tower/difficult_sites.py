@@ -64,7 +64,7 @@ def get_site(session: Session, actor: Principal, site_id: int) -> DifficultSite:
     check_may_list(actor)
     row = session.scalar(_visible(actor).where(DifficultSite.id == site_id))
     if row is None:
-        raise NotFound(f"difficult site {site_id} does not exist")
+        raise NotFound("difficult site %(id)s does not exist", id=site_id)
     return row
 
 

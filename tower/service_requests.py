@@ -53,7 +53,7 @@ def get_request(session: Session, actor: Principal, instance_id: int) -> dict[st
     """One request with its steps; another tenant's (or another process's) id is NotFound."""
     row = session.scalar(_visible(actor).where(ProcessInstance.id == instance_id))
     if row is None:
-        raise NotFound(f"service request {instance_id} does not exist")
+        raise NotFound("service request %(id)s does not exist", id=instance_id)
     return request_view(session, row, with_steps=True)
 
 
