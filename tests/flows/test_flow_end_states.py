@@ -6,6 +6,8 @@ its cancelled demands with the state filter, and the dashboard counts them apart
 
 from __future__ import annotations
 
+import re
+
 from helpers import instance
 from test_flow_tower_order import (  # the Flow 1 fixtures and steps
     ORDER,
@@ -96,3 +98,23 @@ def test_the_dashboard_counts_cancelled_demands_apart_from_delivered_ones(deploy
                  if r["process_key"] == "tower_order"]
     assert (row["completed"], row["cancelled"], row["terminated"], row["total"]) == (1, 1, 0, 2)
     assert instance(people.supervisor, cancelled)["state"] == "cancelled"
+
+
+def test_the_dashboard_page_shows_cancelled_demands_in_their_own_column(deployed, people, app, platform):
+    from engine import identity
+
+    submitted(people, "XQ-001")
+    cancel(people, "XQ-001", "项目取消", "c-4")
+    with platform.transaction() as session:
+        identity.add_user(session, "jian", "password123", ["supervisor"], None)
+    client = app.test_client()
+    client.get("/lang/zh")
+    login = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf-token" content="([^"]+)"', login)[1]
+    client.post("/login", data={"username": "jian", "password": "password123", "csrf_token": token})
+    html = client.get("/dashboard").get_data(as_text=True)
+    row = re.search(r'<tr data-process="tower_order">(.*?)</tr>', html, re.S)[1]
+    assert "铁塔需求立项" in row and "tower_order" not in row
+    counts = dict(re.findall(r'data-state="(\w+)">(\d+)<', row))
+    assert counts == {"completed": "0", "cancelled": "1", "terminated": "0"}
+    assert "已取消" in html and "完成用时中位数" in html
