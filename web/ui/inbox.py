@@ -422,7 +422,8 @@ def action_label(action: str) -> str:
     labels = {
         "instance.started": _("started the process"), "instance.completed": _("process completed"),
         "instance.suspended": _("suspended the process"), "instance.resumed": _("resumed the process"),
-        "instance.terminated": _("terminated the process"), "task.claimed": _("claimed"),
+        "instance.terminated": _("terminated the process"), "instance.cancelled": _("process cancelled"),
+        "task.claimed": _("claimed"),
         "task.unclaimed": _("gave back"), "task.assigned": _("assigned"), "task.completed": _("completed"),
         "task.delegated": _("handed on"),
         "timer.fired": _("timer fired"), "message.received": _("message received"),
