@@ -109,11 +109,16 @@ def test_a_refused_file_keeps_the_accepted_one(new_page, users, platform):
     page.set_input_files("#task-photos", files=[
         {"name": "mast.png", "mimeType": "image/png", "buffer": png()},
         {"name": "notes.exe", "mimeType": "application/octet-stream", "buffer": b"MZ\x90\x00" * 64}])
-    assert page.locator("[data-preview-for=task-photos] li").count() == 2
+    # each file is sent as soon as it is chosen, with its own progress bar
+    previews = page.locator("[data-preview-for=task-photos] li")
+    assert previews.count() == 2
+    refused = page.locator("[data-preview-for=task-photos] li.refused")
+    assert "“notes.exe”未能上传" in refused.inner_text()
+    page.locator("[data-preview-for=task-photos] li.attached", has_text="mast.png").wait_for()
+    assert page.locator("[data-field=photos] .kept-file input[type=checkbox]:checked").count() == 1
     page.click("[data-testid=complete]")
 
-    field = page.locator("[data-field=photos]")
-    assert "“notes.exe”未能上传" in field.locator("[data-testid=error-photos]").inner_text()
+    field = page.locator("[data-field=photos]")  # the form came back: the accepted file is still attached
     kept = field.locator(".kept-file input[type=checkbox]")
     assert kept.count() == 1 and kept.is_checked() and "mast.png" in field.locator(".kept-file").inner_text()
     assert page.locator("[data-testid=error-tower_height]").inner_text() == "请输入数字。"

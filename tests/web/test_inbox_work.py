@@ -318,6 +318,25 @@ def test_a_refused_file_keeps_the_accepted_ones_and_says_why(pages, survey, plat
     assert r.status_code == 302 and task_row(platform, task.id).state == "completed"
 
 
+def test_a_file_sent_on_its_own_is_stored_or_refused_in_words(pages, survey, platform):
+    li, wu = pages("li", ["regional_manager"]), pages("wu", ["regional_manager"])
+    task = survey("FILE-2")
+    upload = f"/tasks/{task.id}/uploads"
+    li.post(f"/tasks/{task.id}/claim")
+    r = li.post(upload, data={"field": "photos", "file": (BytesIO(PNG), "mast.png")})
+    assert r.status_code == 201 and r.json["filename"] == "mast.png" and r.json["url"] == f"/files/{r.json['id']}"
+    r = li.post(upload, data={"field": "photos", "file": (BytesIO(b"MZ" * 40), "virus.exe")})
+    assert r.status_code == 422 and r.json["error"].startswith("“virus.exe”未能上传")
+    assert li.post(upload, data={"field": "site_name", "file": (BytesIO(PNG), "a.png")}).status_code == 422
+    assert wu.post(upload, data={"field": "photos", "file": (BytesIO(PNG), "b.png")}).status_code == 409
+    instances.suspend(platform, BOSS, task.instance_id)
+    r = li.post(upload, data={"field": "photos", "file": (BytesIO(PNG), "c.png")})
+    assert r.status_code == 409 and "流程已挂起" in r.json["error"]
+    with platform.Session() as session:
+        assert [(f.filename, f.instance_id) for f in session.scalars(select(StoredFile))] == [
+            ("mast.png", task.instance_id)]
+
+
 def test_photo_only_fields_open_the_camera(platform):
     from forms.faults import FirstLevelRepair
     from web.ui import form_widgets as fw

@@ -111,6 +111,8 @@
     document.querySelectorAll("input[type=file]").forEach(function (input) {
       var list = document.querySelector('[data-preview-for="' + input.id + '"]');
       if (!list) return;
+      var form = input.form;
+      var url = form && form.getAttribute("data-upload-url");
       input.addEventListener("change", function () {
         list.textContent = "";
         var max = parseInt(input.getAttribute("data-max-size"), 10) || 0;
@@ -132,9 +134,85 @@
             item.appendChild(warn);
           }
           list.appendChild(item);
+          if (url && window.FormData && window.XMLHttpRequest) send(form, url, input, file, item);
         });
+        if (url && window.FormData && window.XMLHttpRequest) input.value = "";  // each file travels on its own
       });
     });
+  }
+
+  var sending = 0;
+
+  function busy(form, delta) {
+    sending += delta;
+    form.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = sending > 0; });
+  }
+
+  // One file to the task's upload endpoint, with its own progress bar; once stored it is
+  // attached to the form (a checked box holding its id), a refusal says why under its preview.
+  function send(form, url, input, file, item) {
+    var bar = document.createElement("progress");
+    bar.max = 100;
+    bar.value = 0;
+    item.appendChild(bar);
+    var data = new FormData();
+    data.append("csrf_token", (form.querySelector("input[name=csrf_token]") || {}).value || "");
+    data.append("field", input.name);
+    data.append("file", file, file.name);
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", url);
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.upload.addEventListener("progress", function (e) {
+      if (e.lengthComputable) bar.value = Math.round(100 * e.loaded / e.total);
+    });
+    busy(form, 1);
+    xhr.addEventListener("loadend", function () {
+      busy(form, -1);
+      bar.remove();
+      var answer = null;
+      try { answer = JSON.parse(xhr.responseText); } catch (e) { answer = null; }
+      if (xhr.status === 201 && answer) {
+        attach(form, input.name, answer);
+        item.classList.add("attached");
+        item.setAttribute("data-file-id", answer.id);
+      } else {
+        var why = document.createElement("span");
+        why.className = "field-error";
+        why.setAttribute("role", "alert");
+        why.textContent = (answer && answer.error) || form.getAttribute("data-upload-failed") || "";
+        item.appendChild(why);
+        item.classList.add("refused");
+      }
+    });
+    xhr.send(data);
+  }
+
+  function attach(form, field, answer) {
+    var kept = form.querySelector('[data-kept-for="' + field + '"]');
+    if (!kept) return;
+    if (kept.getAttribute("data-multiple") !== "true") {
+      kept.querySelectorAll("input[type=checkbox]").forEach(function (box) { box.checked = false; });
+    }
+    var label = document.createElement("label");
+    label.className = "option kept-file";
+    var box = document.createElement("input");
+    box.type = "checkbox";
+    box.name = field;
+    box.value = answer.id;
+    box.checked = true;
+    var link = document.createElement("a");
+    link.href = answer.url;
+    link.target = "_blank";
+    link.textContent = answer.filename;
+    var size = document.createElement("span");
+    size.className = "muted";
+    size.textContent = "(" + answer.size_text + ")";
+    label.appendChild(box);
+    label.appendChild(document.createTextNode(" "));
+    label.appendChild(link);
+    label.appendChild(document.createTextNode(" "));
+    label.appendChild(size);
+    kept.appendChild(label);
   }
 
   // With files chosen, a bar shows that the form and its files are on their way (the browser

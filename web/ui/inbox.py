@@ -269,6 +269,39 @@ def submit(task_id: int) -> ResponseReturnValue:
     return _complete(task_id, ws, raw, upload_problems, instance_id)
 
 
+@bp.post("/tasks/<int:task_id>/uploads")
+@login_required
+def upload(task_id: int) -> ResponseReturnValue:
+    """One file for a file field, sent by inbox.js as soon as it is chosen (with a progress bar):
+    the answer's id joins the form as an attached file, or a refusal says why in the page's
+    language; either way the files already attached stay."""
+    actor = principal()
+    with platform().Session() as session:
+        row = tasks.visible_task(session, actor, task_id)
+        may_work = permissions(row, actor)["may_work"]
+        suspended = bool(tasks.suspended_instances(session, [row.instance_id]))
+        ws = {w.name: w for w in _widgets(row) if w.kind == "file"}
+    item = request.files.get("file")
+    if suspended:
+        return jsonify(error=_("The process is suspended; try again once it is resumed.")), 409
+    if not may_work:
+        return jsonify(error=_why_not(row)), 409
+    widget = ws.get(request.form.get("field", ""))
+    if widget is None or item is None or not item.filename:
+        return jsonify(error=_("Choose a file for one of the form's file fields.")), 422
+    try:
+        file_id = files.store(platform(), actor, widget.name, files.Upload(item.filename, item.read()),
+                              widget.limits(), instance_id=row.instance_id, task_id=task_id)
+    except ValidationFailed as exc:
+        return jsonify(error=_("“%(name)s” was not attached: %(why)s", name=item.filename,
+                               why=fw.translate(exc.message))), 422
+    with platform().Session() as session:
+        stored = files.visible_file(session, actor, file_id)
+        answer = {"id": stored.id, "filename": stored.filename, "size": stored.size,
+                  "size_text": files.human_size(stored.size), "url": url_for("inbox.download", file_id=stored.id)}
+    return jsonify(answer), 201
+
+
 def _why_not(row: HumanTask) -> str:
     """Why this user may not submit the task's form."""
     if row.state != "open":
