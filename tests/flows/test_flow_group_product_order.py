@@ -144,6 +144,7 @@ def test_simple_product_goes_straight_to_contract_activates_in_order_and_sends_a
     assert boss["product"] == subscription["product"] == "group_sms"
     assert sms["to"] == "13900000001"
     assert "杭州市教育局" in sms["text"] and "HT-2026-0188" in sms["text"]
+    assert "集团短信" in sms["text"] and "group_sms" not in sms["text"]  # the product in words
     assert [r["id"] for r in rows] == sorted(r["id"] for r in rows)
 
 

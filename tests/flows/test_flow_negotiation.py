@@ -115,6 +115,10 @@ def assert_failed_and_notified(people, iid: int, reason: str) -> dict:
     assert done["end_reason"] == {"negotiation_failed": "谈判失败", "cost_rejected": "费用未获批准",
                                   "overdue_limit_reached": "谈址超期已满 40 天",
                                   "overdue_rejected": "谈址超期申请被驳回"}[reason]
+    sms = [row["payload"]["params"]["text"] for row in people.supervisor.get(
+        f"/api/v1/outbox?process_instance_id={iid}").json["items"] if row["system"] == "sms"]
+    site, why = INPUTS["site_name"], done["end_reason"]
+    assert sms == [f"选址谈判失败：{site}（需求 {DEMAND}），原因：{why}"]  # the reason in words, not its code
     assert done["variables"]["success"] is False
     return done
 
