@@ -54,6 +54,9 @@ function towerflowGroups(element, translate, injector) {
   if (topLevelStartKind(element)) {
     groups.push(startGroup(element, translate, topLevelStartKind(element)));
   }
+  if (is(element, 'bpmn:EndEvent') && is(bo(element).$parent, 'bpmn:Process')) {
+    groups.push(endGroup(element, translate));
+  }
   if (is(element, 'bpmn:ServiceTask')) {
     groups.push(serviceGroup(element, translate), parametersGroup(element, translate, injector));
   }
@@ -274,6 +277,40 @@ function startGroup(element, translate, kind) {
   ] : [];
   entries.push({ id: 'tf-starterGroups', component: CandidatesEntry, name: 'starterGroups', isEdited: isTokenListEdited });
   return group('tf-start', translate('Starting the process'), entries);
+}
+
+// --- end events -------------------------------------------------------------------------
+
+/** How the instance ends when it reaches this end event of the process itself (the engine
+    reads endState and endReason only there: engine/runtime/endings.py). */
+function endGroup(element, translate) {
+  return group('tf-end', translate('How the instance ends'), [
+    { id: 'tf-endState', component: EndStateField, isEdited: isTextFieldEntryEdited },
+    { id: 'tf-endReason', component: EndReasonField, isEdited: isTextFieldEntryEdited }
+  ]);
+}
+
+function EndStateField(props) {
+  const { element, id } = props;
+  const translate = useService('translate');
+  return PropertyField({
+    element, id, name: 'endState', label: translate('End state'), placeholder: 'cancelled',
+    validate: (value) => {
+      const text = (value || '').trim();
+      return !text || text === 'completed' || text === 'cancelled' || (text.startsWith('${') && text.endsWith('}'))
+        ? null : translate('completed, cancelled or an ${expression}.');
+    },
+    description: translate('Empty or completed: the process reached its goal. cancelled: it was called off (for example a demand the operator cancelled). An ${expression} may choose one of the two.')
+  });
+}
+
+function EndReasonField(props) {
+  const { element, id } = props;
+  const translate = useService('translate');
+  return PropertyField({
+    element, id, name: 'endReason', label: translate('End reason'), placeholder: '${cancel_reason}',
+    description: translate('A text, or an ${expression} over the instance\'s data; a cancelled instance without one shows this event\'s name.')
+  });
 }
 
 // --- service tasks ----------------------------------------------------------------------
