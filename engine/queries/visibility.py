@@ -177,6 +177,17 @@ def form_fields(forms: Mapping[str, Any], form_key: str | None) -> set[str]:
     return {fld.data_key or name for name, fld in schema().fields.items()}
 
 
+def task_view(actor: Principal, task: HumanTask) -> dict[str, Any]:
+    """``views.task_view`` as the actor may read it: a customer sees no candidates, assignee or
+    form of a step it takes no part in."""
+    from engine.queries import views
+
+    view = views.task_view(task)
+    if is_customer(actor) and not takes_part(task, actor):
+        view = {k: v for k, v in view.items() if k not in STAFF_TASK_KEYS}
+    return view
+
+
 def task_variables(session: Session, actor: Principal, task: HumanTask, values: dict[str, Any],
                    forms: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A task's data as the actor may read it."""

@@ -86,8 +86,9 @@ class TaskView(MethodView):
         actor = principal()
         with platform().Session() as session:
             row = tasks.visible_task(session, actor, task_id)
-            view = task_view(row)
-            schema = platform().forms.get(row.form_key) if row.form_key else None
+            view = visibility.task_view(actor, row)
+            shown = "form_key" in view  # a customer reads no form of a step it takes no part in
+            schema = platform().forms.get(row.form_key) if row.form_key and shown else None
             view["form"] = describe(schema) if schema is not None else None
             data = tasks.task_data(platform(), session, row)
             view["variables"] = visibility.task_variables(session, actor, row, data, platform().forms)
