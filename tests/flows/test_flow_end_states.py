@@ -100,21 +100,43 @@ def test_the_dashboard_counts_cancelled_demands_apart_from_delivered_ones(deploy
     assert instance(people.supervisor, cancelled)["state"] == "cancelled"
 
 
-def test_the_dashboard_page_shows_cancelled_demands_in_their_own_column(deployed, people, app, platform):
+def page_client(app, platform, username: str, groups: list[str], tenant: str | None = None):
+    """A browser-like client signed in on the Chinese pages."""
     from engine import identity
 
-    submitted(people, "XQ-001")
-    cancel(people, "XQ-001", "项目取消", "c-4")
     with platform.transaction() as session:
-        identity.add_user(session, "jian", "password123", ["supervisor"], None)
+        identity.add_user(session, username, "password123", groups, tenant)
     client = app.test_client()
     client.get("/lang/zh")
     login = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf-token" content="([^"]+)"', login)[1]
-    client.post("/login", data={"username": "jian", "password": "password123", "csrf_token": token})
-    html = client.get("/dashboard").get_data(as_text=True)
+    r = client.post("/login", data={"username": username, "password": "password123", "csrf_token": token})
+    assert r.status_code == 302
+    return client
+
+
+def test_the_dashboard_page_shows_cancelled_demands_in_their_own_column(deployed, people, app, platform):
+    submitted(people, "XQ-001")
+    cancel(people, "XQ-001", "项目取消", "c-4")
+    html = page_client(app, platform, "jian", ["supervisor"]).get("/dashboard").get_data(as_text=True)
     row = re.search(r'<tr data-process="tower_order">(.*?)</tr>', html, re.S)[1]
     assert "铁塔需求立项" in row and "tower_order" not in row
     counts = dict(re.findall(r'data-state="(\w+)">(\d+)<', row))
     assert counts == {"completed": "0", "cancelled": "1", "terminated": "0"}
     assert "已取消" in html and "完成用时中位数" in html
+
+
+def test_the_instance_pages_show_a_cancelled_demand_as_cancelled_with_its_reason(deployed, people, app, platform):
+    cancelled = submitted(people, "XQ-001")
+    cancel(people, "XQ-001", "运营商调整建设计划", "c-5")
+    waiting = submitted(people, "XQ-002")
+    for client in (page_client(app, platform, "jian", ["supervisor"]),
+                   page_client(app, platform, "cmcc_li", ["operator"], tenant="china_mobile")):
+        listed = client.get("/instances?state=cancelled").get_data(as_text=True)
+        assert f"/instances/{cancelled}" in listed and f"/instances/{waiting}" not in listed
+        assert re.search(r'data-state="cancelled">已取消<', listed)
+        assert re.search(r'<option value="cancelled"[^>]*>已取消</option>', listed)
+        shown = client.get(f"/instances/{cancelled}").get_data(as_text=True)
+        assert re.search(r'data-state="cancelled">已取消<', shown)
+        assert re.search(r'data-testid="end-reason">运营商调整建设计划<', shown)
+        assert "实例已取消" in shown  # the audit event, in words
