@@ -126,7 +126,8 @@ def check_flows(platform) -> None:
         assert (flow.business_key, flow.tenant) == (demand.demand_no, demand.tenant)
         assert demand.status == flow.variables["demand_status"], demand.demand_no
     assert Counter(d.status for d, _ in rows) == STATUS_SPREAD
-    ended = {(d.status, flow.state) for d, flow in rows if flow is not None and flow.state in ("completed", "cancelled")}
+    ended = {(d.status, flow.state) for d, flow in rows
+             if flow is not None and flow.state in ("completed", "cancelled")}
     assert ended == {("acceptance_confirmed", "completed"), ("unplannable", "completed"), ("cancelled", "cancelled")}
     with platform.Session() as s:
         confirmed = s.scalars(select(Demand).where(Demand.status == "acceptance_confirmed")).all()
