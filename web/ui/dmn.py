@@ -20,6 +20,7 @@ from engine.errors import EngineError, NotFound, ValidationFailed
 from ..error_text import say
 from ..errors import error_response
 from .helpers import platform, principal, require_groups
+from .problem_text import localized_problems
 
 bp = Blueprint("dmn", __name__, url_prefix="/designer/decision")
 
@@ -72,7 +73,7 @@ def lint_decision():
         planned = deployments.plan(platform(), posted)
     except EngineError as exc:
         return error_response(exc.status, exc.code, say(exc), exc.details)
-    return jsonify(ok=not planned["problems"], **planned)
+    return jsonify(ok=not planned["problems"], **{**planned, "problems": localized_problems(planned["problems"])})
 
 
 @bp.post("/deploy")
@@ -86,7 +87,7 @@ def deploy_decision():
     try:
         summary = deployments.deploy(platform(), principal(), posted)
     except ValidationFailed as exc:
-        return jsonify(ok=False, problems=exc.details["problems"]), 422
+        return jsonify(ok=False, problems=localized_problems(exc.details["problems"])), 422
     except EngineError as exc:
         return error_response(exc.status, exc.code, say(exc), exc.details)
     for item in summary["decisions"]:

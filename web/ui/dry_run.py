@@ -16,6 +16,7 @@ from ..error_text import say
 from ..errors import error_response
 from .designer import _posted_diagram
 from .helpers import platform, require_groups
+from .problem_text import localized_problems
 
 bp = Blueprint("dry_run", __name__, url_prefix="/designer")
 
@@ -36,7 +37,7 @@ def run():
     try:
         result = dry_run(platform(), posted, key if isinstance(key, str) else None, sample)
     except ValidationFailed as exc:
-        return jsonify(ok=False, problems=exc.details["problems"]), 422
+        return jsonify(ok=False, problems=localized_problems(exc.details["problems"])), 422
     except EngineError as exc:
         return error_response(exc.status, exc.code, say(exc), exc.details)
     return jsonify(ok=True, **result.as_dict())
