@@ -87,7 +87,7 @@ def test_an_admin_adds_a_user_and_disables_another(new_page, users):
     page.click("button[type=submit].primary")
     assert "已添加用户 cmcc_zhang" in page.locator(".flash").inner_text()
     row = page.locator("tr[data-username=cmcc_zhang]")
-    assert "张三" in row.inner_text() and "china_mobile" in row.inner_text() and "运营商客户" in row.inner_text()
+    assert "张三" in row.inner_text() and "中国移动" in row.inner_text() and "运营商客户" in row.inner_text()
 
     page.locator("tr[data-username=wang] [data-testid=disable]").click()
     assert "已停用 wang" in page.locator(".flash").inner_text()
@@ -99,7 +99,7 @@ def test_an_admin_adds_a_user_and_disables_another(new_page, users):
     assert wang.url.split("?")[0].endswith("/login")
     newcomer = new_page()
     sign_in(newcomer, "cmcc_zhang", "secret-pass")
-    assert newcomer.locator("[data-testid=current-tenant]").inner_text() == "china_mobile"
+    assert newcomer.locator("[data-testid=current-tenant]").inner_text() == "中国移动"
 
 
 def test_when_echarts_fails_to_load_the_charts_say_so_and_the_tables_stay(new_page, users, platform, clock):

@@ -15,8 +15,8 @@ def test_sign_in_shows_who_i_am_then_sign_out(new_page, users):
     assert "用户名或密码错误" in page.locator(".flash").inner_text()
     sign_in(page, "cmcc_li")
     assert page.locator("[data-testid=current-user]").inner_text() == "李明"
-    assert page.locator("[data-testid=current-tenant]").inner_text() == "china_mobile"
-    assert "operator" in page.locator(".who .groups").inner_text()
+    assert page.locator("[data-testid=current-tenant]").inner_text() == "中国移动"  # the company, not its id
+    assert page.locator(".who .groups").inner_text() == "运营商客户"  # the group in words, not its id
     page.click("text=退出")
     assert page.url.endswith("/login")
     assert "您已退出登录" in page.locator(".flash").inner_text()

@@ -82,7 +82,7 @@ def test_the_list_shows_every_user(admin, add):
     add("li", ["operator"], tenant="china_mobile", display_name="李明")
     add("zhou", ["maintenance", "field_team"])
     page = text(admin.get("/admin/users"))
-    assert "李明" in page and "china_mobile" in page and "运营商客户" in page and "field_team" in page
+    assert "李明" in page and "中国移动" in page and "运营商客户" in page and "field_team" in page
     assert "全部租户" in page  # zhou has no tenant
     filtered = text(admin.get("/admin/users?q=mobile"))
     assert "李明" in filtered and "zhou" not in filtered
@@ -178,7 +178,7 @@ def test_set_groups_and_tenant(admin, add, client_for, platform):
     assert response.status_code == 302
     assert user(platform, "li") == (["customer_manager", "operator", "vip_desk"], "china_unicom", False)
     header = text(li.get("/login"))  # the signed-in user sees the change on the next request
-    assert "china_unicom" in header and "客户经理" in header  # the tenant has no company name here
+    assert "中国联通" in header and "客户经理" in header  # the tenant and groups in words
     page = text(admin.get("/admin/users/li"))
     assert "已保存 li 的组和租户。" in page and 'value="vip_desk"' in page
     response = post(admin, "/admin/users/li/access", {"groups": ["operator"], "tenant": ""}, page="/admin/users/li")
