@@ -43,6 +43,7 @@ def test_staff_claims_corrects_a_wrong_value_and_completes(new_page, users, plat
     instances.start(platform, DISPATCHER, "ui_survey", "DEM-2026-003", {"site_name": "城南铁塔"}, "china_unicom")
     page.evaluate("TowerFlowInbox.refreshCounts()")  # what the 15-second poll does
     page.wait_for_function("document.querySelector('[data-count=group]').textContent === '4'")
+    assert page.locator("[data-count=work]").inner_text() == "4"  # every tab's count, without a reload
     page.locator("[data-testid=new-tasks]").wait_for()  # and the list says new work has come
     row.locator("button", has_text="领取").click()  # claiming opens the task
     assert "您已领取该任务" in page.locator(".flash").inner_text()

@@ -344,3 +344,27 @@ def test_photo_only_fields_open_the_camera(platform):
     photos = {w.name: w for w in fw.widgets(FirstLevelRepair)}["first_level_photos"]
     assert photos.camera and photos.multiple and "application/pdf" not in photos.accept
     assert tasks.TaskSuspended.code == "instance_suspended"
+
+
+def test_the_new_inbox_parts_speak_chinese(pages, survey, platform):
+    from chinese_text import english_on_page, identifiers_shown
+
+    li = pages("li", ["regional_manager"])
+    pages("wu", ["regional_manager"])
+    task = survey("XQ-2026-0001", tenant="china_mobile")
+    held = survey("XQ-2026-0002")
+    li.post(f"/tasks/{task.id}/comments", data={"body": "备注"})
+    li.post(f"/tasks/{task.id}/claim")
+    li.post(f"/tasks/{task.id}/delegate", data={"user": "wu", "reason": "出差"})
+    li.post("/inbox/filters", data={"name": "超期", "overdue": "1", "tab": "work"})
+    instances.suspend(platform, BOSS, held.instance_id)
+    allowed = ("li", "wu", "disp", "Tower", "English")  # user names, the test's site name, the language switch
+    for url in ("/inbox", "/inbox?tab=group", "/inbox?tab=mine", f"/tasks/{task.id}", f"/tasks/{held.id}"):
+        page = html(li.get(url))
+        assert english_on_page(page, allowed) == [], url
+    wu = pages("wu2", ["regional_manager"])
+    other = survey("XQ-2026-0003")
+    wu.post(f"/tasks/{other.id}/claim")
+    assert english_on_page(html(wu.get(f"/tasks/{other.id}")), (*allowed, "wu2")) == []
+    operator = html(pages("cmcc", ["operator"], tenant="china_mobile").get("/inbox"))
+    assert english_on_page(operator, (*allowed, "cmcc")) == [] and identifiers_shown(operator) == []
