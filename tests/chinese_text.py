@@ -36,6 +36,7 @@ ALLOWED_PATTERNS = (
     r"#\d+",                                           # instance numbers
     r"\bP(\d+[YMWD])*(T(\d+[HMS])+)?\b",              # ISO 8601 durations: P2D, PT30M
     r'"[^"\s]{1,20}"|\bin \(',                         # a literal or operator in a code example: "group", in (
+    r"Powered by bpmn\.io",                             # the watermark bpmn-js's licence requires
 )
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-'][A-Za-z0-9]+)*")
 SHOWN_ATTRIBUTES = ("title", "placeholder", "aria-label", "alt")
