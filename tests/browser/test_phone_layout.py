@@ -170,7 +170,9 @@ SMALL_TARGETS_JS = """([tap, libraries]) => {
     if (el.closest(libraries)) continue;
     const box = el.getBoundingClientRect();
     if (!box.width || !box.height) continue;
-    if (box.height < tap - 0.5) found.push(`${el.tagName.toLowerCase()} "${el.innerText.trim().slice(0, 30)}" ${Math.round(box.height)}px`);
+    if (box.height < tap - 0.5) {
+      found.push(`${el.tagName.toLowerCase()} "${el.innerText.trim().slice(0, 30)}" ${Math.round(box.height)}px`);
+    }
   }
   return found;
 }"""
