@@ -182,3 +182,22 @@ def test_a_rule_naming_a_field_and_value_says_both_in_words(app, world):
     assert page.status_code == 422, body[:300]
     assert re.search(r"“需求类型”为“产品变更”时必须填写。", body), body
     assert english_on_page(body, ALLOWED) == []
+
+
+def test_a_refused_task_form_says_its_rule_in_chinese(app, world):
+    """The operator sends a demand back without saying why: 请说明退回原因。 next to the comment field."""
+    with world.Session() as session:
+        task_id = session.scalar(
+            select(HumanTask.id).join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+            .where(HumanTask.element_id == "confirm_demand", HumanTask.state == "open",
+                   ProcessInstance.tenant == "china_mobile").order_by(HumanTask.id))
+    assert task_id is not None
+    operator = signed_in(app, "cmcc")
+    assert operator.post(f"/tasks/{task_id}/claim").status_code == 302
+    page = operator.post(f"/tasks/{task_id}", data={"confirmed": "false", "confirm_comment": "", "action": "complete"})
+    body = page.get_data(as_text=True)
+    assert page.status_code == 422, body[:500]
+    errors = re.findall(r'data-testid="error-([\w-]+)"[^>]*>(.*?)</span>', body)
+    assert errors == [("confirm_comment", "请说明退回原因。")]
+    with world.Session() as session:  # nothing changed: the task still waits
+        assert session.get(HumanTask, task_id).completed_at is None
