@@ -317,8 +317,8 @@ def test_version_page_has_the_heatmap(deployed, sign_in):
     boss = sign_in("boss", ["supervisor"])
     page = boss.get("/definitions/ui_sup_review/1").get_data(as_text=True)
     assert 'data-diagram="definition-diagram-data"' in page and '"tf-badge-now"' in page
-    rows = dict(re.findall(r'data-element-id="(\w+)"><td class="card-title">.*?</td><td class="num now"[^>]*>(\d+)</td>',
-                           page))
+    heat_row = r'data-element-id="(\w+)"><td class="card-title">.*?</td><td class="num now"[^>]*>(\d+)</td>'
+    rows = dict(re.findall(heat_row, page))
     assert rows == {"review": "1", "survey": "1", "wait": "1", "start": "0", "split": "0"}
     passed = dict(re.findall(r'data-element-id="(\w+)">.*?<td class="num passed"[^>]*>(\d+)</td>', page))
     assert passed["start"] == "2" and passed["review"] == "1"
