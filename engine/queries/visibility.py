@@ -41,7 +41,7 @@ VARIABLE_KEYS = ("variables", "data", "payload")
 INTERNAL_KEYS = frozenset({"result", "error", "attempt", "attempts", "operator", "changed"})
 
 # What a customer does not read of a step it takes no part in.
-STAFF_TASK_KEYS = frozenset({"candidate_groups", "candidate_users", "assignee", "form_key"})
+STAFF_TASK_KEYS = frozenset({"candidate_users", "assignee", "form_key"})  # groups say who handles it
 
 # One-line incident reasons for customers: code -> English (the web layer translates).
 REASONS = {
@@ -178,7 +178,7 @@ def form_fields(forms: Mapping[str, Any], form_key: str | None) -> set[str]:
 
 
 def task_view(actor: Principal, task: HumanTask) -> dict[str, Any]:
-    """``views.task_view`` as the actor may read it: a customer sees no candidates, assignee or
+    """``views.task_view`` as the actor may read it: a customer sees no candidate users, assignee or
     form of a step it takes no part in."""
     from engine.queries import views
 

@@ -172,6 +172,6 @@ def test_a_customer_reads_its_own_step_whole_and_others_without_candidates(platf
                                           .order_by(HumanTask.id)).all()
         assert visibility.task_view(CUSTOMER, confirm)["candidate_groups"] == ["operator"]
         view = visibility.task_view(CUSTOMER, survey)
-        assert "candidate_groups" not in view and "assignee" not in view and "form_key" not in view
+        assert "candidate_users" not in view and "assignee" not in view and "form_key" not in view
         assert view["title"] == survey.title
         assert visibility.task_view(STAFF, survey)["assignee"] == "zhao"

@@ -94,7 +94,7 @@ CASES = [
         "product": "互联网专线 100M"},
         steps=[("accept", MANAGER, {"accept_decision": "accept", "acceptance_note": "已受理"}),
                ("handle", MANAGER, {"handling_result": "已答复资费", "reference_no": "WO-1"})],
-        internal={"handled_by": "customer_manager", "notice_accepted": "outbox_id"},
+        internal={"notice_accepted": "outbox_id"},
         visible="handling_result"),
     Case("group_product_order", MANAGER, {
         "customer_name": "浙江大学", "customer_level": "provincial", "product": "internet_dedicated_line",
