@@ -56,6 +56,8 @@ def of_instance(session: Session, actor: Principal, instance_id: int) -> list[Ta
 def add(platform: Platform, actor: Principal, task_id: int, body: str) -> int:
     """Store a comment; an empty or over-long one is refused and nothing is stored."""
     text = (body or "").strip()
+    with platform.Session() as session:  # a task the actor cannot read answers 404 before any check
+        _readable_task(session, actor, task_id)
     if not text:
         raise ValidationFailed("the comment is empty", {"fields": {"body": ["empty"]}})
     if len(text) > MAX_LENGTH:
