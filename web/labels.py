@@ -101,10 +101,12 @@ def state_label(state: str | None) -> str:
 
 def user_label(username: str | None) -> str:
     """A user name as it is, but the platform's own actions (``system``) in words."""
-    if username == "system":
-        from flask_babel import gettext as _
+    from flask_babel import gettext as _
 
+    if username == "system":
         return _("System")
+    if username == "timer-start":  # engine.runtime.timer_starts' starter
+        return _("Timer start")
     return username or ""
 
 

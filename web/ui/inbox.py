@@ -467,33 +467,31 @@ def action_label(action: str) -> str:
 
 
 def key_variables(variables: dict[str, Any], limit: int = 30) -> list[tuple[str, str, str]]:
-    """(name, label, value) of plain variables, labelled like the form field of that name.
+    """(name, label, value) of the variables that have a word: a form field's label or the word for
+    a script's variable, with values in words (the instance page's rules).
 
-    Files are left out (the attachments list shows them) and choices show their labels.
+    Files are left out (the attachments list shows them), and so are the engine's and the
+    flows' own bookkeeping (no word for them) and nested data: they are for the instance page.
     """
+    from .instances import is_code, name_label, shown_value
+
     known = _known_fields()
     shown = []
     for name, value in variables.items():
-        fld = known.get(name)
-        if name.startswith("_") or value in (None, "", []) or isinstance(value, dict) or isinstance(fld, FileUpload):
+        label = name_label(name)
+        if name.startswith("_") or label == name or value in (None, "", []) or isinstance(value, dict) \
+                or isinstance(known.get(name), FileUpload) \
+                or (isinstance(value, list) and any(isinstance(v, dict | list) for v in value)):
             continue
-        choice_labels = (fld.metadata.get("choice_labels") or {}) if fld is not None else {}
-        items = value if isinstance(value, list) else [value]
-        text = ", ".join(fw.localized(choice_labels.get(v), default=_plain(v)) if isinstance(v, str)
-                         else _plain(v) for v in items)
+        text = shown_value(value, name)
+        if is_code(text) and not isinstance(value, int | float):
+            continue  # a code without a word tells the person at the task nothing
         if len(text) > 200:
             text = text[:200] + "…"
-        label = fw.localized(fld.metadata.get("label"), default=name) if fld is not None else name
         shown.append((name, label, text))
         if len(shown) >= limit:
             break
     return shown
-
-
-def _plain(value: Any) -> str:
-    if isinstance(value, bool):
-        return _("Yes") if value else _("No")
-    return "" if value is None else str(value)
 
 
 def _known_fields() -> dict[str, Any]:

@@ -10,6 +10,7 @@ only leads there.
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -100,6 +101,7 @@ def _helpers() -> dict[str, Any]:
             "task_states": TASK_STATES, "event_labels": EVENT_LABELS,
             "action_labels": {name: label for name, (label, _question) in ACTIONS.items()},
             "event_lines": event_lines, "shown_value": shown_value, "name_label": name_label,
+            "is_code": is_code, "steps_shown": STEP_LISTS,
             "to_json": lambda value: json.dumps(value, ensure_ascii=False, indent=2, default=str)}
 
 
@@ -218,7 +220,10 @@ SCRIPT_VARIABLES = {
     "response": _l("Promised response"), "completed_at": _l("Completed at"), "order_status": _l("Order status"),
     "reject_reason": _l("Reason for sending back"), "request_status": _l("Request status"),
     "submitted_at": _l("Submitted at"),
+    "progress": _l("Progress"), "reopen_count": _l("Times reopened"),
 }
+# Lists of steps a script keeps ({"step", "at", "by"}), shown as the steps in words.
+STEP_LISTS = ("progress",)
 SCRIPT_VALUES = {
     "fault_status": {"closed": _l("Closed")},
     "order_status": {"resource_confirmed": _l("Resources confirmed"), "activating": _l("Being activated"),
@@ -241,6 +246,8 @@ def _value_words(name: str | None) -> dict:
 
 def shown_value(value: Any, name: str | None = None) -> str:
     """A value in words: choices by their labels, lists joined, anything nested as compact JSON."""
+    if name in STEP_LISTS and isinstance(value, list) and all(isinstance(v, dict) for v in value):
+        return "；".join(_step_words(name, v) for v in value)
     if key_is_tenant(name) and isinstance(value, str):
         return tenant_label(value)
     if isinstance(value, str) and value in _value_words(name):
@@ -250,6 +257,24 @@ def shown_value(value: Any, name: str | None = None) -> str:
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, default=str)
     return value_label(value, name)
+
+
+CODE = re.compile(r"[A-Za-z_][\w.\-]*|[\[{].*", re.DOTALL)
+
+
+def is_code(text: str) -> bool:
+    """An id or a structure with no word for it: a supervisor's page shows it marked as code."""
+    return bool(CODE.fullmatch(text or ""))
+
+
+def _step_words(name: str, step: dict[str, Any]) -> str:
+    from ..tower import words
+
+    what = str(step.get("step") or "")
+    text = str(words.REQUEST_STATUSES.get(what, what))
+    if step.get("by"):
+        text += f"（{group_label(str(step['by']))}）"
+    return text
 
 
 def key_is_tenant(name: str | None) -> bool:
