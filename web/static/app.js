@@ -39,8 +39,24 @@
     });
   }
 
+  // The skip link gives <main> the focus for the next Tab. <main> is focusable only for that
+  // moment: a lasting tabindex would take the focus from any click inside the page and close
+  // the drawn libraries' dropdowns (dmn-js closes its select when its input loses focus).
+  function skipLink() {
+    var link = document.querySelector('.skip-link');
+    var main = document.getElementById('main');
+    if (!link || !main) { return; }
+    link.addEventListener('click', function (event) {
+      event.preventDefault();
+      main.setAttribute('tabindex', '-1');
+      main.focus();
+      main.addEventListener('blur', function () { main.removeAttribute('tabindex'); }, { once: true });
+    });
+  }
+
   function start() {
     setUp();
+    skipLink();
     foldOnPhones();
   }
 
