@@ -25,7 +25,7 @@ from engine.definitions import deployments
 from engine.models import HumanTask, ProcessDefinition, ProcessInstance
 from engine.principal import SYSTEM
 from tower.demo import DEMO_PASSWORD, DEMO_USERS, seed_world
-from tower.models import Demand
+from tower.models import Demand, DifficultSite
 from web.app import build_platform, create_app
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
@@ -74,7 +74,8 @@ def signed_in(app, username: str):
 
 def world_urls(platform) -> list[str]:
     """Every page route, with a few of each kind of record (two instances per process, one task per title)."""
-    urls = ["/", "/inbox", "/inbox?view=group", "/start", "/demands", "/instances", "/instances?state=completed",
+    urls = ["/", "/inbox", "/inbox?tab=group", "/inbox?tab=mine",
+            "/inbox?tab=overdue", "/start", "/demands", "/instances", "/instances?state=completed",
             "/instances?state=error", "/definitions", "/designer/", "/designer/new", "/designer/decision/new",
             "/dashboard", "/admin/users", "/admin/users/new", "/admin/users/cmcc", "/login"]
     with platform.Session() as session:
@@ -91,6 +92,10 @@ def world_urls(platform) -> list[str]:
             urls += [f"/definitions/{key}/{version}", f"/designer/processes/{key}/edit", f"/designer/compare/{key}"]
         demands = list(session.scalars(select(Demand.demand_no).order_by(Demand.demand_no)))
         urls += [f"/demands/{no}" for no in demands[::5]]
+        urls += [f"/demands/{no}/{action}" for no in demands[::10] for action in ("cancel", "change")]
+        urls += ["/demands/new", "/demands/batch/acceptance", "/difficult-sites", "/contracts", "/service-requests"]
+        urls += [f"/difficult-sites/{i}" for i in session.scalars(select(DifficultSite.id).limit(3))]
+        urls += [f"/service-requests/{i}" for i in per_process.get("service_request", [])[:2]]
     return urls
 
 
