@@ -156,7 +156,7 @@ def test_every_form_needs_its_csrf_token(app, platform, world):
     posts = [rule for rule in app.url_map.iter_rules()
              if "POST" in rule.methods and not rule.rule.startswith("/api/")]
     ids = {**world[TENANT_A], "username": "root", "key": "tasks_tenant", "token": "x", "action": "suspend",
-           "filter_id": 1}
+           "filter_id": 1, "demand_no": "XQ-2026-0001"}
     for rule in posts:
         url = rule.build({name: ids[name] for name in rule.arguments})[1]
         r = admin.post(url, data={"comment": "x", "reason": "x"})
