@@ -40,7 +40,8 @@ def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
 def check_area_type(area_type: object) -> str:
     value = str(area_type or "").strip().lower()
     if value not in AREA_TYPES:
-        raise BadRequest(f"area_type must be one of {', '.join(AREA_TYPES)}, not {area_type!r}")
+        raise BadRequest("area_type must be one of %(allowed)s, not %(value)s", allowed=", ".join(AREA_TYPES),
+                         value=repr(area_type))
     return value
 
 

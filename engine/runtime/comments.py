@@ -61,8 +61,8 @@ def add(platform: Platform, actor: Principal, task_id: int, body: str) -> int:
     if not text:
         raise ValidationFailed("the comment is empty", {"fields": {"body": ["empty"]}})
     if len(text) > MAX_LENGTH:
-        raise ValidationFailed(f"the comment is longer than {MAX_LENGTH} characters",
-                               {"fields": {"body": ["too_long"]}, "max_length": MAX_LENGTH})
+        raise ValidationFailed("the comment is longer than %(n)s characters",
+                               {"fields": {"body": ["too_long"]}, "max_length": MAX_LENGTH}, n=MAX_LENGTH)
     with platform.transaction() as session:
         task = _readable_task(session, actor, task_id)
         comment = TaskComment(task_id=task.id, instance_id=task.instance_id, author=actor.username, body=text,

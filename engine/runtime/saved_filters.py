@@ -38,7 +38,8 @@ def save(platform: Platform, actor: Principal, name: str, params: dict[str, Any]
     if not name:
         raise ValidationFailed("give the filter a name", {"fields": {"name": ["required"]}})
     if len(name) > MAX_NAME:
-        raise ValidationFailed(f"the name is longer than {MAX_NAME} characters", {"fields": {"name": ["too_long"]}})
+        raise ValidationFailed("the name is longer than %(n)s characters", {"fields": {"name": ["too_long"]}},
+                               n=MAX_NAME)
     kept = clean(params)
     if not kept:
         raise ValidationFailed("the filter is empty", {"fields": {"params": ["empty"]}})
@@ -47,7 +48,7 @@ def save(platform: Platform, actor: Principal, name: str, params: dict[str, Any]
                                                        SavedFilter.name == name))
         if row is None:
             if len(list_for(session, actor)) >= MAX_PER_USER:
-                raise Conflict(f"at most {MAX_PER_USER} saved filters", {"max": MAX_PER_USER})
+                raise Conflict("at most %(n)s saved filters", {"max": MAX_PER_USER}, n=MAX_PER_USER)
             row = SavedFilter(username=actor.username, name=name, params=kept, created_at=platform.clock.now())
             session.add(row)
         else:
@@ -61,4 +62,4 @@ def remove(platform: Platform, actor: Principal, filter_id: int) -> None:
         gone = session.execute(delete(SavedFilter).where(SavedFilter.id == filter_id,
                                                          SavedFilter.username == actor.username))
         if gone.rowcount != 1:
-            raise NotFound(f"saved filter {filter_id} does not exist")
+            raise NotFound("saved filter %(id)s does not exist", id=filter_id)

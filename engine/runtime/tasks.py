@@ -210,21 +210,23 @@ def delegate(platform: Platform, actor: Principal, task_id: int, username: str, 
         if len(reason) > 1000:
             raise ValidationFailed("the reason is longer than 1000 characters", {"fields": {"reason": ["too long"]}})
         if username == task.assignee:
-            raise ValidationFailed(f"{username} already holds this task", {"user": username, "why": "already_assignee"})
+            raise ValidationFailed("%(username)s already holds this task",
+                                   {"user": username, "why": "already_assignee"}, username=username)
         try:
             user = identity.get_user(session, username)
         except NotFound:
-            raise ValidationFailed(f"no user named {username!r}", {"user": username, "why": "unknown"}) from None
+            raise ValidationFailed("no user named '%(username)s'", {"user": username, "why": "unknown"},
+                                   username=username) from None
         receiver = identity.principal_for(user)
         if user.disabled:
-            raise ValidationFailed(f"{username} is disabled", {"user": username, "why": "disabled"})
+            raise ValidationFailed("%(username)s is disabled", {"user": username, "why": "disabled"}, username=username)
         if not receiver.sees_tenant(task.tenant):
-            raise ValidationFailed(f"{username} belongs to another tenant and cannot see this task",
-                                   {"user": username, "why": "other_tenant"})
+            raise ValidationFailed("%(username)s belongs to another tenant and cannot see this task",
+                                   {"user": username, "why": "other_tenant"}, username=username)
         if not is_candidate(task, receiver):
-            raise ValidationFailed(f"{username} is not a candidate for this task",
+            raise ValidationFailed("%(username)s is not a candidate for this task",
                                    {"user": username, "why": "not_candidate",
-                                    "candidate_groups": list(task.candidate_groups or [])})
+                                    "candidate_groups": list(task.candidate_groups or [])}, username=username)
         previous, now = task.assignee, platform.clock.now()
         session.execute(update(HumanTask).where(HumanTask.id == task.id).values(assignee=username, claimed_at=now))
         audit.record(session, task.instance_id, actor.username, "task.delegated", task_id=task.id,
@@ -251,10 +253,10 @@ def _check_may_receive(session: Session, task: HumanTask, actor: Principal, user
     try:
         user = identity.get_user(session, username)
     except NotFound:
-        raise ValidationFailed(f"no user named {username!r}", {"user": username}) from None
+        raise ValidationFailed("no user named '%(username)s'", {"user": username}, username=username) from None
     if not identity.principal_for(user).sees_tenant(task.tenant):
-        raise ValidationFailed(f"{username} belongs to another tenant and cannot see this task",
-                               {"user": username})
+        raise ValidationFailed("%(username)s belongs to another tenant and cannot see this task",
+                               {"user": username}, username=username)
     if not actor.is_admin and not is_candidate(task, identity.principal_for(user)):
         raise Forbidden("%(username)s is not a candidate for this task; only an administrator may assign it",
                         username=username)
