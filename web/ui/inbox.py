@@ -6,6 +6,7 @@ overdue group work is never hidden behind an empty "my tasks" tab. A claim opens
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -466,6 +467,9 @@ def action_label(action: str) -> str:
     return labels.get(action, action)
 
 
+CODE_VALUE = re.compile(r"[a-z][a-z0-9]*([_.][a-z0-9]+)+")
+
+
 def key_variables(variables: dict[str, Any], limit: int = 30) -> list[tuple[str, str, str]]:
     """(name, label, value) of the variables that have a word: a form field's label or the word for
     a script's variable, with values in words (the instance page's rules).
@@ -473,7 +477,7 @@ def key_variables(variables: dict[str, Any], limit: int = 30) -> list[tuple[str,
     Files are left out (the attachments list shows them), and so are the engine's and the
     flows' own bookkeeping (no word for them) and nested data: they are for the instance page.
     """
-    from .instances import is_code, name_label, shown_value
+    from .instances import name_label, shown_value
 
     known = _known_fields()
     shown = []
@@ -484,8 +488,8 @@ def key_variables(variables: dict[str, Any], limit: int = 30) -> list[tuple[str,
                 or (isinstance(value, list) and any(isinstance(v, dict | list) for v in value)):
             continue
         text = shown_value(value, name)
-        if is_code(text) and not isinstance(value, int | float):
-            continue  # a code without a word tells the person at the task nothing
+        if CODE_VALUE.fullmatch(text):
+            continue  # a code without a word (negotiation_failed) tells the person at the task nothing
         if len(text) > 200:
             text = text[:200] + "…"
         shown.append((name, label, text))
