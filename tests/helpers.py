@@ -60,3 +60,17 @@ class UserClient:
             return call(url, **kwargs)
 
         return send
+
+
+def seed_demo_world(platform: Platform) -> None:
+    """Every shipped process deployed, the demo users added and the demo world seeded."""
+    from engine import identity
+    from tower.demo import DEMO_PASSWORD, DEMO_USERS, seed_world
+
+    processes = Path(__file__).resolve().parents[1] / "processes"
+    deployments.deploy(platform, SYSTEM, {p.name: p.read_bytes() for p in sorted(processes.iterdir())
+                                          if p.suffix in (".bpmn", ".dmn")})
+    with platform.transaction() as session:
+        for username, groups, tenant, display in DEMO_USERS:
+            identity.add_user(session, username, DEMO_PASSWORD, groups, tenant, display_name=display)
+    seed_world(platform)

@@ -4,29 +4,19 @@ the server-rendered pages (tests/chinese_text.py), run on what the browser shows
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from chinese_text import latin_words, page_texts
+from helpers import seed_demo_world
 from pages import sign_in
 
-from engine import identity
-from engine.definitions import deployments
-from engine.principal import SYSTEM
-from tower.demo import DEMO_PASSWORD, DEMO_USERS, seed_world
+from tower.demo import DEMO_PASSWORD, DEMO_USERS
 
-PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 USERNAMES = [username for username, *_rest in DEMO_USERS]
 
 
 @pytest.fixture
 def demo_world(platform):
-    deployments.deploy(platform, SYSTEM, {p.name: p.read_bytes() for p in sorted(PROCESSES.iterdir())
-                                          if p.suffix in (".bpmn", ".dmn")})
-    with platform.transaction() as session:
-        for username, groups, tenant, display in DEMO_USERS:
-            identity.add_user(session, username, DEMO_PASSWORD, groups, tenant, display_name=display)
-    seed_world(platform)
+    seed_demo_world(platform)
     return platform
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from helpers import seed_demo_world
 from pages import screenshot, sign_in
 from sqlalchemy import select, text
 from waitress.server import create_server
@@ -24,7 +25,7 @@ from engine.db import Base, make_engine
 from engine.definitions import deployments
 from engine.models import HumanTask, Incident, ProcessInstance
 from engine.principal import SYSTEM
-from tower.demo import DEMO_PASSWORD, DEMO_USERS, seed_world
+from tower.demo import DEMO_PASSWORD, DEMO_USERS
 from tower.models import Demand
 from web.app import build_platform, create_app
 
@@ -64,12 +65,7 @@ def world(tmp_path_factory, _pg_url):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(identity, "SCRYPT_N", 2**10)
         patch.setattr(identity, "SCRYPT_P", 1)
-        deployments.deploy(platform, SYSTEM, {p.name: p.read_bytes() for p in sorted(PROCESSES.iterdir())
-                                              if p.suffix in (".bpmn", ".dmn")})
-        with platform.transaction() as session:
-            for username, groups, tenant, display in DEMO_USERS:
-                identity.add_user(session, username, DEMO_PASSWORD, groups, tenant, display_name=display)
-        seed_world(platform)
+        seed_demo_world(platform)
         # a second version, so that two versions can be compared
         changed = (PROCESSES / "contract_expiry.bpmn").read_text(encoding="utf-8").replace(
             "</bpmn:definitions>", "<!-- v2 --></bpmn:definitions>")

@@ -12,23 +12,19 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 from chinese_text import english_on_page, identifiers_shown, latin_words
+from helpers import seed_demo_world
 from sqlalchemy import select, text
 
-from engine import identity
 from engine.clock import ManualClock
 from engine.db import Base, make_engine
-from engine.definitions import deployments
 from engine.models import HumanTask, ProcessDefinition, ProcessInstance
-from engine.principal import SYSTEM
-from tower.demo import DEMO_PASSWORD, DEMO_USERS, seed_world
+from tower.demo import DEMO_PASSWORD, DEMO_USERS
 from tower.models import Demand, DifficultSite
 from web.app import build_platform, create_app
 
-PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 USERNAMES = [username for username, *_rest in DEMO_USERS]
 # user names of people may be shown as they are (assignee, started by, the header)
 ALLOWED = (*USERNAMES, "English")
@@ -49,12 +45,7 @@ def world(tmp_path_factory, _pg_url):
         url = f"sqlite:///{tmp_path_factory.mktemp('demo')}/towerflow.db"
     platform = build_platform(url, clock=ManualClock())
     platform.init_db()
-    deployments.deploy(platform, SYSTEM, {p.name: p.read_bytes() for p in sorted(PROCESSES.iterdir())
-                                          if p.suffix in (".bpmn", ".dmn")})
-    with platform.transaction() as session:
-        for username, groups, tenant, display in DEMO_USERS:
-            identity.add_user(session, username, DEMO_PASSWORD, groups, tenant, display_name=display)
-    seed_world(platform)
+    seed_demo_world(platform)
     yield platform
     platform.close()
 
