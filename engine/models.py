@@ -145,6 +145,20 @@ class ProcessInstance(Base):
     # the VERSION of the SpiffWorkflow serializer that wrote workflow_json (migration 0005)
     serializer_version: Mapped[str] = mapped_column(String(16))
     revision: Mapped[int] = mapped_column(Integer, default=1)
+    # A called process (a call activity's run) has a row of its own, kept by the engine from
+    # its root's workflow (engine/runtime/called.py): it names its parent and its root, and the
+    # call activity's SpiffWorkflow task; its own workflow_json stays empty.
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"), nullable=True, index=True)
+    root_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    call_task_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # After a migration of a called process: {called process key: definition id} (runtime/migration.py)
+    spec_overrides: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+    parent: Mapped[ProcessInstance | None] = relationship(remote_side=[id], lazy="select")
+
+    @property
+    def is_called(self) -> bool:
+        return self.parent_id is not None
 
     __mapper_args__ = {"version_id_col": revision}
 
@@ -179,6 +193,8 @@ class HumanTask(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     completed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # The called process's own row when the task belongs to one (process_key is then its key)
+    called_instance_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     candidates: Mapped[list[TaskCandidate]] = relationship(
         back_populates="task", cascade="all, delete-orphan"
     )
@@ -384,3 +400,48 @@ class SavedFilter(Base):
     name: Mapped[str] = mapped_column(String(100))
     params: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+TOKEN_KINDS = ("active", "scope", "listener")
+
+
+class InstanceToken(Base):
+    """Where an instance stands now, one row per live element, rewritten by every save.
+
+    ``kind`` is ``active`` for a step that holds a token (a user task, a waiting timer or
+    message, a queued service task), ``scope`` for a sub-process or call activity that holds
+    one inside it, and ``listener`` for a boundary event or event sub-process start that only
+    waits. ``instance_id`` is the row the element belongs to (a called process's own row for
+    its elements), ``root_id`` the instance whose workflow holds it.
+    """
+
+    __tablename__ = "instance_tokens"
+    __table_args__ = (
+        Index("ix_tokens_definition_element", "definition_id", "element_id", "kind"),
+        Index("ix_tokens_key_element", "process_key", "element_id", "instance_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    root_id: Mapped[int] = mapped_column(Integer, index=True)
+    definition_id: Mapped[int] = mapped_column(Integer)
+    process_key: Mapped[str] = mapped_column(String(200))
+    element_id: Mapped[str] = mapped_column(String(200))
+    spiff_task_id: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(10))
+    since: Mapped[datetime] = mapped_column(DateTime)
+
+
+class InstanceValue(Base):
+    """A top-level scalar variable of an instance, as text, so lists can filter by value.
+
+    Kept by every save for the variables that changed (strings up to 200 characters, numbers,
+    yes/no); a longer text or a structure is not searchable and has no row.
+    """
+
+    __tablename__ = "instance_values"
+    __table_args__ = (Index("ix_values_name_value", "name", "value", "instance_id"),)
+
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))

@@ -141,10 +141,14 @@ class Platform:
             self._spec_objects[definition_id] = specs
         return specs
 
-    def human_task_for(self, instance: ProcessInstance, task, now: datetime) -> HumanTask:
+    def human_task_for(self, instance: ProcessInstance, task, now: datetime,
+                       called: ProcessInstance | None = None) -> HumanTask:
+        """The inbox row of a ready user task; ``called`` is the called process's row when the
+        task belongs to one (the task then says that process's key)."""
         fields = human_task_fields(task, now, self.clock.now() - self.real_now())
         row = HumanTask(
-            instance_id=instance.id, spiff_task_id=str(task.id), process_key=instance.process_key,
+            instance_id=instance.id, spiff_task_id=str(task.id),
+            process_key=(called or instance).process_key, called_instance_id=called.id if called else None,
             business_key=instance.business_key, tenant=instance.tenant, state="open", created_at=now,
             **fields,
         )

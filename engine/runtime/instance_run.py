@@ -18,7 +18,7 @@ from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.orm import Session
 
 from engine.definitions.serialization import SERIALIZER_VERSION, workflow_from_json, workflow_to_json
-from engine.errors import NotFound
+from engine.errors import Conflict, NotFound
 from engine.lifecycle import InstanceEvent, TaskEvent
 from engine.models import (
     HumanTask,
@@ -30,7 +30,10 @@ from engine.models import (
     TaskCandidate,
 )
 from engine.runtime import audit
+from engine.runtime.called import follow_root, owning_call, sync_called
 from engine.runtime.endings import Ending, ending
+from engine.runtime.tokens import sync_tokens
+from engine.runtime.values import sync_values
 from engine.runtime.workflow import (
     compact,
     current_data,
@@ -71,10 +74,17 @@ class InstanceRun:
         self.workflow = workflow
         self.variables_before = dict(row.variables or {})
         self.created_tasks: list[HumanTask] = []  # rows added by the save under way
+        # whether rows kept from the workflow may exist already (else a save skips reading them)
+        self.had_called = bool(workflow.subprocesses)
+        self.had_tokens = bool(row.id) and row.workflow_json not in ("", "{}")
+        self.called_states: dict[str, str] = {}
 
     @classmethod
     def open(cls, platform: Platform, session: Session, instance_id: int) -> InstanceRun:
         row = lock_instance(platform, session, instance_id)
+        if row.parent_id is not None:  # a called process lives in its root's workflow (runtime/called.py)
+            raise Conflict("instance %(id)s is a process called by instance %(root)s; act on that instance",
+                           id=instance_id, root=row.root_id)
         workflow = workflow_from_json(row.workflow_json, platform.specs(session, row.definition_id))
         workflow.script_engine = platform.script_engine()
         return cls(platform, session, row, workflow)
@@ -106,7 +116,8 @@ class InstanceRun:
         # The queries below read only rows this method writes itself; holding the flush back
         # sends all the writes (instance, tasks, jobs, audit rows) together at the end.
         with self.session.no_autoflush:
-            self._sync_human_tasks(now)
+            called_rows = sync_called(self, now)
+            self._sync_human_tasks(now, called_rows)
             pending = self._pending_jobs()
             self._sync_timer_jobs(now, pending.get("timer", {}))
             queued = self._sync_service_jobs(now, pending.get("service", {}))
@@ -118,7 +129,10 @@ class InstanceRun:
                 self._end(ended, now)
             if row.state not in FINAL_STATES and row.state != "suspended":
                 row.state = self._current_state(queued)
+            follow_root(self, called_rows, now)
+            sync_tokens(self, called_rows, row.state in FINAL_STATES, now)
             changed = _changed(self.variables_before, row.variables)
+            sync_values(self.session, row.id, changed, row.variables)
             lifecycle = self.platform.lifecycle
             if lifecycle.listens("instance_saved"):
                 lifecycle.emit("instance_saved", InstanceEvent(self.session, row, now, changed))
@@ -127,6 +141,12 @@ class InstanceRun:
                 self.variables_before = dict(row.variables)
         self.session.flush()
         self._emit_after_flush(ended, now)
+
+    def sync_called_states(self) -> None:
+        """After a state change without a step (suspend, resume): the called rows follow."""
+        now = self.platform.clock.now()
+        with self.session.no_autoflush:
+            follow_root(self, sync_called(self, now), now)
 
     def _end(self, ended: Ending, now: datetime) -> None:
         """The diagram reached its end: the state and reason its end event declares, and the audit row."""
@@ -165,7 +185,7 @@ class InstanceRun:
             return
         row.state = derive_state(self.session, row.id)
 
-    def _sync_human_tasks(self, now: datetime) -> None:
+    def _sync_human_tasks(self, now: datetime, called_rows: dict[str, ProcessInstance]) -> None:
         ready = {str(t.id): t for t in ready_user_tasks(self.workflow)}
         # the open rows, and any row of a ready task (one completed in this very step)
         rows = self.session.scalars(select(HumanTask).where(
@@ -183,7 +203,9 @@ class InstanceRun:
             self.session.execute(delete(TaskCandidate).where(TaskCandidate.task_id.in_(cancelled)))
         for task_id, task in ready.items():
             if task_id not in known:
-                task_row = self.platform.human_task_for(self.row, task, now)
+                call_task_id = owning_call(self.workflow, task) if called_rows else None
+                owner = called_rows.get(call_task_id) if call_task_id else None
+                task_row = self.platform.human_task_for(self.row, task, now, called=owner)
                 self.session.add(task_row)
                 self.created_tasks.append(task_row)
 

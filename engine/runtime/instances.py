@@ -143,6 +143,7 @@ def suspend(platform: Platform, actor: Principal, instance_id: int, reason: str 
             raise Conflict("instance %(id)s is %(state)s and cannot be suspended", id=instance_id, state=run.row.state)
         run.row.state_before_suspend = run.row.state
         run.row.state = "suspended"
+        run.sync_called_states()
         audit.record(session, instance_id, actor.username, "instance.suspended", at=platform.clock.now(),
                      data={"reason": reason} if reason else None)
 
@@ -156,6 +157,7 @@ def resume(platform: Platform, actor: Principal, instance_id: int, reason: str |
             raise Conflict("instance %(id)s is %(state)s, not suspended", id=instance_id, state=run.row.state)
         run.row.state = derive_state(session, instance_id)
         run.row.state_before_suspend = None
+        run.sync_called_states()
         audit.record(session, instance_id, actor.username, "instance.resumed", at=platform.clock.now(),
                      data={"reason": reason} if reason else None)
 

@@ -74,7 +74,7 @@ def open_flow_tasks(platform) -> list[tuple[HumanTask, str | None]]:
     with platform.Session() as s:
         return list(s.execute(select(HumanTask, ProcessInstance.tenant)
                               .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
-                              .where(HumanTask.state == "open", HumanTask.process_key == "tower_order")).all())
+                              .where(HumanTask.state == "open", ProcessInstance.process_key == "tower_order")).all())
 
 
 STATUS_SPREAD = {"collected": 4, "submitted": 3, "confirmed": 3, "accepted": 3, "screening": 3, "negotiating": 3,

@@ -1,0 +1,40 @@
+"""Searchable variable values (``instance_values``), kept by every save that changed one.
+
+A list filters "site name is X" or "customer level is 集团级" on this table instead of the
+instances' JSON, so the filter uses an index on both databases.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from engine.models import InstanceValue
+
+VALUE_LIMIT = 200
+
+
+def searchable(value: Any) -> str | None:
+    """A variable's value as the text a filter matches, or None when it is not searchable."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str) and len(value) <= VALUE_LIMIT:
+        return value
+    return None
+
+
+def sync_values(session: Session, instance_id: int, changed: dict[str, Any], variables: dict[str, Any]) -> None:
+    """Rewrite the value rows of the variables that changed (``changed`` from the save)."""
+    names = [name for name in changed if len(name) <= 200]
+    if not names:
+        return
+    session.execute(delete(InstanceValue).where(InstanceValue.instance_id == instance_id,
+                                                InstanceValue.name.in_(names)))
+    for name in names:
+        text = searchable(variables.get(name)) if name in variables else None
+        if text is not None:
+            session.add(InstanceValue(instance_id=instance_id, name=name, value=text))

@@ -1,0 +1,63 @@
+"""A negotiation that a tower order calls is a process instance of its own (issue 15, point 2):
+its own row, key, state, variables and tasks, linked to the tower order that called it."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from test_flow_tower_order import complete, deployed, failed_screening, people  # noqa: F401
+
+from engine.models import HumanTask, InstanceToken, InstanceValue, ProcessInstance
+
+
+def called_rows(platform, root_id: int) -> list[ProcessInstance]:
+    with platform.Session() as s:
+        return list(s.scalars(select(ProcessInstance).where(ProcessInstance.root_id == root_id)))
+
+
+def test_the_called_negotiation_has_its_own_row_state_and_tasks(deployed, people, platform):  # noqa: F811
+    iid = failed_screening(people)
+    [negotiation] = called_rows(platform, iid)
+    assert (negotiation.process_key, negotiation.parent_id, negotiation.state) == ("site_negotiation", iid, "waiting")
+    assert (negotiation.business_key, negotiation.tenant) == ("XQ-001", "china_mobile")
+    assert negotiation.variables["negotiator"] == "sun"
+    with platform.Session() as s:
+        [task] = s.scalars(select(HumanTask).where(HumanTask.instance_id == iid, HumanTask.state == "open"))
+        assert (task.element_id, task.process_key, task.called_instance_id) == ("report", "site_negotiation",
+                                                                                negotiation.id)
+        at = {(t.instance_id, t.element_id, t.kind) for t in s.scalars(
+            select(InstanceToken).where(InstanceToken.root_id == iid))}
+        assert (negotiation.id, "report", "active") in at
+        assert (iid, "negotiation", "scope") in at  # the call activity holds the token inside it
+        assert any(kind == "listener" and owner == iid for owner, _, kind in at)  # cancel / change wait apart
+        values = dict(s.execute(select(InstanceValue.name, InstanceValue.value)
+                                .where(InstanceValue.instance_id == negotiation.id)).all())
+        assert values["negotiator"] == "sun"
+
+    complete(people.negotiator, people, iid, "report", progress_outcome="success", site_code="NJ-XW-0100",
+             lessor="玄武湖物业", contract_no="HT-1", agreed_cost=40000, lease_years=5)
+    [negotiation] = called_rows(platform, iid)
+    assert negotiation.state == "completed" and negotiation.ended_at is not None
+    with platform.Session() as s:
+        assert not s.scalars(select(InstanceToken).where(InstanceToken.instance_id == negotiation.id)).all()
+
+
+def test_a_called_process_is_changed_only_through_its_caller(deployed, people, platform):  # noqa: F811
+    iid = failed_screening(people)
+    [negotiation] = called_rows(platform, iid)
+    r = people.supervisor.post(f"/api/v1/process-instances/{negotiation.id}/suspend", json={})
+    assert r.status_code == 409
+    assert called_rows(platform, iid)[0].state == "waiting"
+    assert people.supervisor.post(f"/api/v1/process-instances/{iid}/suspend", json={}).status_code in (200, 204)
+    assert called_rows(platform, iid)[0].state == "suspended"
+    assert people.supervisor.post(f"/api/v1/process-instances/{iid}/resume", json={}).status_code in (200, 204)
+    assert called_rows(platform, iid)[0].state == "waiting"
+
+
+def test_cancelling_the_demand_cancels_the_negotiation(deployed, people, platform):  # noqa: F811
+    iid = failed_screening(people)
+    r = people.operator.post("/api/v1/demands/XQ-001/cancel", json={"reason": "项目取消", "message_id": "c-9"})
+    assert r.status_code == 200
+    [negotiation] = called_rows(platform, iid)
+    assert negotiation.state in ("cancelled", "terminated")
+    with platform.Session() as s:
+        assert not s.scalars(select(InstanceToken).where(InstanceToken.root_id == iid)).all()
