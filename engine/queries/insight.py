@@ -25,6 +25,7 @@ from engine.definitions.deployments import definition_file
 from engine.definitions.serialization import workflow_from_json
 from engine.models import AuditEvent, HumanTask, Incident, ProcessDefinition, ProcessInstance
 from engine.principal import Principal
+from engine.queries import family
 from engine.runtime.instance_run import FINAL_STATES
 
 if TYPE_CHECKING:
@@ -73,8 +74,13 @@ def positions(workflow: BpmnWorkflow) -> Positions:
     was reached (live, completed, or cancelled afterwards, like the spare branch tasks of a
     parallel join or the open tasks of a terminated instance).
     """
+    return positions_of(_all_tasks(workflow))
+
+
+def positions_of(tasks: Iterable[Task]) -> Positions:
+    """``positions`` over some of a workflow's tasks (one diagram's, see queries/family.py)."""
     found = Positions()
-    for task in _all_tasks(workflow):
+    for task in tasks:
         element = _element(task)
         if element is None or task.state & PREDICTED:
             continue
@@ -119,14 +125,18 @@ class InstancePath:
     active: dict[str, int]
     flows: list[str]
     incidents: list[str]
+    calls: dict[str, int] = field(default_factory=dict)  # call activity element -> called instance id
 
     def as_dict(self) -> dict[str, Any]:
         return {"completed": self.completed, "active": self.active, "flows": self.flows,
-                "incidents": self.incidents}
+                "incidents": self.incidents, "calls": self.calls}
 
 
 def load_workflow(platform: Platform, session: Session, row: ProcessInstance) -> BpmnWorkflow | None:
-    """The instance's workflow, or None for a row that never stored one."""
+    """The instance's workflow (a called row's root's), or None for a row that never stored one."""
+    if row.is_called:
+        root = session.get(ProcessInstance, row.root_id)
+        return load_workflow(platform, session, root) if root is not None else None
     if not row.workflow_json or row.workflow_json == "{}":
         return None
     return workflow_from_json(row.workflow_json, platform.specs(session, row.definition_id))
@@ -134,13 +144,14 @@ def load_workflow(platform: Platform, session: Session, row: ProcessInstance) ->
 
 def instance_path(platform: Platform, session: Session, row: ProcessInstance) -> InstancePath:
     workflow = load_workflow(platform, session, row)
-    found = positions(workflow) if workflow is not None else Positions()
+    found = positions_of(family.own_tasks(workflow, row)) if workflow is not None else Positions()
     definition = session.get(ProcessDefinition, row.definition_id)
     flows = sequence_flows(definition_file(session, definition).content)
-    incidents = session.scalars(select(Incident.element_id).where(
-        Incident.instance_id == row.id, Incident.state == "open", Incident.element_id.is_not(None))).all()
+    incidents = [i.element_id for i in family.incidents(session, row) if i.element_id is not None]
+    children = family.family(session, row).children
+    calls = family.calls(workflow, row, children) if workflow is not None and children else {}
     return InstancePath(dict(found.completed), dict(found.active), taken_flows(found.edges, flows),
-                        sorted(set(incidents)))
+                        sorted(set(incidents)), calls)
 
 
 # --- what happened when ------------------------------------------------------------------
@@ -182,6 +193,25 @@ def timeline(session: Session, instance_id: int) -> list[TimelineEntry]:
     entries += [TimelineEntry(at=e.at, kind="event", title=e.action, element_id=e.element_id, who=e.actor)
                 for e in events]
     return sorted(entries, key=lambda e: (e.at, e.kind != "event"))
+
+
+def called_timeline(session: Session, row: ProcessInstance, elements: set[str]) -> list[TimelineEntry]:
+    """A called process's timeline: its own tasks, and its root's engine steps at its elements
+    while it ran (the audit rows are written on the root, which holds its workflow)."""
+    entries = [_task_entry(t) for t in session.scalars(
+        select(HumanTask).where(HumanTask.called_instance_id == row.id).order_by(HumanTask.id))]
+    entries += [TimelineEntry(at=e.at, kind="event", title=e.action, element_id=e.element_id, who=e.actor)
+                for e in called_events(session, row, elements) if e.action in TIMELINE_EVENTS]
+    return sorted(entries, key=lambda e: (e.at, e.kind != "event"))
+
+
+def called_events(session: Session, row: ProcessInstance, elements: set[str]) -> list[AuditEvent]:
+    """The root's audit rows about a called process's elements, while it ran."""
+    stmt = select(AuditEvent).where(AuditEvent.instance_id == row.root_id, AuditEvent.at >= row.started_at,
+                                    AuditEvent.element_id.in_(elements or {""}))
+    if row.ended_at is not None:
+        stmt = stmt.where(AuditEvent.at <= row.ended_at)
+    return list(session.scalars(stmt.order_by(AuditEvent.id)))
 
 
 def _task_entry(task: HumanTask) -> TimelineEntry:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.clock import iso
 from engine.models import AuditEvent, HumanTask, Incident, ProcessDefinition, ProcessInstance
+from engine.queries import family
 
 
 def task_view(task: HumanTask) -> dict[str, Any]:
@@ -38,10 +38,8 @@ def instance_view(session: Session, row: ProcessInstance, detail: bool = True) -
         "started_by": row.started_by, "end_reason": row.end_reason,
     }
     if detail:
-        tasks = session.scalars(select(HumanTask).where(HumanTask.instance_id == row.id, HumanTask.state == "open")
-                                .order_by(HumanTask.id)).all()
-        incidents = session.scalars(select(Incident).where(Incident.instance_id == row.id, Incident.state == "open")
-                                    .order_by(Incident.id)).all()
+        tasks = family.open_tasks(session, row)
+        incidents = sorted(family.incidents(session, row), key=lambda i: i.id)
         view["variables"] = row.variables or {}
         view["active_tasks"] = [task_view(t) for t in tasks]
         view["incidents"] = [incident_view(i) for i in incidents]

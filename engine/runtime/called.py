@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import CallActivity
 from SpiffWorkflow.exceptions import TaskNotFoundException
@@ -72,8 +73,8 @@ def owning_call(workflow: BpmnWorkflow, task: Task) -> str | None:
 def task_by_id(workflow: BpmnWorkflow, task_id: Any) -> Task | None:
     """The task, or None where SpiffWorkflow raises (a subworkflow left by a cancelled branch)."""
     try:
-        return workflow.get_task_from_id(task_id)
-    except TaskNotFoundException:
+        return workflow.get_task_from_id(task_id if isinstance(task_id, UUID) else UUID(str(task_id)))
+    except (TaskNotFoundException, ValueError):
         return None
 
 

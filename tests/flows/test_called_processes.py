@@ -61,3 +61,45 @@ def test_cancelling_the_demand_cancels_the_negotiation(deployed, people, platfor
     assert negotiation.state in ("cancelled", "terminated")
     with platform.Session() as s:
         assert not s.scalars(select(InstanceToken).where(InstanceToken.root_id == iid)).all()
+
+
+def drawing(page: str) -> dict:
+    import json
+    import re
+
+    return json.loads(re.search(r'<script type="application/json" id="[^"]*-data">(.*?)</script>', page, re.S).group(1))
+
+
+def signed_in(app, username: str):
+    """A page client signed in as one of the flow's people (password123), Chinese pages."""
+    import re
+
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    r = client.post("/login", data={"csrf_token": token, "username": username, "password": "password123"})
+    assert r.status_code == 302
+    return client
+
+
+def test_the_negotiation_page_shows_its_own_diagram_tasks_and_caller(deployed, people, platform, app):  # noqa: F811
+    iid = failed_screening(people)
+    [negotiation] = called_rows(platform, iid)
+    page = signed_in(app, "zhou")
+
+    caller = page.get(f"/instances/{iid}").get_data(as_text=True)
+    assert f'href="/instances/{negotiation.id}"' in caller and 'data-testid="called-list"' in caller
+    assert f"\"negotiation\": \"/instances/{negotiation.id}\"" in caller  # the call activity drills down
+
+    called = page.get(f"/instances/{negotiation.id}")
+    assert called.status_code == 200
+    text = called.get_data(as_text=True)
+    assert 'data-testid="called-by"' in text and f'href="/instances/{iid}"' in text
+    assert "选址谈判" in text and "XQ-001" in text
+    assert "report" in drawing(text)["path"]["active"]  # the mark is on its own diagram's element
+    assert "screening" not in drawing(text)["path"]["completed"]  # not its caller's
+    assert 'data-testid="instance-actions"' not in text  # changed only through its caller
+    assert "反馈谈址进展" in text  # its own open task in its timeline
+
+    assert people.supervisor.get(f"/api/v1/process-instances/{negotiation.id}").status_code == 200
+    assert people.other_operator.get(f"/api/v1/process-instances/{negotiation.id}").status_code == 404

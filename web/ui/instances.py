@@ -24,7 +24,7 @@ from engine.definitions import customer_view
 from engine.definitions.deployments import definition_file
 from engine.errors import EngineError
 from engine.models import Incident, ProcessDefinition
-from engine.queries import insight, visibility
+from engine.queries import family, insight, visibility
 from engine.queries.views import iso
 from engine.runtime import audit, instances, jobs
 
@@ -168,22 +168,30 @@ def show(instance_id: int):
         definition = session.get(ProcessDefinition, row.definition_id)
         seen = visibility.sight(session, actor, row, pf.forms)
         xml = customer_view.diagram_for(definition_file(session, definition).content, not seen.full, group_label)
-        events = [(e, seen.event_data(e)) for e in seen.events(audit.history(session, instance_id))]
+        relatives = family.family(session, row)
+        own_elements = set(insight.element_names(xml))
+        history = (insight.called_events(session, row, own_elements) if row.is_called
+                   else audit.history(session, instance_id))
+        events = [(e, seen.event_data(e)) for e in seen.events(history)]
         level = visibility.incident_detail(actor)
+        timeline = (insight.called_timeline(session, row, own_elements) if row.is_called
+                    else insight.timeline(session, instance_id))
+        path = insight.instance_path(pf, session, row)
         context = {
             "row": row, "definition": definition, "xml": xml,
             "names": insight.element_names(xml), "customer": not seen.full,
             "variables": seen.variables(row.variables),
-            "drawing": instance_drawing(insight.instance_path(pf, session, row)),
-            "timeline": [e for e in insight.timeline(session, instance_id)
+            "drawing": dict(instance_drawing(path), calls={
+                element: url_for("instances.show", instance_id=called) for element, called in path.calls.items()}),
+            "family": relatives,
+            "timeline": [e for e in timeline
                          if seen.full or (e.kind == "task" and seen.shows_element(e.element_id))
                          or (e.kind == "event" and (e.who == actor.username
                                                     or e.title in visibility.LIFECYCLE_EVENTS))],
             "events": events[-AUDIT_SHOWN:][::-1], "events_total": len(events),
-            "incidents": [(i, incident_text(visibility.incident_view(i, level), level)) for i in session.scalars(
-                select(Incident).where(Incident.instance_id == instance_id)
-                .order_by(Incident.state.desc(), Incident.id.desc())).all()],
-            "actions": available_actions(row.state) if is_supervisor() else [],
+            "incidents": [(i, incident_text(visibility.incident_view(i, level), level))
+                          for i in family.incidents(session, row, state=None)],
+            "actions": available_actions(row.state) if is_supervisor() and not row.is_called else [],
             "can_control": is_supervisor(), "diagram_missing": diagram_missing(), "now": pf.clock.now(),
         }
         return render_template("instances/show.html", **context)
