@@ -228,6 +228,17 @@ def token_create(ctx: click.Context, name: str) -> None:
     click.echo(value)
 
 
+@main.command()
+@click.pass_context
+def reindex(ctx: click.Context) -> None:
+    """Write the called-process, token and value rows of instances saved before schema 0007
+    (lists, counts and filters read them); safe to run while the platform serves."""
+    from engine.runtime.reindex import reindex as run_reindex
+
+    platform = _platform(ctx)
+    click.echo(f"{run_reindex(platform)} instances indexed")
+
+
 @main.group()
 def db() -> None:
     """The database schema's version: Alembic revisions in migrations/ (see docs/migrations.md)."""

@@ -103,3 +103,29 @@ def test_the_negotiation_page_shows_its_own_diagram_tasks_and_caller(deployed, p
 
     assert people.supervisor.get(f"/api/v1/process-instances/{negotiation.id}").status_code == 200
     assert people.other_operator.get(f"/api/v1/process-instances/{negotiation.id}").status_code == 404
+
+
+def test_reindex_writes_the_rows_of_instances_saved_before_they_existed(deployed, people, platform):  # noqa: F811
+    from sqlalchemy import delete, update
+
+    from engine.runtime.reindex import reindex
+
+    iid = failed_screening(people)
+    with platform.transaction() as s:  # as an instance saved by a version before schema 0007
+        s.execute(delete(InstanceToken))
+        s.execute(delete(InstanceValue))
+        s.execute(update(HumanTask).values(called_instance_id=None, process_key="tower_order"))
+        s.execute(delete(ProcessInstance).where(ProcessInstance.parent_id.is_not(None)))
+    assert called_rows(platform, iid) == []
+
+    assert reindex(platform) == 1
+    [negotiation] = called_rows(platform, iid)
+    assert (negotiation.process_key, negotiation.state) == ("site_negotiation", "waiting")
+    with platform.Session() as s:
+        [task] = s.scalars(select(HumanTask).where(HumanTask.state == "open"))
+        assert (task.process_key, task.called_instance_id) == ("site_negotiation", negotiation.id)
+        assert s.scalar(select(InstanceToken.id).where(InstanceToken.instance_id == negotiation.id,
+                                                       InstanceToken.element_id == "report")) is not None
+        assert s.get(InstanceValue, (iid, "demand_no")).value == "XQ-001"
+    assert reindex(platform) == 1  # again: nothing doubles
+    assert len(called_rows(platform, iid)) == 1
