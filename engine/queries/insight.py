@@ -291,7 +291,7 @@ def heatmap(platform: Platform, session: Session, actor: Principal, definition: 
         workflow = load_workflow(platform, session, row)
         if workflow is None:
             continue
-        found = positions(workflow)
+        found = positions_of(family.own_tasks(workflow, row))  # a called row's own run only
         passed.update(found.completed)
         if row.state not in FINAL_STATES:
             now.update(found.active)
