@@ -181,7 +181,7 @@ class TimelineEntry:
 
 TIMELINE_EVENTS = ("instance.started", "service.completed", "timer.fired", "message.received",
                    "incident.raised", "incident.retried", "instance.suspended", "instance.resumed",
-                   "instance.terminated", "instance.completed", "instance.cancelled")
+                   "instance.terminated", "instance.completed", "instance.cancelled", "variable.edited")
 
 
 def timeline(session: Session, instance_id: int) -> list[TimelineEntry]:

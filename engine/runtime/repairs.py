@@ -38,6 +38,15 @@ MAX_TEXT = 100_000  # a variable is not a file store
 # What each type is stored as: a change of this is a type change (text, date and date-time are all strings).
 STORAGE = {"text": "string", "date": "string", "datetime": "string", "number": "number",
            "boolean": "boolean", "json": "json"}
+# One template per stored type, so a translation names the type in words (web/error_text.py).
+TYPE_CHANGE = {
+    "text": "variable %(name)s holds text; confirm the change of type to change it to %(new_type)s",
+    "number": "variable %(name)s holds a number; confirm the change of type to change it to %(new_type)s",
+    "boolean": "variable %(name)s holds yes or no; confirm the change of type to change it to %(new_type)s",
+    "date": "variable %(name)s holds a date; confirm the change of type to change it to %(new_type)s",
+    "datetime": "variable %(name)s holds a date and time; confirm the change of type to change it to %(new_type)s",
+    "json": "variable %(name)s holds JSON; confirm the change of type to change it to %(new_type)s",
+}
 TRUE_WORDS = {"true", "yes", "1", "是", "y"}
 FALSE_WORDS = {"false", "no", "0", "否", "n"}
 
@@ -195,8 +204,7 @@ def set_variable(platform: Platform, actor: Principal, instance_id: int, name: s
         type_name = type_name or old_type or "text"
         new = coerce(value, type_name)
         if old_type is not None and STORAGE[old_type] != STORAGE[type_name] and not allow_type_change:
-            raise Conflict("variable %(name)s holds a %(old_type)s; confirm to change it to a %(new_type)s",
-                           name=name, old_type=old_type, new_type=type_name)
+            raise Conflict(TYPE_CHANGE[old_type], name=name, new_type=type_name)
         run = InstanceRun.open(platform, session, row.root_id if row.parent_id is not None else row.id)
         if run.row.state in FINAL_STATES:
             raise Conflict("instance %(id)s is %(state)s; its variables can no longer be changed",

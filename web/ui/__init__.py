@@ -20,7 +20,8 @@ csrf = CSRFProtect()
 login_manager = LoginManager()
 
 # Each module holds one blueprint ``bp``; the order is the navigation's.
-PAGE_MODULES = ("web.ui.inbox", "web.ui.start", *TOWER_PAGES, "web.ui.instances", "web.ui.definitions",
+PAGE_MODULES = ("web.ui.inbox", "web.ui.start", *TOWER_PAGES, "web.ui.instances", "web.ui.repairs", "web.ui.bulk",
+                "web.ui.incidents", "web.ui.definitions",
                 "web.ui.designer", "web.ui.dry_run", "web.ui.dmn", "web.ui.compare",
                 "web.ui.dashboard", "web.ui.admin")
 
@@ -56,6 +57,7 @@ NAV_GROUPS = {
     "contracts.index": {"customer_manager", "supervisor"},
     "service_requests.index": {"operator"},  # enterprise customers: operator users of their company
     "instances.index": None,
+    "incidents.index": {"supervisor"},
     "definitions.index": {"designer", "supervisor"},
     "designer.index": {"designer"},
     "dashboard.index": {"supervisor"},

@@ -61,6 +61,7 @@ EVENT_LABELS = {
     "timer.fired": _l("Timer fired"), "timer.failed": _l("Timer failed"),
     "message.received": _l("Message received"), "incident.raised": _l("Incident raised"),
     "incident.retried": _l("Incident retried"), "variables.changed": _l("Variables changed"),
+    "variable.edited": _l("Variable corrected by a supervisor"),
 }
 
 
@@ -295,6 +296,8 @@ DATA_LABELS = {
     "message": _l("Message"), "error": _l("Error"), "attempt": _l("Attempt"), "attempts": _l("Attempts"),
     "operator": _l("Service"), "result": _l("Result"), "changed": _l("Changed variables"),
     "incident_id": _l("Incident"), "comment": _l("Comment"), "to": _l("Delegated to"),
+    "variable": _l("Variable"), "old_value": _l("Old value"), "new_value": _l("New value"),
+    "value_type": _l("Type of value"),
 }
 
 
