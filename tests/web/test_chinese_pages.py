@@ -75,6 +75,11 @@ def world_urls(platform) -> list[str]:
                                                 .order_by(ProcessInstance.id)):
             per_process[key].append(instance_id)
         urls += [f"/instances/{i}" for ids in per_process.values() for i in (ids[0], ids[-1])]
+        urls += ["/incidents", "/instances/bulk?action=suspend&process=tower_order",  # the repairs pages
+                 "/instances/bulk?action=retry&state=error", "/instances/bulk?action=terminate"]
+        for ids in per_process.values():
+            variables = session.get(ProcessInstance, ids[-1]).variables or {}
+            urls += [f"/instances/{ids[-1]}/variables/{name}/edit" for name in sorted(variables)[:3]]
         titles: dict[str, int] = {}
         for task_id, title in session.execute(select(HumanTask.id, HumanTask.title).order_by(HumanTask.id)):
             titles.setdefault(title, task_id)

@@ -15,7 +15,7 @@ from engine.runtime import instances, repairs
 
 from ..error_text import say
 from .helpers import platform, principal, require_groups
-from .instances import name_label, shown_value
+from .instances import STATE_LABELS, name_label, shown_value
 
 bp = Blueprint("repairs", __name__, url_prefix="/instances")
 
@@ -23,6 +23,11 @@ TYPE_LABELS = {
     "text": _l("Text"), "number": _l("Number"), "boolean": _l("Yes or no"), "date": _l("Date"),
     "datetime": _l("Date and time"), "json": _l("Structured value (JSON)"),
 }
+
+
+@bp.context_processor
+def _helpers() -> dict[str, Any]:
+    return {"state_labels": STATE_LABELS}
 
 
 def form_value(value: Any, type_name: str | None) -> str:
