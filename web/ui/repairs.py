@@ -15,7 +15,7 @@ from engine.runtime import instances, repairs
 
 from ..error_text import say
 from .helpers import platform, principal, require_groups
-from .instances import STATE_LABELS, name_label, shown_value
+from .instances import STATE_LABELS, is_code, name_label, shown_value
 
 bp = Blueprint("repairs", __name__, url_prefix="/instances")
 
@@ -27,7 +27,7 @@ TYPE_LABELS = {
 
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
-    return {"state_labels": STATE_LABELS}
+    return {"state_labels": STATE_LABELS, "is_code": is_code}
 
 
 def form_value(value: Any, type_name: str | None) -> str:
