@@ -9,6 +9,7 @@ is refused before anything changes (narrow the filter, or run it again).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -60,6 +61,13 @@ def check_action(action: str) -> None:
                          actions=", ".join(ACTIONS))
 
 
+def effective_filter(action: str, flt: instances.InstanceFilter) -> instances.InstanceFilter:
+    """A retry over a filter means the instances of it that have an open incident."""
+    if action == "retry" and flt.has_incident is None:
+        return dataclasses.replace(flt, has_incident=True)
+    return flt
+
+
 def matching_ids(platform: Platform, actor: Principal, flt: instances.InstanceFilter,
                  limit: int = MAX_INSTANCES + 1) -> list[int]:
     """The ids of the instances the list shows for ``flt`` (the actor's tenant scope), oldest first."""
@@ -96,7 +104,7 @@ def bulk(platform: Platform, actor: Principal, action: str,
     if instance_ids is not None:
         ids = sorted({int(i) for i in instance_ids})
     else:
-        ids = matching_ids(platform, actor, flt)
+        ids = matching_ids(platform, actor, effective_filter(action, flt))
     if len(ids) > MAX_INSTANCES:
         raise BadRequest("at most %(max)s instances can be changed at once; narrow the filter", max=MAX_INSTANCES)
     if not ids:

@@ -129,3 +129,12 @@ def test_an_operator_reaches_only_its_own_tenant(platform, pms):
     result = bulk.bulk(platform, boss, "suspend", instance_ids=[theirs])
     assert result.done == 0 and "does not exist" in result.failed[0].message
     assert states(platform, [mine, theirs]) == ["suspended", "waiting"]
+
+
+def test_retry_over_a_filter_takes_only_the_instances_with_an_open_incident(platform, pms):
+    failing = [start(platform, key="repairs_sync", site=f"T-{n}") for n in range(2)]
+    start(platform)  # a waiting order, in no trouble
+    pms.broken = False
+    result = bulk.bulk(platform, SUPERVISOR, "retry", flt=instances.InstanceFilter())
+    assert (result.total, result.done, result.failed) == (2, 2, [])
+    assert states(platform, failing) == ["waiting", "waiting"]

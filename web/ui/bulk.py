@@ -84,7 +84,7 @@ def _list_args() -> dict[str, str]:
 @require_groups("supervisor")
 def confirm():
     action = _action()
-    flt = query_from_args()
+    flt = bulk.effective_filter(action, query_from_args())
     count = bulk.count_matching(platform(), principal(), flt)
     button, sentence, _done = ACTION_WORDS[action]
     return render_template("bulk/confirm.html", action=action, button=button, sentence=sentence % {"n": count},
@@ -97,7 +97,7 @@ def confirm():
 def run():
     """The confirmation was answered: do it, batch by batch, and show the outcome."""
     action = _action()
-    flt = query_from_args()
+    flt = bulk.effective_filter(action, query_from_args())
     reason = (request.form.get("reason") or "").strip()
     expected = request.form.get("count", type=int)
     button, sentence, done = ACTION_WORDS[action]
