@@ -69,6 +69,46 @@ class BulkResult(Schema):
     failed = fields.List(fields.Nested(BulkFailure))
 
 
+class GroupedIncident(Schema):
+    id = fields.Integer()
+    process_instance_id = fields.Integer()
+    business_key = fields.String(allow_none=True)
+    message = fields.String()
+    created_at = fields.String()
+
+
+class IncidentGroup(Schema):
+    key = fields.String()
+    process_key = fields.String()
+    element_id = fields.String(allow_none=True)
+    element_name = fields.String(allow_none=True)
+    kind = fields.String()
+    pattern = fields.String()
+    sample = fields.String()
+    count = fields.Integer()
+    instances = fields.Integer()
+    first_seen = fields.String()
+    last_seen = fields.String()
+    incidents = fields.List(fields.Nested(GroupedIncident))
+
+
+class IncidentGroups(Schema):
+    items = fields.List(fields.Nested(IncidentGroup))
+    total = fields.Integer()
+
+
+class GroupRetryFailure(Schema):
+    incident_id = fields.Integer()
+    process_instance_id = fields.Integer()
+    reason = fields.String()
+
+
+class GroupRetryResult(Schema):
+    retried = fields.Integer()
+    retried_ids = fields.List(fields.Integer())
+    failed = fields.List(fields.Nested(GroupRetryFailure))
+
+
 class GroupQuery(Schema):
     process_key = fields.String()
 
@@ -108,6 +148,7 @@ class BulkView(MethodView):
 @blp.route("/incidents/groups")
 class GroupsView(MethodView):
     @blp.arguments(GroupQuery, location="query")
+    @blp.response(200, IncidentGroups)
     def get(self, args):
         """Open incidents grouped by process, element and error (numbers and ids taken out of the
         message), biggest first, with count and first and last seen; a tenant's user sees its own."""
@@ -121,6 +162,7 @@ class GroupsView(MethodView):
 @blp.route("/incidents/groups/retry")
 class GroupRetryView(MethodView):
     @blp.arguments(GroupRetryRequest)
+    @blp.response(200, GroupRetryResult)
     def post(self, body):
         """Retry every incident of a group (supervisors): {retried, failed: [{incident_id, reason}]}."""
         result = incident_groups.retry_group(platform(), principal(), body["key"])
