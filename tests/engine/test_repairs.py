@@ -164,3 +164,25 @@ def test_a_called_process_is_edited_in_its_roots_workflow(deployed):
     complete(deployed, instance_id, "inspect")
     assert row(deployed, called.id).variables["finding"] == "site T-2"  # the called script saw it
     assert row(deployed, instance_id).state == "completed"
+
+
+def test_fix_the_data_a_failed_service_call_used_then_retry(platform, services):
+    from engine.models import Incident
+    from engine.runtime import jobs
+
+    def pms(params, call):
+        if params["site"] == "T-BAD":
+            raise ValueError(f"unknown site {params['site']}")
+        return {"project": f"P-{params['site']}"}
+
+    services.add("test.repairs_pms", pms)
+    deploy(platform, "repairs_sync.bpmn")
+    instance_id = instances.start(platform, CLERK, "repairs_sync", "S-1", {"site": "T-BAD"})
+    jobs.drain(platform, instance_id)
+    assert row(platform, instance_id).state == "error"
+    repairs.set_variable(platform, SUPERVISOR, instance_id, "site", "T-7", "site code was mistyped", "text")
+    with platform.Session() as session:
+        incident_id = session.scalar(select(Incident.id).where(Incident.instance_id == instance_id))
+    jobs.retry_incident(platform, SUPERVISOR, incident_id)
+    assert row(platform, instance_id).state == "waiting"
+    assert row(platform, instance_id).variables["pms"] == {"project": "P-T-7"}
