@@ -141,6 +141,22 @@ class Platform:
             self._spec_objects[definition_id] = specs
         return specs
 
+    def specs_for(self, session: Session, row: ProcessInstance, definition_id: int | None = None,
+                  overrides: Mapping[str, Any] | None = None):
+        """The specs a root instance's workflow loads with: its version's, with each called process
+        a migration moved (``spec_overrides``: key -> definition id) taken from that version
+        (its top spec under the key, and its own subprocess specs). See runtime/migration.py."""
+        spec, subs = self.specs(session, definition_id or row.definition_id)
+        chosen = row.spec_overrides if overrides is None else overrides
+        if not chosen:
+            return spec, subs
+        subs = dict(subs)
+        for key, called_id in chosen.items():
+            called_spec, called_subs = self.specs(session, int(called_id))
+            subs.update(called_subs)
+            subs[key] = called_spec
+        return spec, subs
+
     def human_task_for(self, instance: ProcessInstance, task, now: datetime,
                        called: ProcessInstance | None = None) -> HumanTask:
         """The inbox row of a ready user task; ``called`` is the called process's row when the

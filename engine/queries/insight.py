@@ -139,7 +139,7 @@ def load_workflow(platform: Platform, session: Session, row: ProcessInstance) ->
         return load_workflow(platform, session, root) if root is not None else None
     if not row.workflow_json or row.workflow_json == "{}":
         return None
-    return workflow_from_json(row.workflow_json, platform.specs(session, row.definition_id))
+    return workflow_from_json(row.workflow_json, platform.specs_for(session, row))
 
 
 def instance_path(platform: Platform, session: Session, row: ProcessInstance) -> InstancePath:

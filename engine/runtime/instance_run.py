@@ -85,7 +85,7 @@ class InstanceRun:
         if row.parent_id is not None:  # a called process lives in its root's workflow (runtime/called.py)
             raise Conflict("instance %(id)s is a process called by instance %(root)s; act on that instance",
                            id=instance_id, root=row.root_id)
-        workflow = workflow_from_json(row.workflow_json, platform.specs(session, row.definition_id))
+        workflow = workflow_from_json(row.workflow_json, platform.specs_for(session, row))
         workflow.script_engine = platform.script_engine()
         return cls(platform, session, row, workflow)
 

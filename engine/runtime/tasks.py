@@ -378,7 +378,7 @@ def task_data(platform: Platform, session: Session, task: HumanTask) -> dict[str
     """The data the task itself sees: in a multi-instance or parallel branch that is its own
     item (e.g. one contract of many), not the instance's merged variables."""
     instance = session.get(ProcessInstance, task.instance_id)
-    workflow = workflow_from_json(instance.workflow_json, platform.specs(session, instance.definition_id))
+    workflow = workflow_from_json(instance.workflow_json, platform.specs_for(session, instance))
     spiff_task = find_task(workflow, task.spiff_task_id)
     if spiff_task is None:
         return dict(instance.variables or {})
