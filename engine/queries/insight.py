@@ -26,7 +26,7 @@ from engine.definitions.serialization import workflow_from_json
 from engine.models import AuditEvent, HumanTask, Incident, ProcessDefinition, ProcessInstance
 from engine.principal import Principal
 from engine.queries import family
-from engine.runtime.instance_run import FINAL_STATES
+from engine.queries.element_counts import element_counts
 
 if TYPE_CHECKING:
     from engine.platform import Platform
@@ -293,9 +293,9 @@ def heatmap(platform: Platform, session: Session, actor: Principal, definition: 
             continue
         found = positions_of(family.own_tasks(workflow, row))  # a called row's own run only
         passed.update(found.completed)
-        if row.state not in FINAL_STATES:
-            now.update(found.active)
         edges.update(found.edges)
+    # "now" from the token rows: waiting boundary events and event sub-processes are listeners, not "at"
+    now.update(element_counts(session, actor, definition.id).running)
     flows = sequence_flows(definition_file(session, definition).content)
     flow_counts = {flow_id: count for edge, count in edges.items() for flow_id in flows.get(edge, ())}
     return Heatmap(dict(now), dict(passed), total, flow_counts)
