@@ -33,7 +33,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine.definitions.serialization import SERIALIZER, workflow_from_json, workflow_to_json
-from engine.errors import BadRequest, Conflict, EngineError
+from engine.errors import Conflict, EngineError, ValidationFailed
 from engine.models import HumanTask, InstanceToken, ProcessDefinition, ProcessInstance
 from engine.principal import Principal
 from engine.runtime import audit, instances
@@ -180,14 +180,14 @@ def versions(session: Session, source_id: int, target_id: int) -> tuple[Version,
     for definition_id in (source_id, target_id):
         row = session.get(ProcessDefinition, int(definition_id))
         if row is None:
-            raise BadRequest("process version %(id)s does not exist", id=definition_id)
+            raise ValidationFailed("process version %(id)s does not exist", id=definition_id)
         found.append(Version(row.id, row.key, row.version, row.name))
     source, target = found
     if source.id == target.id:
-        raise BadRequest("the source and the target are the same version")
+        raise ValidationFailed("the source and the target are the same version")
     if source.key != target.key:
-        raise BadRequest("the target version is of process %(target_key)s, not of %(process_key)s",
-                         target_key=target.key, process_key=source.key)
+        raise ValidationFailed("the target version is of another process than %(process_key)s",
+                               process_key=source.key)
     return source, target
 
 
@@ -196,7 +196,7 @@ def definition_by_version(session: Session, key: str, version: int) -> int:
     found = session.scalar(select(ProcessDefinition.id).where(ProcessDefinition.key == key,
                                                               ProcessDefinition.version == int(version)))
     if found is None:
-        raise BadRequest("process %(process_key)s has no version %(version)s", process_key=key, version=version)
+        raise ValidationFailed("process %(process_key)s has no version %(version)s", process_key=key, version=version)
     return found
 
 
@@ -275,7 +275,7 @@ def _instance_ids(platform: Platform, actor: Principal, source: Version, instanc
     from engine.runtime.bulk import matching_ids
 
     if (instance_ids is None) == (flt is None):
-        raise BadRequest("give either instance ids or a filter")
+        raise ValidationFailed("give either instance ids or a filter")
     if instance_ids is not None:
         ids = sorted({int(i) for i in instance_ids})
     else:
@@ -285,9 +285,9 @@ def _instance_ids(platform: Platform, actor: Principal, source: Version, instanc
             ids = [i for i in matching_ids(platform, actor, flt)
                    if session.get(ProcessInstance, i).state not in FINAL_STATES]
     if len(ids) > MAX_INSTANCES:
-        raise BadRequest("at most %(max)s instances can be changed at once; narrow the filter", max=MAX_INSTANCES)
+        raise ValidationFailed("at most %(max)s instances can be changed at once; narrow the filter", max=MAX_INSTANCES)
     if not ids:
-        raise BadRequest("no instance matches")
+        raise ValidationFailed("no instance matches")
     return ids
 
 

@@ -21,7 +21,7 @@ from test_flow_tower_order import deployed as tower_deployed  # noqa: F401
 from test_flow_tower_order import failed_screening
 from test_flow_tower_order import people as tower_people  # noqa: F401
 
-from engine.errors import BadRequest, Forbidden
+from engine.errors import Forbidden, ValidationFailed
 from engine.models import AuditEvent, HumanTask, InstanceToken, ProcessInstance
 from engine.principal import Principal
 from engine.runtime import instances, migration
@@ -154,11 +154,11 @@ def test_bad_requests_change_nothing(platform, people):
     v2 = deploy_variant(platform, renamed_with_new_step())
     with pytest.raises(Forbidden):
         migration.migrate(platform, Principal("sun", frozenset({"negotiator"})), v1, v2, [iid], reason="x")
-    with pytest.raises(BadRequest):
+    with pytest.raises(ValidationFailed):
         migration.plan(platform, SUPERVISOR, v1, v1, [iid])
-    with pytest.raises(BadRequest):
+    with pytest.raises(ValidationFailed):
         migration.plan(platform, SUPERVISOR, v1, 99999, [iid])
-    with pytest.raises(BadRequest):
+    with pytest.raises(ValidationFailed):
         migration.plan(platform, SUPERVISOR, v1, definition_id(platform, "difficult_site", 1), [iid])
     other_tenant = Principal("cmcc", frozenset({"supervisor"}), tenant="china_mobile")
     [one] = migration.migrate(platform, other_tenant, v1, v2, [iid], reason="x").instances

@@ -20,7 +20,8 @@ class TowerFlowApi(Api):
 
 # Each module holds one blueprint ``blp`` mounted at /api/v1 + its ``PREFIX``.
 API_MODULES = ("web.api.auth", "web.api.deployments", "web.api.instances", "web.api.tasks", "web.api.messages",
-               "web.api.incidents", "web.api.outbox", *TOWER_API, "web.api.files", "web.api.repairs")
+               "web.api.incidents", "web.api.outbox", *TOWER_API, "web.api.files", "web.api.repairs",
+               "web.api.migrations")
 PUBLIC = {"web.api.auth"}  # everything else needs a token before its body is even read
 
 
