@@ -289,5 +289,50 @@ def db_revision(message: str, autogenerate: bool) -> None:
     click.echo(f"wrote {path}")
 
 
+@main.command()
+@click.option("--from", "source", required=True, metavar="KEY:VERSION", help="The version the instances run now.")
+@click.option("--to", "target", required=True, metavar="KEY:VERSION", help="The version to move them to.")
+@click.option("--instance", "instance_ids", type=int, multiple=True,
+              help="An instance id (repeat); default: every running instance of the source version.")
+@click.option("--state", default=None, help="Only instances in this state (e.g. waiting), when no --instance.")
+@click.option("--reason", default=None, help="Why (written to each instance's audit event; required to migrate).")
+@click.option("--dry-run", is_flag=True, help="Print the plan only.")
+@click.pass_context
+def migrate(ctx: click.Context, source: str, target: str, instance_ids: tuple[int, ...], state: str | None,
+            reason: str | None, dry_run: bool) -> None:
+    """Move running instances to another version of their process: prints the plan, then the
+    results (docs/migration-of-instances.md). Undo by migrating back."""
+    from engine.runtime import instances, migration
+
+    platform = _platform(ctx)
+    try:
+        with platform.Session() as session:
+            ids = [migration.definition_by_version(session, *_key_version(text)) for text in (source, target)]
+        scope = {"instance_ids": list(instance_ids)} if instance_ids else {"flt": instances.InstanceFilter(state=state)}
+        plan = migration.plan(platform, SYSTEM, ids[0], ids[1], **scope)
+        for line in migration.plan_lines(plan):
+            click.echo(line)
+        if dry_run:
+            return
+        if not (reason or "").strip():
+            raise click.ClickException("--reason is required to migrate (or use --dry-run)")
+        result = migration.migrate(platform, SYSTEM, ids[0], ids[1], reason=reason, **scope)
+    except EngineError as exc:
+        raise click.ClickException(exc.message) from None
+    for item in result.instances:
+        click.echo(f"instance {item.instance_id}: " + ("migrated" if item.migrated else
+                                                       "refused: " + "; ".join(r.message for r in item.refusals)))
+    click.echo(f"{result.migrated} of {len(result.instances)} migrated")
+    if result.migrated < len(result.instances):
+        ctx.exit(1)
+
+
+def _key_version(text: str) -> tuple[str, int]:
+    key, _, version = text.rpartition(":")
+    if not key or not version.isdigit():
+        raise click.BadParameter(f"{text!r}: give KEY:VERSION, e.g. site_negotiation:2")
+    return key, int(version)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -486,3 +486,21 @@ def _retag_tokens(session: Session, root: ProcessInstance) -> None:
                                                     InstanceToken.definition_id != owner.definition_id)
                         .values(definition_id=owner.definition_id))
 
+
+
+def plan_lines(found: Plan) -> list[str]:
+    """The plan as plain English lines (the command line prints them)."""
+    s, t = found.source, found.target
+    lines = [f"{s.key}: version {s.version} -> version {t.version}", "element mapping:"]
+    for m in found.mapping:
+        target = m.target_id or "-"
+        note = f" ({', '.join(m.changes)})" if m.changes else ""
+        lines.append(f"  {m.element_id} -> {target}  [{m.status}{note}]")
+    for element_id, _name in found.added:
+        lines.append(f"  (new) -> {element_id}")
+    lines.append(f"instances: {len(found.instances)}, movable {found.movable}, refused {found.refused}")
+    for item in found.instances:
+        at = ", ".join(f"{e.element_id}->{e.target_id or '-'}" for e in item.elements)
+        state = "ok" if item.ok else "refused: " + "; ".join(r.message for r in item.refusals)
+        lines.append(f"  instance {item.instance_id} [{at}] {state}")
+    return lines

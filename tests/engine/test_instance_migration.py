@@ -214,3 +214,31 @@ def test_a_called_negotiation_moves_inside_its_tower_order_and_back(platform, to
     complete_order(people.negotiator, people, root_id, "check_report", comment="已复核")
     assert order_elements(people, root_id) == ["confirm_screening"]  # back in the tower order
     assert row(platform, called.id).state == "completed"
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def test_the_command_line_prints_the_plan_then_migrates(platform, people, database_url):
+    from click.testing import CliRunner
+
+    from web.cli import main
+
+    iid = negotiating(people)
+    deploy_variant(platform, renamed_with_new_step())
+
+    def cli(*args):
+        return CliRunner().invoke(main, ["--database", database_url, "migrate", *args], catch_exceptions=False)
+
+    dry = cli("--from", "site_negotiation:1", "--to", "site_negotiation:2", "--instance", str(iid), "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "report -> report  [changed" in dry.output and f"instance {iid} [" in dry.output
+    assert row(platform, iid).version == 1
+    assert cli("--from", "site_negotiation:1", "--to", "site_negotiation:2").exit_code != 0  # no reason
+    done = cli("--from", "site_negotiation:1", "--to", "site_negotiation:2", "--state", "waiting",
+               "--reason", "修正谈址流程")
+    assert done.exit_code == 0, done.output
+    assert f"instance {iid}: migrated" in done.output and "1 of 1 migrated" in done.output
+    assert row(platform, iid).version == 2
+    bad = cli("--from", "site_negotiation:1", "--to", "site_negotiation:9", "--dry-run")
+    assert bad.exit_code != 0 and "no version 9" in bad.output
