@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import and_, exists, func, select, update
-from sqlalchemy.orm import Session, defer
+from sqlalchemy import and_, case, cast, exists, func, select, update
+from sqlalchemy.orm import Session, aliased, defer
+from sqlalchemy.types import Float
 
 from engine.errors import BadRequest, Conflict, Forbidden, NotFound
 from engine.lifecycle import InstanceEvent
-from engine.models import HumanTask, Incident, Job, MessageSubscription, ProcessDefinition, ProcessInstance
+from engine.models import (
+    HumanTask,
+    Incident,
+    InstanceToken,
+    InstanceValue,
+    Job,
+    MessageSubscription,
+    ProcessDefinition,
+    ProcessInstance,
+)
 from engine.principal import Principal
 from engine.runtime import advance, audit
 from engine.runtime.forms_check import validate_form
@@ -88,6 +98,9 @@ def visible_instance(session: Session, actor: Principal, instance_id: int) -> Pr
     return row
 
 
+VARIABLE_OPS = ("eq", "contains", "gt", "lt")
+
+
 @dataclass
 class InstanceFilter:
     process_key: str | None = None
@@ -99,11 +112,60 @@ class InstanceFilter:
     started_before: datetime | None = None
     has_incident: bool | None = None
     overdue: bool = False  # has an open task past its due time
+    # (variable name, op, value): op in VARIABLE_OPS; eq and contains match the searchable text
+    # (engine.runtime.values), gt and lt compare numbers. All conditions must hold.
+    variables: list[tuple[str, str, str]] = field(default_factory=list)
+    element: str | None = None  # now at this element (it holds a token, or a token inside it)
+    parent_key: str | None = None  # called by an instance of this process
+    top_level: bool = False  # only instances nobody called
+
+    def check(self) -> None:
+        """Refuse a malformed variable condition instead of silently matching nothing."""
+        for condition in self.variables:
+            if len(condition) != 3:
+                raise BadRequest("a variable condition is name:op:value")
+            name, op, value = condition
+            if not name:
+                raise BadRequest("a variable condition needs a variable name")
+            if op not in VARIABLE_OPS:
+                raise BadRequest("unknown comparison '%(op)s' (use eq, contains, gt or lt)", op=op)
+            if op in ("gt", "lt"):
+                try:
+                    float(value)
+                except (TypeError, ValueError):
+                    raise BadRequest("'%(value)s' is not a number to compare %(name)s with",
+                                     value=value, name=name) from None
 
 
-def list_instances(session: Session, actor: Principal, flt: InstanceFilter, offset: int = 0,
-                   limit: int = 50, now: datetime | None = None) -> tuple[list[ProcessInstance], int]:
-    """Instances the actor may see, newest first; ``now`` is needed for the overdue filter."""
+def _numeric(session: Session, column):
+    """The value as a number where it is one, else NULL (a text never breaks the cast)."""
+    if session.get_bind().dialect.name == "postgresql":
+        is_number = column.op("~")(r"^\s*-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?\s*$")
+    else:  # SQLite: digits, one optional leading minus, a dot
+        is_number = and_(column != "", column.op("NOT GLOB")("*[^0-9.eE+-]*"), column.op("GLOB")("*[0-9]*"))
+    return case((is_number, cast(column, Float)), else_=None)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def variable_condition(session: Session, name: str, op: str, value: str):
+    """EXISTS one searchable value row of the instance that meets the condition."""
+    column = InstanceValue.value
+    if op == "eq":
+        test = column == value
+    elif op == "contains":
+        test = func.lower(column).like(f"%{_escape_like(value.lower())}%", escape="\\")
+    else:
+        number = _numeric(session, column)
+        test = number > float(value) if op == "gt" else number < float(value)
+    return exists().where(InstanceValue.instance_id == ProcessInstance.id, InstanceValue.name == name, test)
+
+
+def filtered(session: Session, actor: Principal, flt: InstanceFilter, now: datetime | None = None):
+    """The SELECT of the instances the actor may see that match the filter (no order, no page)."""
+    flt.check()
     stmt = select(ProcessInstance)
     if actor.tenant is not None:
         stmt = stmt.where(ProcessInstance.tenant == actor.tenant)
@@ -124,6 +186,25 @@ def list_instances(session: Session, actor: Principal, flt: InstanceFilter, offs
     if flt.overdue and now is not None:
         stmt = stmt.where(exists().where(HumanTask.instance_id == ProcessInstance.id, HumanTask.state == "open",
                                          HumanTask.due_at < now))
+    for name, op, value in flt.variables:
+        stmt = stmt.where(variable_condition(session, name, op, str(value)))
+    if flt.element:
+        stmt = stmt.where(exists().where(InstanceToken.instance_id == ProcessInstance.id,
+                                         InstanceToken.element_id == flt.element,
+                                         InstanceToken.kind.in_(("active", "scope"))))
+    if flt.parent_key:
+        parent = aliased(ProcessInstance)
+        stmt = stmt.where(exists().where(parent.id == ProcessInstance.parent_id, parent.process_key == flt.parent_key))
+    if flt.top_level:
+        stmt = stmt.where(ProcessInstance.parent_id.is_(None))
+    return stmt
+
+
+def list_instances(session: Session, actor: Principal, flt: InstanceFilter, offset: int = 0,
+                   limit: int = 50, now: datetime | None = None) -> tuple[list[ProcessInstance], int]:
+    """Instances the actor may see, newest first; ``now`` is needed for the overdue filter.
+    Called processes are rows of their own (``parent_id`` set) and are listed like any other."""
+    stmt = filtered(session, actor, flt, now)
     total = session.scalar(select(func.count()).select_from(stmt.subquery()))
     rows = session.scalars(stmt.order_by(ProcessInstance.id.desc()).offset(offset).limit(limit)).all()
     return list(rows), int(total or 0)
