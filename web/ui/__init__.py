@@ -21,7 +21,7 @@ login_manager = LoginManager()
 
 # Each module holds one blueprint ``bp``; the order is the navigation's.
 PAGE_MODULES = ("web.ui.inbox", "web.ui.start", *TOWER_PAGES, "web.ui.instances", "web.ui.repairs", "web.ui.bulk",
-                "web.ui.incidents", "web.ui.definitions",
+                "web.ui.migration", "web.ui.incidents", "web.ui.definitions",
                 "web.ui.designer", "web.ui.dry_run", "web.ui.dmn", "web.ui.compare",
                 "web.ui.dashboard", "web.ui.admin")
 
