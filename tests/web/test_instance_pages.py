@@ -162,7 +162,7 @@ def test_instance_page_shows_diagram_marks_timeline_variables_and_audit(deployed
     page = response.get_data(as_text=True)
     assert 'data-diagram="instance-diagram-data"' in page
     assert '"tf-active"' in page and '"review"' in page and "bpmn:definitions" in page
-    assert "/vendor/bpmn-viewer.js" in page and "diagram.js" in page
+    assert "/static/build/viewer.js" in page or ("/vendor/bpmn-viewer.js" in page and "diagram.js" in page)
     assert 'data-testid="timeline"' in page and "Review demand" in page
     assert "T-0042" in page  # variables
     assert 'data-action="instance.started"' in page  # audit log

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const ENTRIES = ['modeler', 'dmn', 'compare'];
+const ENTRIES = ['modeler', 'dmn', 'compare', 'viewer'];
 
 await build({
   entryPoints: Object.fromEntries(ENTRIES.map((name) => [name, path.join(here, `${name}.js`)])),

@@ -1,7 +1,10 @@
 /*
+ * The plain fallback of the cockpit viewer (web/frontend/viewer.js, built by `make install`
+ * into static/build/viewer.js): pages load this file only when that bundle is not built.
+ *
  * TowerFlow diagram helper: draws a BPMN XML with bpmn-js (the NavigatedViewer bundle,
  * global BpmnJS) and decorates it with markers (CSS classes on elements), badges (small
- * overlays with a number or text) and heat (a fill from pale yellow to orange, strength 0..1).
+ * overlays with a number or text) and heat (an orange outline, thicker for strength up to 1).
  *
  *   TowerflowDiagram.draw(container, {xml, markers: {id: [cls]}, badges: [{element, text,
  *     className, position, title}], heat: {id: 0..1}})  -> Promise<viewer>
@@ -51,23 +54,16 @@
     });
   }
 
-  function heatColour(strength) {
-    // from pale yellow (few) to deep orange (the busiest element)
-    var low = [255, 243, 205], high = [247, 103, 7];
-    var mix = low.map(function (c, i) { return Math.round(c + (high[i] - c) * strength); });
-    return 'rgb(' + mix.join(',') + ')';
-  }
-
   function addHeat(canvas, registry, heat) {
-    // Fill the shape itself (under its label) rather than laying an overlay over it.
+    // An outline that grows with the count (static/instances.css): never a fill over the label.
     Object.keys(heat || {}).forEach(function (id) {
       var element = registry.get(id);
       if (!element || element.waypoints) { return; }
       var strength = Math.max(0.1, Math.min(1, heat[id]));
-      var shape = registry.getGraphics(id).querySelector('.djs-visual > :first-child');
-      if (shape) { shape.style.fill = heatColour(strength); }
       canvas.addMarker(id, 'tf-heat');
-      registry.getGraphics(id).setAttribute('data-heat', strength.toFixed(2));
+      var gfx = registry.getGraphics(id);
+      gfx.setAttribute('data-heat', strength.toFixed(2));
+      gfx.style.setProperty('--tf-heat-width', (2 + strength * 5).toFixed(1) + 'px');
     });
   }
 
@@ -143,6 +139,7 @@
     });
   }
 
+  if (window.TowerflowDiagram && window.TowerflowDiagram.bundled) { return; }  // the viewer bundle draws
   window.TowerflowDiagram = { draw: draw };
   if (document.readyState === 'loading') {
     document.addEventListener('DOMContentLoaded', drawAll);

@@ -23,7 +23,7 @@ login_manager = LoginManager()
 PAGE_MODULES = ("web.ui.inbox", "web.ui.start", *TOWER_PAGES, "web.ui.instances", "web.ui.repairs", "web.ui.bulk",
                 "web.ui.migration", "web.ui.incidents", "web.ui.definitions",
                 "web.ui.designer", "web.ui.dry_run", "web.ui.dmn", "web.ui.compare",
-                "web.ui.dashboard", "web.ui.admin")
+                "web.ui.dashboard", "web.ui.admin", "web.ui.cockpit")
 
 
 def register_ui(app: Flask, api_blueprints) -> None:

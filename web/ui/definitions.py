@@ -20,6 +20,7 @@ from engine.models import Deployment, ProcessDefinition
 from engine.queries import insight
 from engine.runtime.instances import STATES
 
+from . import cockpit
 from .helpers import platform, principal, require_groups
 from .instances import STATE_LABELS, diagram_missing, when
 
@@ -65,7 +66,8 @@ def version(key: str, version: int):
         names = insight.element_names(xml)
         return render_template(
             "definitions/version.html", definition=definition, xml=xml, heat=heat, versions=versions,
-            counts=counts, names=names, drawing=heat_drawing(heat),
+            counts=counts, names=names,
+            drawing=cockpit.extend_version_drawing(heat_drawing(heat), session, actor, definition, xml),
             rows=heat_rows(heat, names, element_kinds(xml)),
             diagram_missing=diagram_missing(),
             instances_url=url_for("instances.index", process=key, version=version))

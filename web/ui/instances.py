@@ -24,13 +24,14 @@ from engine.definitions import customer_view
 from engine.definitions.deployments import definition_file
 from engine.errors import EngineError
 from engine.models import Incident, ProcessDefinition
-from engine.queries import family, insight, visibility
+from engine.queries import family, insight, instance_list, visibility
 from engine.queries.views import iso
 from engine.runtime import audit, instances, jobs
 
 from ..assets import missing_assets
 from ..error_text import say
 from ..labels import group_label, tenant_label, value_label, variable_label
+from . import instance_export, instance_search
 from .helpers import pager, platform, principal, require_groups
 
 bp = Blueprint("instances", __name__, url_prefix="/instances")
@@ -109,34 +110,9 @@ def _helpers() -> dict[str, Any]:
 # --- list ----------------------------------------------------------------------------------
 
 
-def _text(name: str) -> str | None:
-    value = (request.args.get(name) or "").strip()
-    return value or None
-
-
-def _day(name: str) -> date | None:
-    try:
-        return date.fromisoformat(request.args.get(name, ""))
-    except ValueError:
-        return None
-
-
 def query_from_args() -> instances.InstanceFilter:
-    """The filter form's values; anything malformed is ignored rather than refused."""
-    started_from, started_to = _day("started_from"), _day("started_to")
-    state = _text("state")
-    has_incident = {"yes": True, "no": False}.get(request.args.get("incident", ""))
-    return instances.InstanceFilter(
-        process_key=_text("process"),
-        version=request.args.get("version", type=int),
-        state=state if state in instances.STATES else None,
-        business_key=_text("business_key"),
-        tenant=_text("tenant") if principal().tenant is None else None,
-        started_after=datetime.combine(started_from, datetime.min.time()) if started_from else None,
-        started_before=datetime.combine(started_to, datetime.min.time()) + timedelta(days=1) if started_to else None,
-        has_incident=has_incident,
-        overdue=request.args.get("overdue") == "1",
-    )
+    """The filter form's values (web/ui/instance_search.py); anything malformed is ignored."""
+    return instance_search.query_from_args(principal())
 
 
 @bp.get("")
@@ -152,8 +128,21 @@ def index():
         keys = session.scalars(select(ProcessDefinition.key).distinct().order_by(ProcessDefinition.key)).all()
         names = dict(session.execute(select(ProcessDefinition.id, ProcessDefinition.name).where(
             ProcessDefinition.id.in_({r.definition_id for r in rows}))).all())
+        offer = instance_search.offer(session, platform().forms, query.process_key)
         return render_template("instances/index.html", rows=rows, flags=flags, pager=page, keys=keys, names=names,
-                               states=instances.STATES, args=request.args, show_tenant_filter=actor.tenant is None)
+                               states=instances.STATES, args=request.args, show_tenant_filter=actor.tenant is None,
+                               offer=offer, parents=instance_list.parents(session, rows),
+                               conditions=query.variables, ops=instance_search.OPS)
+
+
+@bp.get("/export.xlsx")
+@login_required
+def export():
+    """The filtered list as an Excel file (the same query string as the list)."""
+    with platform().Session() as session:
+        found = instance_list.export(session, principal(), query_from_args(), platform().clock.now())
+        data = instance_export.workbook(found)
+    return instance_export.response(data, _("Process instances") + ".xlsx")
 
 
 # --- one instance ---------------------------------------------------------------------------
@@ -183,7 +172,8 @@ def show(instance_id: int):
             "names": insight.element_names(xml), "customer": not seen.full,
             "variables": seen.variables(row.variables),
             "drawing": dict(instance_drawing(path), calls={
-                element: url_for("instances.show", instance_id=called) for element, called in path.calls.items()}),
+                element: url_for("instances.show", instance_id=called) for element, called in path.calls.items()},
+                elementUrl=url_for("cockpit.visits", instance_id=row.id, element_id="__ELEMENT__")),
             "family": relatives,
             "timeline": [e for e in timeline
                          if seen.full or (e.kind == "task" and seen.shows_element(e.element_id))
