@@ -137,6 +137,14 @@ class InstanceFilter:
                                      value=value, name=name) from None
 
 
+def parse_condition(text: str) -> tuple[str, str, str]:
+    """``name:op:value`` (the value may hold colons) as a variable condition."""
+    parts = (text or "").split(":", 2)
+    if len(parts) != 3:
+        raise BadRequest("'%(condition)s' is not a variable condition (name:op:value)", condition=text)
+    return parts[0].strip(), parts[1].strip(), parts[2]
+
+
 def _numeric(session: Session, column):
     """The value as a number where it is one, else NULL (a text never breaks the cast)."""
     if session.get_bind().dialect.name == "postgresql":

@@ -3,7 +3,7 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from engine.queries import visibility
+from engine.queries import family, instance_list, visibility
 from engine.queries.views import instance_view
 from engine.runtime import audit, instances
 
@@ -23,7 +23,20 @@ def _view(instance_id: int) -> dict:
     from .incidents import translated
 
     view["incidents"] = [translated(i, visibility.incident_detail(actor)) for i in view["incidents"]]
+    with platform().Session() as session:
+        row = instances.visible_instance(session, actor, instance_id)
+        relatives = family.family(session, row)
+        view.update(instance_list.family_fields(row, relatives.parent, relatives.children))
     return view
+
+
+def query_filter(args: dict) -> instances.InstanceFilter:
+    """The list's query string as the engine's filter (shared by the list and its export)."""
+    return instances.InstanceFilter(
+        **{k: args.get(k) for k in ("process_key", "state", "business_key", "tenant", "version", "has_incident",
+                                    "element", "parent_key")},
+        overdue=bool(args.get("overdue")), top_level=bool(args.get("top_level")),
+        variables=[instances.parse_condition(text) for text in args.get("var") or []])
 
 
 @blp.route("")
@@ -34,12 +47,14 @@ class InstancesView(MethodView):
         """List instances visible to the caller, newest first."""
         actor = principal()
         offset, limit = page(args)
-        flt = instances.InstanceFilter(**{k: args.get(k) for k in
-                                          ("process_key", "state", "business_key", "tenant", "version",
-                                           "has_incident")}, overdue=bool(args.get("overdue")))
+        flt = query_filter(args)
         with platform().Session() as session:
             rows, total = instances.list_instances(session, actor, flt, offset, limit, platform().clock.now())
-            return listing([instance_view(session, r, detail=False) for r in rows], total, args)
+            by_parent = instance_list.parents(session, rows)
+            called = instance_list.children(session, [r.id for r in rows])
+            items = [dict(instance_view(session, r, detail=False), **instance_list.family_fields(
+                r, by_parent.get(r.parent_id), called.get(r.id, []))) for r in rows]
+            return listing(items, total, args)
 
     @blp.arguments(StartRequest)
     @blp.response(201, Instance)

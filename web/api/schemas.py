@@ -158,6 +158,12 @@ class Instance(Schema):
     ended_at = fields.String(allow_none=True)
     started_by = fields.String(allow_none=True)
     end_reason = fields.String(allow_none=True)
+    parent_id = fields.Integer(allow_none=True, metadata={"description": "the instance that called this one"})
+    root_id = fields.Integer(allow_none=True, metadata={"description": "the top-level instance of a called one"})
+    parent_process_key = fields.String(allow_none=True)
+    parent_business_key = fields.String(allow_none=True)
+    called = fields.List(fields.Dict(), metadata={"description": "instances this one called: id, process_key, "
+                                                  "version, state"})
 
 
 InstancePage = page_of(Instance, "InstancePage")
@@ -171,6 +177,12 @@ class InstanceQuery(PageArgs):
     version = fields.Integer(validate=DB_INT)
     has_incident = fields.Boolean()
     overdue = fields.Boolean(metadata={"description": "has an open task past its due time"})
+    var = fields.List(fields.String(validate=validate.Length(max=400)), load_default=list, metadata={
+        "description": "a variable condition name:op:value, op eq, contains (any case), gt or lt (numbers); "
+                       "repeat for more (all must hold)"})
+    element = fields.String(metadata={"description": "now at this element (BPMN id)"})
+    parent_key = fields.String(metadata={"description": "called by an instance of this process"})
+    top_level = fields.Boolean(metadata={"description": "only instances that no other one called"})
 
 
 class StartRequest(Schema):
