@@ -92,8 +92,9 @@ class Export:
 
 
 def export(session: Session, actor: Principal, flt: InstanceFilter, now: datetime | None = None,
-           cap: int = EXPORT_CAP) -> Export:
-    """The filtered list, newest first, up to ``cap`` rows, with the filter's variables."""
+           cap: int | None = None) -> Export:
+    """The filtered list, newest first, up to ``cap`` (EXPORT_CAP) rows, with the filter's variables."""
+    cap = EXPORT_CAP if cap is None else cap
     stmt = filtered(session, actor, flt, now)
     total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
     columns = (ProcessInstance.id, ProcessInstance.process_key, ProcessInstance.version, ProcessInstance.business_key,
