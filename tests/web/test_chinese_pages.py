@@ -86,6 +86,7 @@ def world_urls(platform) -> list[str]:
         urls += [f"/tasks/{task_id}" for task_id in titles.values()]
         for key, version in session.execute(select(ProcessDefinition.key, ProcessDefinition.version)):
             urls += [f"/definitions/{key}/{version}", f"/designer/processes/{key}/edit", f"/designer/compare/{key}"]
+        urls += [f"/migrations/{i}?show=1&state=waiting" for i in session.scalars(select(ProcessDefinition.id))]
         demands = list(session.scalars(select(Demand.demand_no).order_by(Demand.demand_no)))
         urls += [f"/demands/{no}" for no in demands[::5]]
         urls += [f"/demands/{no}/{action}" for no in demands[::10] for action in ("cancel", "change")]
