@@ -29,13 +29,30 @@ export function centreOn(canvas, element, zoom) {
   });
 }
 
-/** The element "go to the current step" shows: the first active step, else an incident, else a scope. */
+function marked(registry, cls) {
+  return registry.filter((element) => {
+    const gfx = registry.getGraphics(element);
+    return Boolean(gfx) && gfx.classList.contains(cls) && !element.waypoints;
+  });
+}
+
+function inside(element, outer) {
+  for (let parent = element.parent; parent; parent = parent.parent) {
+    if (parent === outer) { return true; }
+  }
+  return false;
+}
+
+/** The innermost ones: a sub-process holding a marked call activity gives way to it. */
+function innermost(elements) {
+  return elements.filter((outer) => !elements.some((other) => other !== outer && inside(other, outer)));
+}
+
+/** The element "go to the current step" shows: the first active step, else an incident, else
+ *  the innermost scope holding the token (a call activity inside a sub-process), else the busiest. */
 export function currentElement(registry) {
   for (const cls of ['tf-active', 'tf-incident', 'tf-scope', 'tf-heat']) {
-    const found = registry.filter((element) => {
-      const gfx = registry.getGraphics(element);
-      return gfx && gfx.classList.contains(cls) && !element.waypoints;
-    });
+    const found = innermost(marked(registry, cls));
     if (found.length) { return found[0]; }
   }
   return null;

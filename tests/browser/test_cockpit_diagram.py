@@ -1,0 +1,219 @@
+"""The cockpit diagram as a supervisor uses it, on a phone (390 px) and a laptop (1366 px):
+a tower order waiting in the site negotiation opens readable with the call activity in view;
+zoom in, zoom out, fit, full screen and "go to the current step" work; a drag by touch pans;
+the call activity drills into the negotiation's own page and its caller link leads back up; a
+click on a step lists its visits; the version page lists the instances at a step.
+
+The demo world (tower.demo) is seeded once for the module on its own database and server."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from helpers import seed_demo_world
+from pages import screenshot
+from sqlalchemy import select, text
+from waitress.server import create_server
+
+import handlers
+from engine import identity
+from engine.clock import ManualClock
+from engine.db import Base, make_engine
+from engine.models import InstanceToken, ProcessInstance
+from tower.demo import DEMO_PASSWORD
+from web.app import build_platform, create_app
+
+VIEWPORTS = {"phone": {"width": 390, "height": 844}, "laptop": {"width": 1366, "height": 768}}
+READABLE = 0.9  # bpmn-js labels are 12 px at zoom 1: at 0.9 they are still about 11 px
+FINAL = ("completed", "cancelled", "terminated")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, _pg_url):
+    if _pg_url:
+        url = _pg_url
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("TRUNCATE " + ", ".join(t.name for t in Base.metadata.sorted_tables)
+                              + " RESTART IDENTITY CASCADE"))
+        engine.dispose()
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('cockpit')}/towerflow.db"
+    platform = build_platform(url, services=handlers.registry.copy(), clock=ManualClock())
+    platform.init_db()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(identity, "SCRYPT_N", 2**10)
+        patch.setattr(identity, "SCRYPT_P", 1)
+        seed_demo_world(platform)
+        app = create_app({"TESTING": True}, platform=platform)
+        server = create_server(app, host="127.0.0.1", port=0, threads=4)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        yield {"url": f"http://127.0.0.1:{server.effective_port}", "platform": platform}
+        server.close()
+        thread.join(timeout=5)
+    platform.close()
+
+
+@pytest.fixture(scope="module")
+def negotiation(world):
+    """A live negotiation a tower order called: (tower order id, negotiation id, its active element)."""
+    with world["platform"].Session() as session:
+        rows = session.scalars(select(ProcessInstance).where(
+            ProcessInstance.process_key == "site_negotiation", ProcessInstance.parent_id.is_not(None),
+            ProcessInstance.state.not_in(FINAL)).order_by(ProcessInstance.id)).all()
+        for row in rows:
+            active = session.scalar(select(InstanceToken.element_id).where(
+                InstanceToken.instance_id == row.id, InstanceToken.kind == "active"))
+            if active:
+                return row.parent_id, row.id, active
+    pytest.fail("the demo world has no tower order waiting in a negotiation")
+
+
+def open_page(browser, world, viewport: str):
+    context = browser.new_context(base_url=world["url"], locale="zh-CN", viewport=VIEWPORTS[viewport],
+                                  has_touch=viewport == "phone", is_mobile=viewport == "phone")
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto("/login")
+    page.fill("input[name=username]", "supervisor")
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("[data-testid=current-user]", state="attached")
+    return context, page, errors
+
+
+def ready(page) -> None:
+    page.wait_for_selector("[data-testid=diagram][data-ready=true]")
+
+
+def zoom(page) -> float:
+    return float(page.get_attribute("[data-testid=diagram]", "data-zoom"))
+
+
+def in_view(page, element_id: str) -> bool:
+    """The element's shape lies (at least its centre) inside the diagram's frame."""
+    box = page.locator(f".djs-element[data-element-id={element_id}]").first.bounding_box()
+    frame = page.locator("[data-testid=diagram]").bounding_box()
+    if not box or not frame:
+        return False
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    return frame["x"] <= cx <= frame["x"] + frame["width"] and frame["y"] <= cy <= frame["y"] + frame["height"]
+
+
+def tool(page, name: str):
+    return page.locator(f"[data-testid=diagram] [data-tool={name}]")
+
+
+@pytest.mark.parametrize("viewport", ["phone", "laptop"])
+def test_supervisor_zooms_to_the_negotiation_drills_in_and_comes_back(browser, world, negotiation, viewport):
+    order_id, negotiation_id, active = negotiation
+    context, page, errors = open_page(browser, world, viewport)
+    try:
+        page.goto(f"/instances/{order_id}")
+        ready(page)
+        # readable on first load, the call activity holding the negotiation in view, dashed (not filled)
+        assert zoom(page) >= READABLE
+        assert page.locator(".djs-element[data-element-id=negotiation].tf-scope").count() == 1
+        assert in_view(page, "negotiation")
+        fill = page.locator(".djs-element[data-element-id=negotiation] .djs-visual > :first-child").evaluate(
+            "node => getComputedStyle(node).fill")
+        assert fill in ("rgb(255, 255, 255)", "white", "none")
+        for name in ("zoom-in", "zoom-out", "fit", "current", "fullscreen", "minimap"):
+            button = tool(page, name)
+            assert button.get_attribute("aria-label") and not button.get_attribute("aria-label").isascii()
+            size = button.bounding_box()
+            assert size["width"] >= 44 and size["height"] >= 44
+
+        before = zoom(page)
+        tool(page, "zoom-in").click()
+        assert zoom(page) > before
+        tool(page, "zoom-out").click()
+        tool(page, "zoom-out").click()
+        assert zoom(page) < before
+        tool(page, "fit").click()
+        fitted = zoom(page)
+        assert fitted < READABLE  # five lanes do not fit readably, on a laptop neither
+        tool(page, "current").click()
+        assert zoom(page) >= READABLE and in_view(page, "negotiation")
+
+        # full screen: the frame fills the screen, and comes back
+        tool(page, "fullscreen").click()
+        page.wait_for_function("""() => { const d = document.querySelector('[data-testid=diagram]');
+            return document.fullscreenElement === d || d.classList.contains('tf-full'); }""")
+        frame = page.locator("[data-testid=diagram]").bounding_box()
+        assert frame["width"] >= VIEWPORTS[viewport]["width"] - 2
+        tool(page, "fullscreen").click()
+        page.wait_for_function("""() => { const d = document.querySelector('[data-testid=diagram]');
+            return document.fullscreenElement !== d && !d.classList.contains('tf-full'); }""")
+
+        if viewport == "phone":  # one finger drags the diagram
+            start = page.evaluate("() => document.querySelector('[data-testid=diagram]').tfViewer.get('canvas').viewbox().x")
+            drag_by_touch(page, -120)
+            moved = page.evaluate("() => document.querySelector('[data-testid=diagram]').tfViewer.get('canvas').viewbox().x")
+            assert moved > start
+
+        # a click on the call activity lists its visits
+        tool(page, "current").click()
+        page.locator(".djs-element[data-element-id=negotiation]").first.click()
+        panel = page.locator("[data-testid=element-panel]")
+        panel.wait_for()
+        assert "选址谈判" in panel.locator("h3").inner_text()
+        assert panel.locator("[data-testid=element-item]").count() >= 1
+
+        # drill down into the negotiation, and back up
+        page.locator("[data-drill-for=negotiation]").click()
+        page.wait_for_url(f"**/instances/{negotiation_id}")
+        ready(page)
+        assert page.locator(f".djs-element[data-element-id={active}].tf-active").count() == 1
+        assert zoom(page) >= READABLE or page.get_attribute("[data-testid=diagram]", "data-first-view") == "fit"
+        assert in_view(page, active)
+        if viewport == "laptop":
+            screenshot(page, "cockpit-diagram")
+        page.locator("[data-testid=caller-link]").last.click()
+        page.wait_for_url(f"**/instances/{order_id}")
+        ready(page)
+        assert errors == []
+    finally:
+        context.close()
+
+
+def drag_by_touch(page, dx: int) -> None:
+    page.evaluate("""(dx) => {
+        const el = document.querySelector('[data-testid=diagram] svg');
+        const box = el.getBoundingClientRect();
+        const x = box.left + box.width / 2, y = box.top + box.height / 2;
+        const touch = (cx) => new Touch({identifier: 1, target: el, clientX: cx, clientY: y});
+        const fire = (type, cx) => el.dispatchEvent(new TouchEvent(type, {bubbles: true, cancelable: true,
+            touches: type === 'touchend' ? [] : [touch(cx)], changedTouches: [touch(cx)]}));
+        fire('touchstart', x);
+        for (let i = 1; i <= 5; i++) { fire('touchmove', x + dx * i / 5); }
+        fire('touchend', x + dx);
+    }""", dx)
+
+
+@pytest.mark.parametrize("viewport", ["phone", "laptop"])
+def test_version_page_counts_and_lists_the_instances_at_a_step(browser, world, negotiation, viewport):
+    context, page, errors = open_page(browser, world, viewport)
+    try:
+        page.goto("/definitions/tower_order/1")
+        ready(page)
+        running = page.locator(".tf-badge-now[data-badge-for=negotiation]")
+        assert int(running.inner_text()) >= 1
+        tool(page, "fit").click()
+        page.locator(".djs-element[data-element-id=negotiation]").first.click()
+        panel = page.locator("[data-testid=element-panel]")
+        panel.wait_for()
+        items = panel.locator("[data-testid=element-item]")
+        assert items.count() == int(running.inner_text())
+        assert "选址谈判" in panel.locator("h3").inner_text()
+        # the call activity opens the called process's version page
+        page.locator("[data-drill-for=negotiation]").click()
+        page.wait_for_url("**/definitions/site_negotiation/*")
+        ready(page)
+        assert errors == []
+    finally:
+        context.close()
