@@ -111,3 +111,25 @@ def export(session: Session, actor: Principal, flt: InstanceFilter, now: datetim
                              r.ended_at, parent.process_key if parent else None,
                              parent.business_key if parent else None, shown.get(r.id, {})))
     return Export(out, total, names)
+
+
+def task_callers(session: Session, tasks: list[Any]) -> dict[int, ProcessInstance]:
+    """Task id -> the instance that called the process the task belongs to (its tasks of called
+    processes only), so a list can say "选址谈判, called by 铁塔需求立项 XQ-003"."""
+    called_ids = {t.called_instance_id for t in tasks if getattr(t, "called_instance_id", None)}
+    if not called_ids:
+        return {}
+    parent_of = dict(session.execute(select(ProcessInstance.id, ProcessInstance.parent_id)
+                                     .where(ProcessInstance.id.in_(called_ids))).all())
+    callers = {p.id: p for p in session.scalars(select(ProcessInstance).options(load_only(
+        ProcessInstance.id, ProcessInstance.process_key, ProcessInstance.business_key)).where(
+        ProcessInstance.id.in_({pid for pid in parent_of.values() if pid is not None})))}
+    return {t.id: callers[parent_of[t.called_instance_id]] for t in tasks
+            if parent_of.get(getattr(t, "called_instance_id", None)) in callers}
+
+
+def task_fields(task: Any, caller: ProcessInstance | None) -> dict[str, Any]:
+    """The API's keys for a task of a called process: its called row and who called it."""
+    return {"called_instance_id": getattr(task, "called_instance_id", None),
+            "parent_process_key": caller.process_key if caller else None,
+            "parent_business_key": caller.business_key if caller else None}

@@ -116,3 +116,16 @@ def test_the_api_filters_the_same_way(world, people):  # noqa: F811
     assert bad.status_code == 400
     bad = api.get("/api/v1/process-instances?var=site_name")
     assert bad.status_code in (400, 422)
+
+
+def test_tasks_of_a_called_negotiation_name_it_and_their_caller(world, people):  # noqa: F811
+    r = people.supervisor.get("/api/v1/tasks?process_key=site_negotiation")
+    assert r.status_code == 200, r.json
+    [task] = r.json["items"]
+    assert (task["process_key"], task["element_id"], task["called_instance_id"]) == (
+        "site_negotiation", "report", world["called"])
+    assert (task["parent_process_key"], task["parent_business_key"]) == ("tower_order", "XQ-003")
+    detail = people.supervisor.get(f"/api/v1/tasks/{task['id']}").json
+    assert (detail["called_instance_id"], detail["parent_business_key"]) == (world["called"], "XQ-003")
+    plain = people.supervisor.get("/api/v1/tasks?process_key=tower_order").json["items"]
+    assert plain and all(t["called_instance_id"] is None and t["parent_business_key"] is None for t in plain)

@@ -92,3 +92,13 @@ def test_the_page_searches_by_words_and_shows_the_caller(world, sign_in):  # noq
     assert not set(listed(called)) & set(listed(zhou.get("/instances?top_level=1")))
     # a malformed condition is dropped, not an error page
     assert zhou.get("/instances?vn=antenna_height&vo=gt&vv=高").status_code == 200
+
+
+def test_the_inbox_names_the_called_process_and_its_caller(world, people, sign_in):  # noqa: F811
+    zhou = sign_in("zhou_x", ["supervisor"], lang="zh")
+    page = zhou.get("/inbox?tab=all&process=site_negotiation").get_data(as_text=True)
+    assert "反馈谈址进展" in page and "选址谈判" in page
+    assert "由 铁塔需求立项 XQ-003 调用" in page
+    [task_id] = re.findall(r'data-task-id="(\d+)"', page)
+    task_page = zhou.get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert "选址谈判" in task_page and "由 铁塔需求立项 XQ-003 调用" in task_page

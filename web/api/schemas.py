@@ -90,6 +90,10 @@ class Task(Schema):
     created_at = fields.String()
     state = fields.String()
     element_id = fields.String()
+    called_instance_id = fields.Integer(allow_none=True, metadata={
+        "description": "a step of a called process: that process's instance (process_key is its key)"})
+    parent_process_key = fields.String(allow_none=True, metadata={"description": "the process that called it"})
+    parent_business_key = fields.String(allow_none=True)
 
 
 class TaskDetail(Task):

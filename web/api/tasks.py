@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from engine.clock import iso
-from engine.queries import visibility
+from engine.queries import instance_list, visibility
 from engine.queries.views import task_view
 from engine.runtime import comments, jobs, saved_filters, tasks
 
@@ -57,7 +57,9 @@ def _comment_view(row) -> dict:
 def _task(task_id: int) -> dict:
     actor = principal()
     with platform().Session() as session:
-        return task_view(tasks.visible_task(session, actor, task_id))
+        row = tasks.visible_task(session, actor, task_id)
+        return dict(task_view(row), **instance_list.task_fields(row, instance_list.task_callers(session, [row]).get(
+            row.id)))
 
 
 @blp.route("")
@@ -73,7 +75,9 @@ class TasksView(MethodView):
                                overdue=args.get("overdue"), text=args.get("q"))
         with platform().Session() as session:
             rows, total = tasks.list_tasks(session, actor, flt, platform().clock.now(), offset, limit)
-            return listing([task_view(r) for r in rows], total, args)
+            callers = instance_list.task_callers(session, rows)
+            return listing([dict(task_view(r), **instance_list.task_fields(r, callers.get(r.id))) for r in rows],
+                           total, args)
 
 
 @blp.route("/<int:task_id>")
@@ -87,6 +91,7 @@ class TaskView(MethodView):
         with platform().Session() as session:
             row = tasks.visible_task(session, actor, task_id)
             view = visibility.task_view(actor, row)
+            view.update(instance_list.task_fields(row, instance_list.task_callers(session, [row]).get(row.id)))
             shown = "form_key" in view  # a customer reads no form of a step it takes no part in
             schema = platform().forms.get(row.form_key) if row.form_key and shown else None
             view["form"] = describe(schema) if schema is not None else None

@@ -18,6 +18,7 @@ from sqlalchemy.orm import defer
 
 from engine.errors import Conflict, EngineError, Forbidden, NotFound, ValidationFailed
 from engine.models import HumanTask, ProcessDefinition, ProcessInstance
+from engine.queries import instance_list
 from engine.runtime import audit, comments, drafts, files, jobs, saved_filters, tasks
 from forms.fields import FileUpload
 
@@ -90,12 +91,13 @@ def index() -> ResponseReturnValue:
         processes = tasks.process_keys(session, actor)
         names = _process_names(session, processes + [r.process_key for r in rows])
         suspended = tasks.suspended_instances(session, [r.instance_id for r in rows])
+        callers = instance_list.task_callers(session, rows)
         saved = [(f.id, f.name, url_for("inbox.index", **f.params)) for f in saved_filters.list_for(session, actor)]
     filtered = any(request.args.get(k) for k in ("process", "q", "overdue"))
     return render_template("inbox/index.html", tab=tab, rows=rows, pager=page, counts=counts(), now=now,
                            due_class=due_class, processes=processes, names=names, sort=sort, desc=desc,
                            args=request.args, sort_link=_sort_link, suspended=suspended, saved=saved,
-                           filtered=filtered, current_query=_current_query(tab))
+                           filtered=filtered, current_query=_current_query(tab), callers=callers)
 
 
 def _current_query(tab: str) -> dict[str, str]:
@@ -444,7 +446,11 @@ def task_context(session, row: HumanTask) -> dict[str, Any]:
     # its own steps and events, and the files of declared variables.
     seen = visibility.sight(session, principal(), instance, platform().forms)
     events = seen.events(audit.history(session, instance.id))
+    called = session.get(ProcessInstance, row.called_instance_id) if row.called_instance_id else None
+    if called is not None:  # a step of a called process: that process, and who called it
+        definition = session.get(ProcessDefinition, called.definition_id, options=[defer(ProcessDefinition.spec_json)])
     return {
+        "caller": instance_list.task_callers(session, [row]).get(row.id),
         "instance": instance, "definition": definition, "variables": key_variables(seen.variables(instance.variables)),
         "steps": [t for t in tasks.done_tasks(session, instance.id) if seen.full or t.id in seen.task_ids],
         "events": events[-30:], "titles": titles,
