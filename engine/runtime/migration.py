@@ -464,7 +464,7 @@ def _follow_called(session: Session, root: ProcessInstance) -> None:
 
 
 def _retitle_tasks(session: Session, root: ProcessInstance, workflow: BpmnWorkflow) -> None:
-    """An open task keeps its row; its title follows a renamed step."""
+    """An open task keeps its row; its title (and element id) follow the step it now is."""
     from engine.runtime.workflow import find_task
 
     for task_row in session.scalars(select(HumanTask).where(HumanTask.instance_id == root.id,
@@ -475,6 +475,8 @@ def _retitle_tasks(session: Session, root: ProcessInstance, workflow: BpmnWorkfl
             title = spec.bpmn_name or spec.bpmn_id or spec.name
             if task_row.title != title:
                 task_row.title = title
+            if spec.bpmn_id and task_row.element_id != spec.bpmn_id:  # matched by place, not by id
+                task_row.element_id = spec.bpmn_id
 
 
 def _retag_tokens(session: Session, root: ProcessInstance) -> None:
