@@ -242,3 +242,31 @@ def test_the_command_line_prints_the_plan_then_migrates(platform, people, databa
     assert row(platform, iid).version == 2
     bad = cli("--from", "site_negotiation:1", "--to", "site_negotiation:9", "--dry-run")
     assert bad.exit_code != 0 and "no version 9" in bad.output
+
+
+def test_a_tower_order_moves_as_a_root_and_its_waiting_negotiation_stays(platform, tower_deployed,  # noqa: F811
+                                                                       tower_people):  # noqa: F811
+    from migration_world import PROCESSES
+    from test_flow_tower_order import complete as complete_order
+    from test_flow_tower_order import open_elements as order_elements
+
+    from engine.definitions import deployments
+    from engine.principal import SYSTEM
+
+    people = tower_people
+    root_id = failed_screening(people)
+    task_before = open_task(platform, root_id, "report")
+    [timer_before] = timer_jobs(platform, root_id, "deadline")
+    text = (PROCESSES / "tower_order.bpmn").read_text(encoding="utf-8")
+    text = text.replace('id="delivery" name="交付验收单"', 'id="delivery" name="提交交付验收单"')
+    deployments.deploy(platform, SYSTEM, {"tower_order.bpmn": text.encode("utf-8")})
+    v1, v2 = definition_id(platform, "tower_order", 1), definition_id(platform, "tower_order", 2)
+
+    result = migration.migrate(platform, SUPERVISOR, v1, v2, [root_id], reason="改名")
+    assert result.migrated == 1, [r.message for p in result.instances for r in p.refusals]
+    assert (row(platform, root_id).version, row(platform, root_id).definition_id) == (2, v2)
+    assert open_task(platform, root_id, "report").id == task_before.id
+    assert [j.due_at for j in timer_jobs(platform, root_id, "deadline")] == [timer_before.due_at]
+    complete_order(people.negotiator, people, root_id, "report", progress_outcome="success", site_code="NJ-XW-0100",
+                   lessor="玄武湖物业", contract_no="HT-1", agreed_cost=40000, lease_years=5)
+    assert order_elements(people, root_id) == ["confirm_screening"]
