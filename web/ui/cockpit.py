@@ -48,7 +48,7 @@ def viewer_words() -> dict[str, str]:
         "fit": _("Fit to the frame"), "current": _("Go to the current step"), "fullscreen": _("Full screen"),
         "minimap": _("Minimap"), "drill": _("Open the called process"), "incident": _("Incident"),
         "close": _("Close"), "failed": _("The list could not be loaded"),
-        "error": _("The diagram could not be drawn:"),
+        "error": _("The diagram could not be drawn:"), "openElement": _("Open {element}"),
     }
 
 

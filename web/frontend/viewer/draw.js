@@ -15,8 +15,18 @@ const WORDS = {
   toolbar: 'Diagram tools', zoomIn: 'Zoom in', zoomOut: 'Zoom out', fit: 'Fit to the frame',
   current: 'Go to the current step', fullscreen: 'Full screen', minimap: 'Minimap',
   drill: 'Open the called process', incident: 'Incident', close: 'Close', failed: 'Could not load the list',
-  error: 'The diagram could not be drawn:',
+  error: 'The diagram could not be drawn:', openElement: 'Open {element}',
 };
+
+/** diagram-js's own words (the minimap toggle, a collapsed sub-process's drill-down) in the page's language. */
+function translateModule(words) {
+  const known = { 'Open minimap': words.minimap, 'Close minimap': words.minimap, 'Open {element}': words.openElement };
+  function translate(template, replacements) {
+    const text = known[template] || template;
+    return text.replace(/{([^}]+)}/g, (_, key) => (replacements && replacements[key] !== undefined ? replacements[key] : `{${key}}`));
+  }
+  return { translate: ['value', translate] };
+}
 
 function showError(container, error) {
   const message = document.createElement('p');
@@ -38,7 +48,7 @@ function clickable(element) {
 export function draw(container, drawing) {
   const words = { ...WORDS, ...(drawing.words || {}) };
   container.classList.add('tf-viewer');
-  const viewer = new NavigatedViewer({ container, additionalModules: [minimapModule] });
+  const viewer = new NavigatedViewer({ container, additionalModules: [minimapModule, translateModule(words)] });
   return viewer.importXML(relabelLanes(drawing.xml, drawing.laneLabels)).then(() => {
     const canvas = viewer.get('canvas');
     const registry = viewer.get('elementRegistry');
