@@ -1,4 +1,4 @@
-"""``python -m benchmarks [--quick] [--only step,growth,throughput,inbox,timers]``: run the
+"""``python -m benchmarks [--quick] [--only step,growth,throughput,inbox,timers,search]``: run the
 benchmarks, print the tables and rewrite BENCHMARKS.md (``make bench``, ``make bench BENCH_ARGS=--quick``)."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from .common import (
     render_table,
 )
 
-SECTIONS = ("step", "growth", "throughput", "inbox", "timers")
+SECTIONS = ("step", "growth", "throughput", "inbox", "timers", "search")
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,8 @@ class Config:
     timer_count: int
     timer_window: float
     timer_runs: tuple[tuple[str, int], ...]  # (database, worker processes)
+    search_instances: int = 100_000
+    search_runs: int = 50
 
 
 FULL = Config(step_rounds=15, growth_checkpoints=(10, 100, 300), growth_on_pg=False,
@@ -55,7 +57,8 @@ FULL = Config(step_rounds=15, growth_checkpoints=(10, 100, 300), growth_on_pg=Fa
 QUICK = Config(step_rounds=5, growth_checkpoints=(10, 100, 300), growth_on_pg=False,
                throughput_processes=(1, 2, 4), throughput_seconds=8, throughput_clients=4,
                inbox_open=10_000, inbox_completed=100_000, inbox_runs=30,
-               timer_count=1_000, timer_window=20, timer_runs=(("sqlite", 1), ("pg", 2)))
+               timer_count=1_000, timer_window=20, timer_runs=(("sqlite", 1), ("pg", 2)),
+               search_instances=10_000, search_runs=20)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,8 +204,22 @@ def run_timers(config: Config, databases, has_pg, workspace, sections) -> None:
             makers["sqlite"]("bench_timers_profile"), 300)))
 
 
+def run_search(config: Config, databases, has_pg, workspace, sections) -> None:
+    from .flows import negotiation_flow
+    from .instance_search import EXTRA_INDEXES, Scale, instance_search
+    from .step_cost import prepare
+
+    for db, make in databases:
+        platform, _tokens, definition_id = prepare(make(f"bench_search_{db}"), negotiation_flow())
+        try:
+            instance_search(platform, Scale(config.search_instances), config.search_runs, sections["search"],
+                            sections["search_plans"], definition_id, EXTRA_INDEXES.get(db, []))
+        finally:
+            platform.close()
+
+
 RUNNERS = {"step": run_step, "growth": run_growth, "throughput": run_throughput, "inbox": run_inbox,
-           "timers": run_timers}
+           "timers": run_timers, "search": run_search}
 
 
 def build_sections() -> dict[str, Section]:
@@ -223,11 +240,14 @@ def build_sections() -> dict[str, Section]:
                            "tasks in state", "same step in memory ms"]),
         "memory": Section("memory", "6. Memory (resident set) of server processes",
                           ["process", "RSS idle MiB", "RSS after MiB"]),
+        "search": Section("search", "7. Finding instances at scale (issue 15)",
+                          ["database", "filter", "total", "median ms", "p95 ms", "p95 <= 100 ms"]),
+        "search_plans": Section("search_plans", "7b. Query plans the instance search relies on", []),
     }
 
 
-ORDER = ("step", "throughput", "inbox", "plans", "timers", "growth", "memory")
-BELONGS = {"plans": "inbox", "memory": None}
+ORDER = ("step", "throughput", "inbox", "plans", "timers", "growth", "memory", "search", "search_plans")
+BELONGS = {"plans": "inbox", "memory": None, "search_plans": "search"}
 
 
 def _shown(key: str, wanted: list[str]) -> bool:
@@ -423,6 +443,12 @@ DESCRIPTIONS = {
               "every step); \"in memory\" = the same step without the database (platform deserialize, "
               "complete, engine steps, serialize). Target: cost at 300 <= 3 x cost at 10.",
     "memory": "VmRSS of each `towerflow serve` process, idle after start and after its benchmark.",
+    "search": "benchmarks/instance_search.py. Bulk-loaded with COPY (PostgreSQL) or executemany (SQLite): "
+              "100,000 instances over five processes and three tenants, a fifth of the waiting tower orders at "
+              "their call activity with a called site_negotiation row of its own; one token (and one waiting "
+              "listener) per live instance, three searchable values each (demand_no, site_name, antenna_height). "
+              "Timed: `instances.list_instances` as the list page and `GET /process-instances` call it (page of "
+              "50 plus the count), each in its own session. Target p95 <= 100 ms on PostgreSQL.",
 }
 
 FINDINGS_FILE = Path(__file__).parent / "findings.md"
