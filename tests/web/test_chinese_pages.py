@@ -77,6 +77,9 @@ def world_urls(platform) -> list[str]:
         urls += [f"/instances/{i}" for ids in per_process.values() for i in (ids[0], ids[-1])]
         urls += ["/incidents", "/instances/bulk?action=suspend&process=tower_order",  # the repairs pages
                  "/instances/bulk?action=retry&state=error", "/instances/bulk?action=terminate"]
+        urls += [f"/instances?process={key}" for key in per_process]  # the search offers each process's words
+        urls += ["/instances?process=site_negotiation&parent=tower_order", "/instances?vn=site_name&vo=contains&vv=站",
+                 "/instances?process=tower_order&element=screening&choice=customer_level:eq:group"]
         for ids in per_process.values():
             variables = session.get(ProcessInstance, ids[-1]).variables or {}
             urls += [f"/instances/{ids[-1]}/variables/{name}/edit" for name in sorted(variables)[:3]]

@@ -27,6 +27,10 @@ def _view(instance_id: int) -> dict:
         row = instances.visible_instance(session, actor, instance_id)
         relatives = family.family(session, row)
         view.update(instance_list.family_fields(row, relatives.parent, relatives.children))
+        open_tasks = family.open_tasks(session, row)  # the same keys as GET /tasks gives each task
+        callers = instance_list.task_callers(session, open_tasks)
+        extra = {t.id: instance_list.task_fields(t, callers.get(t.id)) for t in open_tasks}
+        view["active_tasks"] = [dict(task, **extra.get(task["id"], {})) for task in view.get("active_tasks", [])]
     return view
 
 

@@ -25,9 +25,10 @@ from engine.principal import Principal
 from engine.queries import insight
 from engine.runtime import instances
 
-from ..labels import value_label, variable_label
+from ..labels import tenant_label, value_label, variable_label
 
 OPS = {"eq": _l("is"), "contains": _l("contains"), "gt": _l("is more than"), "lt": _l("is less than")}
+TENANT_VARIABLES = ("tenant", "operator")  # variables whose values are tenants
 FORM_KEY = re.compile(r'name="formKey"\s+value="([^"]+)"')
 # Element kinds a token can stand on (what "now at" can mean), by their BPMN tag.
 STEP_TAGS = ("userTask", "manualTask", "serviceTask", "scriptTask", "sendTask", "receiveTask", "task",
@@ -49,9 +50,12 @@ def _latest(session: Session, key: str) -> ProcessDefinition | None:
                           .order_by(ProcessDefinition.version.desc()).limit(1))
 
 
-def offer(session: Session, forms: dict, process_key: str | None) -> Offer:
-    """The variables (from the process's forms, or every form) and elements to pick from."""
+def offer(session: Session, forms: dict, process_key: str | None, actor: Principal | None = None) -> Offer:
+    """The variables (from the process's forms, or every form) and elements to pick from; a
+    tenant's user is offered no other tenant as a choice value."""
     found = Offer()
+    bound = actor is not None and actor.tenant is not None
+    others = _other_tenants(session, forms, actor.tenant) if bound else set()
     form_keys: list[str] | None = None
     definition = _latest(session, process_key) if process_key else None
     if definition is not None:
@@ -68,13 +72,15 @@ def offer(session: Session, forms: dict, process_key: str | None) -> Offer:
             continue
         for name, fld in schema().fields.items():
             variable = fld.data_key or name
-            if variable in seen or not fld.metadata.get("label"):
-                continue
+            if variable in seen or not fld.metadata.get("label") or (bound and variable in TENANT_VARIABLES):
+                continue  # a tenant's user sees its own tenant only: choosing one means nothing
             seen.add(variable)
             labels = fld.metadata.get("choice_labels")
             if labels:
-                found.choices.append((variable_label(variable), [
-                    (f"{variable}:eq:{value}", value_label(value, variable)) for value in labels]))
+                words = tenant_label if variable in TENANT_VARIABLES else (lambda v, n=variable: value_label(v, n))
+                options = [(f"{variable}:eq:{value}", words(value)) for value in labels if value not in others]
+                if options:
+                    found.choices.append((variable_label(variable), options))
             elif isinstance(fld, (fields.String, fields.Integer, fields.Float, fields.Decimal)) \
                     and fld.metadata.get("widget") not in ("file", "files", "textarea"):
                 found.variables.append((variable, variable_label(variable)))
@@ -86,6 +92,18 @@ def offer(session: Session, forms: dict, process_key: str | None) -> Offer:
 
     found.parents = [(key, process_label(key)) for key in sorted(callers)]
     return found
+
+
+def _other_tenants(session: Session, forms: dict, tenant: str) -> set[str]:
+    """Every tenant id but ``tenant``: the stored tenants and the tenant choices of the forms."""
+    from engine.models import Tenant
+
+    ids = set(session.scalars(select(Tenant.id)))
+    for schema in forms.values():
+        for name, fld in schema().fields.items():
+            if (fld.data_key or name) in TENANT_VARIABLES:
+                ids |= set(fld.metadata.get("choice_labels") or ())
+    return ids - {tenant}
 
 
 def _calling_keys(session: Session):

@@ -128,7 +128,7 @@ def index():
         keys = session.scalars(select(ProcessDefinition.key).distinct().order_by(ProcessDefinition.key)).all()
         names = dict(session.execute(select(ProcessDefinition.id, ProcessDefinition.name).where(
             ProcessDefinition.id.in_({r.definition_id for r in rows}))).all())
-        offer = instance_search.offer(session, platform().forms, query.process_key)
+        offer = instance_search.offer(session, platform().forms, query.process_key, actor)
         return render_template("instances/index.html", rows=rows, flags=flags, pager=page, keys=keys, names=names,
                                states=instances.STATES, args=request.args, show_tenant_filter=actor.tenant is None,
                                offer=offer, parents=instance_list.parents(session, rows),
