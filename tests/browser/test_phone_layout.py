@@ -328,7 +328,7 @@ def test_phone_screenshots(browser, world):
         context.close()
 
 
-def test_the_diagram_fits_a_phone_and_names_lanes_by_group(browser, world):
+def test_the_diagram_is_readable_on_a_phone_and_names_lanes_by_group(browser, world):
     with world["platform"].Session() as session:
         fault = session.scalar(select(ProcessInstance.id).where(ProcessInstance.process_key == "fault_dispatch")
                                .order_by(ProcessInstance.id))
@@ -346,9 +346,8 @@ def test_the_diagram_fits_a_phone_and_names_lanes_by_group(browser, world):
                             ("customer_manager", "客户经理")):
             assert name in words and group not in words, lanes
         box = diagram.bounding_box()
-        drawn = page.locator("[data-testid=diagram] .djs-container svg .viewport").bounding_box()
         assert 0 <= box["x"] and box["x"] + box["width"] <= 390
-        assert drawn["x"] >= box["x"] - 1 and drawn["x"] + drawn["width"] <= box["x"] + box["width"] + 1
-        assert box["height"] < 480  # the frame shrinks to the wide diagram instead of a thin strip in it
+        # readable, not squeezed: fitted only when that keeps the labels big enough (the cockpit viewer)
+        assert float(diagram.get_attribute("data-zoom")) >= 0.8
     finally:
         context.close()
