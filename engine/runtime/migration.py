@@ -218,7 +218,7 @@ def element_mapping(platform: Platform, session: Session, source: Version,
                 continue
             seen.add(element)
             changes = [c for c in diff.comparisons.get(spec, []) if c not in ("inputs", "outputs")]
-            status = "removed" if match is None else ("changed" if diff.comparisons.get(spec) else "same")
+            status = "removed" if match is None else ("changed" if _changed(diff.comparisons.get(spec)) else "same")
             rows.append(ElementMap(element, getattr(spec, "bpmn_name", None),
                                    getattr(match, "bpmn_id", None), getattr(match, "bpmn_name", None),
                                    status, changes))
@@ -424,11 +424,17 @@ def _check(workflow: BpmnWorkflow, task: Any, spec_diff: SpecDiff | None, scope:
             or getattr(getattr(match, "event_definition", None), "expression", None) != definition.expression):
         status = "refused"
         _refused(result, "timer_changed", element=name)
-    elif changes:
+    elif _changed(changes):
         status = "changed"
     if owning_call(workflow, task) == scope:
         result.elements.append(LiveElement(element, getattr(spec, "bpmn_name", None), kind,
                                            getattr(match, "bpmn_id", None), status))
+
+
+def _changed(changes: list[str] | None) -> bool:
+    """A step changed for its reader: anything but the flows coming into it (a step inserted
+    before it changes those, not the step)."""
+    return any(c != "inputs" for c in changes or ())
 
 
 def _apply(moves: list[_Move]) -> None:

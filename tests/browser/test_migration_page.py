@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from chinese_text import latin_words, page_texts
 from migration_world import deploy_variant, renamed_with_new_step, without_accept
-from pages import sign_in
+from pages import screenshot, sign_in
 from sqlalchemy import select
 from test_flow_negotiation import complete, negotiating, open_elements, start_negotiation
 from test_flow_tower_order import complete as complete_order
@@ -63,6 +63,9 @@ def test_supervisor_migrates_waiting_negotiations_after_reading_the_plan(platfor
     called_row = page.locator(f"[data-testid=migration-instances] tr[data-instance-id='{called}']")
     assert f"由 #{order} 调用" in called_row.inner_text() and "可以迁移" in called_row.inner_text()
     assert_chinese(page)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width  # nothing runs off the side
+    if width == 1366:
+        screenshot(page, "migration-plan")
 
     page.fill("[data-testid=migration-reason]", "谈址流程增加复核")
     button = page.locator("[data-testid=migration-run]")
@@ -72,6 +75,7 @@ def test_supervisor_migrates_waiting_negotiations_after_reading_the_plan(platfor
     done.wait_for()
     assert done.get_attribute("data-migrated") == "4"
     assert_chinese(page)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
     assert versions(platform, [*at_report, at_plan, called, order]) == [2, 2, 2, 2, 1]
 
     complete(people.negotiator, at_report[0], "report", progress_outcome="in_progress", progress_note="还在谈")
