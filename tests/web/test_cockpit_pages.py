@@ -105,4 +105,5 @@ def test_an_instance_lists_the_visits_of_a_step(platform, deployed, client_of):
     unicom = client_of("cu", ["supervisor"], tenant="china_unicom")
     assert unicom.get(f"/cockpit/instances/{instance_id}/elements/review").status_code == 404
     page = boss.get(f"/instances/{instance_id}").get_data(as_text=True)
-    assert drawing_of(page, "instance-diagram")["elementUrl"] == f"/cockpit/instances/{instance_id}/elements/__ELEMENT__"
+    wanted = f"/cockpit/instances/{instance_id}/elements/__ELEMENT__"
+    assert drawing_of(page, "instance-diagram")["elementUrl"] == wanted
