@@ -2,7 +2,8 @@
 
 Each variant is the real diagram with one edit, deployed as the next version of
 site_negotiation: a renamed step plus a new check after the progress report, the report
-without its deadline timer, the deadline timer on another time, the acceptance step removed.
+without its deadline timer, the deadline timer on another time, the acceptance step removed,
+the cancel message removed.
 """
 
 from __future__ import annotations
@@ -57,6 +58,15 @@ def without_timer() -> str:
     text = _replace(ORIGINAL, TIMER, "")
     return _replace(text, '<bpmn:sequenceFlow id="Flow_deadline_overdue" sourceRef="deadline" '
                     'targetRef="overdue_request"/>', "")
+
+
+def without_cancel() -> str:
+    """The cancel message no longer ends the negotiation (its record step is left unreached)."""
+    start = ORIGINAL.index('<bpmn:boundaryEvent id="cancel"')
+    end = ORIGINAL.index("</bpmn:boundaryEvent>", start) + len("</bpmn:boundaryEvent>")
+    text = ORIGINAL[:start] + ORIGINAL[end:]
+    flow = '<bpmn:sequenceFlow id="Flow_cancel_mark" sourceRef="cancel" targetRef="mark_cancelled"/>'
+    return _replace(text, flow, "")
 
 
 def other_timer() -> str:

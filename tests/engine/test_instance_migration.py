@@ -11,6 +11,7 @@ from migration_world import (
     other_timer,
     renamed_with_new_step,
     without_accept,
+    without_cancel,
     without_timer,
 )
 from sqlalchemy import select
@@ -135,8 +136,9 @@ def test_a_filter_moves_the_waiting_ones_and_refuses_what_would_lose_a_token(pla
     assert open_elements(people.regional, at_plan) == ["report"]  # v2 goes straight to the report
 
 
-@pytest.mark.parametrize("variant, code", [(without_timer, "lost_timer"), (other_timer, "timer_changed")])
-def test_a_waiting_timer_that_would_be_lost_is_refused(platform, people, variant, code):
+@pytest.mark.parametrize("variant, code", [(without_timer, "lost_timer"), (other_timer, "timer_changed"),
+                                           (without_cancel, "lost_listener")])
+def test_a_waiting_timer_or_listener_that_would_be_lost_is_refused(platform, people, variant, code):
     iid = negotiating(people)
     v1 = definition_id(platform, "site_negotiation", 1)
     v2 = deploy_variant(platform, variant())
