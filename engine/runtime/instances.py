@@ -159,16 +159,22 @@ def _escape_like(text: str) -> str:
 
 
 def variable_condition(session: Session, name: str, op: str, value: str):
-    """EXISTS one searchable value row of the instance that meets the condition."""
+    """The instance has a searchable value row that meets the condition (an IN over the value
+    rows: both databases plan it as a semi-join, and SQLite builds it once instead of probing
+    the value rows for every instance)."""
     column = InstanceValue.value
     if op == "eq":
         test = column == value
     elif op == "contains":
-        test = func.lower(column).like(f"%{_escape_like(value.lower())}%", escape="\\")
+        pattern = f"%{_escape_like(value.lower())}%"
+        # a term without upper and lower case (Chinese, digits) matches the same either way: the
+        # plain column is five times cheaper than lower() on every row, and has statistics
+        uncased = value.lower() == value.upper()
+        test = (column if uncased else func.lower(column)).like(pattern, escape="\\")
     else:
         number = _numeric(session, column)
         test = number > float(value) if op == "gt" else number < float(value)
-    return exists().where(InstanceValue.instance_id == ProcessInstance.id, InstanceValue.name == name, test)
+    return ProcessInstance.id.in_(select(InstanceValue.instance_id).where(InstanceValue.name == name, test))
 
 
 def filtered(session: Session, actor: Principal, flt: InstanceFilter, now: datetime | None = None):
@@ -197,9 +203,8 @@ def filtered(session: Session, actor: Principal, flt: InstanceFilter, now: datet
     for name, op, value in flt.variables:
         stmt = stmt.where(variable_condition(session, name, op, str(value)))
     if flt.element:
-        stmt = stmt.where(exists().where(InstanceToken.instance_id == ProcessInstance.id,
-                                         InstanceToken.element_id == flt.element,
-                                         InstanceToken.kind.in_(("active", "scope"))))
+        stmt = stmt.where(ProcessInstance.id.in_(select(InstanceToken.instance_id).where(
+            InstanceToken.element_id == flt.element, InstanceToken.kind.in_(("active", "scope")))))
     if flt.parent_key:
         parent = aliased(ProcessInstance)
         stmt = stmt.where(exists().where(parent.id == ProcessInstance.parent_id, parent.process_key == flt.parent_key))
@@ -213,9 +218,26 @@ def list_instances(session: Session, actor: Principal, flt: InstanceFilter, offs
     """Instances the actor may see, newest first; ``now`` is needed for the overdue filter.
     Called processes are rows of their own (``parent_id`` set) and are listed like any other."""
     stmt = filtered(session, actor, flt, now)
+    if flt.variables or flt.element:
+        return _one_pass(session, stmt, offset, limit)
     total = session.scalar(select(func.count()).select_from(stmt.subquery()))
     rows = session.scalars(stmt.order_by(ProcessInstance.id.desc()).offset(offset).limit(limit)).all()
     return list(rows), int(total or 0)
+
+
+def _one_pass(session: Session, stmt, offset: int, limit: int) -> tuple[list[ProcessInstance], int]:
+    """The page's ids and the total in one statement, then the page's rows by id: a value or
+    element filter is costly to evaluate, so it is evaluated once (and planned as the count is,
+    not as a walk down the newest ids that the value estimates can mislead)."""
+    found = session.execute(stmt.with_only_columns(ProcessInstance.id, func.count().over().label("total"))
+                            .order_by(ProcessInstance.id.desc()).offset(offset).limit(limit)).all()
+    if not found:
+        total = session.scalar(select(func.count()).select_from(stmt.subquery())) if offset else 0
+        return [], int(total or 0)
+    ids = [row.id for row in found]
+    rows = session.scalars(select(ProcessInstance).where(ProcessInstance.id.in_(ids))
+                           .order_by(ProcessInstance.id.desc())).all()
+    return list(rows), int(found[0].total)
 
 
 def _require_supervisor(actor: Principal) -> None:
