@@ -102,3 +102,11 @@ def test_the_inbox_names_the_called_process_and_its_caller(world, people, sign_i
     [task_id] = re.findall(r'data-task-id="(\d+)"', page)
     task_page = zhou.get(f"/tasks/{task_id}").get_data(as_text=True)
     assert "选址谈判" in task_page and "由 铁塔需求立项 XQ-003 调用" in task_page
+
+
+def test_the_bulk_page_says_the_search_in_words(world, sign_in):  # noqa: F811
+    zhou = sign_in("zhou_x", ["supervisor"], lang="zh")
+    page = zhou.get("/instances/bulk?action=suspend&process=tower_order&element=screening"
+                    "&vn=site_name&vo=contains&vv=东湖").get_data(as_text=True)
+    assert "站址筛查" in page and "站址名称 包含 东湖" in page
+    assert ">screening<" not in page

@@ -16,6 +16,7 @@ from engine.runtime import bulk
 
 from ..error_text import say
 from ..labels import process_label, state_label, tenant_label
+from . import instance_search
 from .helpers import platform, principal, require_groups
 from .instances import query_from_args
 
@@ -41,7 +42,11 @@ def filter_words(flt: Any) -> list[tuple[str, str]]:
     lines = []
     for field in dataclasses.fields(flt):
         value = getattr(flt, field.name)
-        if value is None or value is False or value == field.default and field.name == "overdue":
+        if value is None or value is False or value == [] or value == field.default and field.name == "overdue":
+            continue
+        if field.name in instance_search.SEARCH_WORDS:  # the list's search fields (web/ui/instance_search.py)
+            lines.append((str(instance_search.SEARCH_WORDS[field.name]),
+                          instance_search.search_words(field.name, value, flt) or ""))
             continue
         label = FILTER_WORDS.get(field.name)
         lines.append((str(label) if label else field.name, _value_words(field.name, value)))

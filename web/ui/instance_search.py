@@ -171,3 +171,34 @@ def query_from_args(actor: Principal) -> instances.InstanceFilter:
             continue
         flt.variables.append(condition)
     return flt
+
+
+# --- the search's filter in words (the bulk pages describe the list's filter with these) ----
+
+SEARCH_WORDS = {"variables": _l("Variable"), "element": _l("Now at"), "parent_key": _l("Called by"),
+                "top_level": _l("Only instances nobody called")}
+
+
+def search_words(name: str, value, flt: instances.InstanceFilter) -> str | None:
+    """A search field's value in words, or None for a field this module does not own."""
+    from ..labels import process_label
+
+    if name == "variables":
+        return "；".join(f"{variable_label(n)} {OPS.get(op, op)} {value_label(v, n)}" for n, op, v in value)
+    if name == "element":
+        names: dict[str, str] = {}
+        if flt.process_key:
+            from flask import current_app
+
+            with current_app.extensions["towerflow"].Session() as session:
+                definition = _latest(session, flt.process_key)
+                if definition is not None:
+                    names = insight.element_names(definition_file(session, definition).content)
+        return names.get(value, value)
+    if name == "parent_key":
+        return process_label(value)
+    if name == "top_level":
+        from flask_babel import gettext as _
+
+        return _("Yes")
+    return None
