@@ -21,7 +21,10 @@ import handlers
 from engine import identity
 from engine.clock import ManualClock
 from engine.db import Base, make_engine
+from engine.definitions import deployments
 from engine.models import InstanceToken, ProcessInstance
+from engine.principal import SYSTEM, Principal
+from engine.runtime import instances
 from tower.demo import DEMO_PASSWORD
 from web.app import build_platform, create_app
 
@@ -217,6 +220,83 @@ def test_version_page_counts_and_lists_the_instances_at_a_step(browser, world, n
         page.locator("[data-drill-for=negotiation]").click()
         page.wait_for_url("**/definitions/site_negotiation/*")
         ready(page)
+        assert errors == []
+    finally:
+        context.close()
+
+
+COLLAPSED = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC"
+  xmlns:di="http://www.omg.org/spec/DD/20100524/DI" xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
+  id="Defs_cockpit_collapsed" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="cockpit_collapsed" name="审核" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:subProcess id="sub" name="内部审核">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:startEvent id="inner_start"><bpmn:outgoing>g1</bpmn:outgoing></bpmn:startEvent>
+      <bpmn:userTask id="inner" name="审核材料">
+        <bpmn:extensionElements><spiffworkflow:properties>
+          <spiffworkflow:property name="candidateGroups" value="clerk"/>
+        </spiffworkflow:properties></bpmn:extensionElements>
+        <bpmn:incoming>g1</bpmn:incoming><bpmn:outgoing>g2</bpmn:outgoing>
+      </bpmn:userTask>
+      <bpmn:endEvent id="inner_end"><bpmn:incoming>g2</bpmn:incoming></bpmn:endEvent>
+      <bpmn:sequenceFlow id="g1" sourceRef="inner_start" targetRef="inner"/>
+      <bpmn:sequenceFlow id="g2" sourceRef="inner" targetRef="inner_end"/>
+    </bpmn:subProcess>
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="sub"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="sub" targetRef="end"/>
+  </bpmn:process>
+  <bpmndi:BPMNDiagram id="d1"><bpmndi:BPMNPlane id="p1" bpmnElement="cockpit_collapsed">
+    <bpmndi:BPMNShape id="s_start" bpmnElement="start">
+      <dc:Bounds x="100" y="100" width="36" height="36"/></bpmndi:BPMNShape>
+    <bpmndi:BPMNShape id="s_sub" bpmnElement="sub" isExpanded="false">
+      <dc:Bounds x="200" y="78" width="100" height="80"/></bpmndi:BPMNShape>
+    <bpmndi:BPMNShape id="s_end" bpmnElement="end">
+      <dc:Bounds x="360" y="100" width="36" height="36"/></bpmndi:BPMNShape>
+    <bpmndi:BPMNEdge id="e_f1" bpmnElement="f1"><di:waypoint x="136" y="118"/>
+      <di:waypoint x="200" y="118"/></bpmndi:BPMNEdge>
+    <bpmndi:BPMNEdge id="e_f2" bpmnElement="f2"><di:waypoint x="300" y="118"/>
+      <di:waypoint x="360" y="118"/></bpmndi:BPMNEdge>
+  </bpmndi:BPMNPlane></bpmndi:BPMNDiagram>
+  <bpmndi:BPMNDiagram id="d2"><bpmndi:BPMNPlane id="p2" bpmnElement="sub">
+    <bpmndi:BPMNShape id="s_inner_start" bpmnElement="inner_start">
+      <dc:Bounds x="100" y="100" width="36" height="36"/></bpmndi:BPMNShape>
+    <bpmndi:BPMNShape id="s_inner" bpmnElement="inner">
+      <dc:Bounds x="200" y="78" width="100" height="80"/></bpmndi:BPMNShape>
+    <bpmndi:BPMNShape id="s_inner_end" bpmnElement="inner_end">
+      <dc:Bounds x="360" y="100" width="36" height="36"/></bpmndi:BPMNShape>
+    <bpmndi:BPMNEdge id="e_g1" bpmnElement="g1"><di:waypoint x="136" y="118"/>
+      <di:waypoint x="200" y="118"/></bpmndi:BPMNEdge>
+    <bpmndi:BPMNEdge id="e_g2" bpmnElement="g2"><di:waypoint x="300" y="118"/>
+      <di:waypoint x="360" y="118"/></bpmndi:BPMNEdge>
+  </bpmndi:BPMNPlane></bpmndi:BPMNDiagram>
+</bpmn:definitions>
+"""
+
+
+def test_a_collapsed_sub_process_drills_down_with_its_marks(browser, world):
+    platform = world["platform"]
+    deployments.deploy(platform, SYSTEM, {"cockpit_collapsed.bpmn": COLLAPSED.encode()})
+    instance_id = instances.start(platform, Principal("staff", frozenset({"clerk"})), "cockpit_collapsed", "C-1")
+    context, page, errors = open_page(browser, world, "laptop")
+    try:
+        page.goto(f"/instances/{instance_id}")
+        ready(page)
+        assert page.get_attribute("[data-testid=diagram]", "data-first-view") == "fit"
+        assert page.locator(".djs-element[data-element-id=sub].tf-scope").count() == 1  # dashed, holds the step
+        page.locator(".bjs-drilldown").first.click()  # bpmn-js's own drill-down
+        inner = page.locator(".djs-element[data-element-id=inner].tf-active")
+        inner.wait_for()
+        assert in_view(page, "inner")
+        page.locator(".bjs-breadcrumbs li").first.click()  # and back up
+        page.locator(".djs-element[data-element-id=sub]").first.wait_for()
+        assert page.locator(".djs-element[data-element-id=sub]").first.is_visible()
+        tool(page, "current").click()  # the current step is inside: the viewer opens its plane
+        inner.wait_for()
+        assert in_view(page, "inner")
         assert errors == []
     finally:
         context.close()
