@@ -148,7 +148,7 @@ def parse_condition(text: str) -> tuple[str, str, str]:
 def _numeric(session: Session, column):
     """The value as a number where it is one, else NULL (a text never breaks the cast)."""
     if session.get_bind().dialect.name == "postgresql":
-        is_number = column.op("~")(r"^\s*-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?\s*$")
+        is_number = column.op("~")(r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$")
     else:  # SQLite: digits, one optional leading minus, a dot
         is_number = and_(column != "", column.op("NOT GLOB")("*[^0-9.eE+-]*"), column.op("GLOB")("*[0-9]*"))
     return case((is_number, cast(column, Float)), else_=None)
