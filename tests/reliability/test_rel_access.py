@@ -75,6 +75,8 @@ def id_routes(app) -> list[tuple[str, str, dict]]:
 def url_for_rule(rule, ids: dict) -> str:
     values = {name: ids[name] for name in rule.arguments if name in ids}
     values.update({name: "suspend" for name in rule.arguments if name == "action"})
+    values.update({name: "comment" for name in rule.arguments if name == "name"})  # a variable's name
+    values.update({name: "review" for name in rule.arguments if name == "element_id"})
     missing = set(rule.arguments) - set(values)
     assert not missing, f"{rule.rule}: no value for {missing}; teach this test about it"
     return rule.build(values)[1]
@@ -90,8 +92,10 @@ def test_tenant_a_gets_404_on_every_route_with_tenant_b_ids(app, platform, api, 
         url = url_for_rule(rule, world[TENANT_B])
         if url.startswith("/api/"):
             body = {"terminate": {"reason": "x"}, "assign": {"user": "op_a"},
-                    "complete": {"data": {"comment": "x"}}}.get(url.rsplit("/", 1)[-1])
-            r = getattr(api_user, method.lower())(url, json=body) if method == "POST" else api_user.get(url)
+                    "complete": {"data": {"comment": "x"}},
+                    "comment": {"value": "x", "type": "text", "reason": "x"}}.get(url.rsplit("/", 1)[-1])
+            sends = method in ("POST", "PUT")
+            r = getattr(api_user, method.lower())(url, json=body) if sends else api_user.get(url)
         else:
             data = {"csrf_token": token, "action": "complete", "comment": "x", "reason": "x", "confirmed": "yes"}
             r = page_user.open(url, method=method, data=data if method == "POST" else None)
@@ -156,7 +160,8 @@ def test_every_form_needs_its_csrf_token(app, platform, world):
     posts = [rule for rule in app.url_map.iter_rules()
              if "POST" in rule.methods and not rule.rule.startswith("/api/")]
     ids = {**world[TENANT_A], "username": "root", "key": "tasks_tenant", "token": "x", "action": "suspend",
-           "filter_id": 1, "demand_no": "XQ-2026-0001"}
+           "filter_id": 1, "demand_no": "XQ-2026-0001", "name": "comment",
+           "source_id": 1}
     for rule in posts:
         url = rule.build({name: ids[name] for name in rule.arguments})[1]
         r = admin.post(url, data={"comment": "x", "reason": "x"})
