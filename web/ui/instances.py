@@ -202,6 +202,10 @@ def event_lines(data: dict[str, Any]) -> list[tuple[str, str]]:
     for key, value in (data or {}).items():
         if key in visibility.VARIABLE_KEYS and isinstance(value, dict):
             lines += [(name_label(name), shown_value(inner, name)) for name, inner in value.items()]
+        elif key == "value_type" and isinstance(value, str):
+            from .repairs import TYPE_LABELS  # the editor's words for its types
+
+            lines.append((str(DATA_LABELS[key]), str(TYPE_LABELS.get(value, value))))
         elif key == "changed" and isinstance(value, list):
             lines.append((str(DATA_LABELS["changed"]), "、".join(name_label(str(n)) for n in value)))
         else:
