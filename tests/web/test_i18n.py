@@ -33,3 +33,11 @@ def test_a_text_shared_by_areas_is_translated_the_same_everywhere():
 def test_no_catalogue_entry_is_left_untranslated():
     empty = [(area, m.id) for area, catalogue in catalogues() for m in catalogue if m.id and not m.string]
     assert empty == []
+
+
+def test_a_page_that_needs_signing_in_says_so_in_chinese(app):
+    client = app.test_client()
+    r = client.get("/inbox", follow_redirects=True)
+    text = r.get_data(as_text=True)
+    assert "请先登录再查看此页面" in text
+    assert "Please" not in text

@@ -6,6 +6,7 @@ import secrets
 from pathlib import Path
 
 from flask import Flask
+from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
@@ -34,6 +35,7 @@ def register_ui(app: Flask, api_blueprints) -> None:
         csrf.exempt(blueprint)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please sign in to see this page.")  # Flask-Login's own is English only
     init_i18n(app)
     register_labels(app)
     register_assets(app)
