@@ -1,4 +1,4 @@
-"""``python -m benchmarks [--quick] [--only step,growth,throughput,inbox,timers,search]``: run the
+"""``python -m benchmarks [--quick] [--only step,growth,throughput,inbox,timers,search,hot]``: run the
 benchmarks, print the tables and rewrite BENCHMARKS.md (``make bench``, ``make bench BENCH_ARGS=--quick``)."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from .common import (
     render_table,
 )
 
-SECTIONS = ("step", "growth", "throughput", "inbox", "timers", "search")
+SECTIONS = ("step", "growth", "throughput", "inbox", "timers", "search", "hot")
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class Config:
     timer_runs: tuple[tuple[str, int], ...]  # (database, worker processes)
     search_instances: int = 100_000
     search_runs: int = 50
+    hot_rounds: int = 100  # five_tasks instances per database (issue 16)
 
 
 FULL = Config(step_rounds=15, growth_checkpoints=(10, 100, 300), growth_on_pg=False,
@@ -58,7 +59,7 @@ QUICK = Config(step_rounds=5, growth_checkpoints=(10, 100, 300), growth_on_pg=Fa
                throughput_processes=(1, 2, 4), throughput_seconds=8, throughput_clients=4,
                inbox_open=10_000, inbox_completed=100_000, inbox_runs=30,
                timer_count=1_000, timer_window=20, timer_runs=(("sqlite", 1), ("pg", 2)),
-               search_instances=10_000, search_runs=20)
+               search_instances=10_000, search_runs=20, hot_rounds=20)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -218,8 +219,16 @@ def run_search(config: Config, databases, has_pg, workspace, sections) -> None:
             platform.close()
 
 
+def run_hot(config: Config, databases, has_pg, workspace, sections) -> None:
+    from .hot_path import hot_path
+
+    for db, make in databases:
+        log(f"hot path on {db}")
+        hot_path(make(f"bench_hot_{db}"), config.hot_rounds, workspace, sections["hot"], db)
+
+
 RUNNERS = {"step": run_step, "growth": run_growth, "throughput": run_throughput, "inbox": run_inbox,
-           "timers": run_timers, "search": run_search}
+           "timers": run_timers, "search": run_search, "hot": run_hot}
 
 
 def build_sections() -> dict[str, Section]:
@@ -243,10 +252,12 @@ def build_sections() -> dict[str, Section]:
         "search": Section("search", "7. Finding instances at scale (issue 15)",
                           ["database", "filter", "total", "median ms", "p95 ms", "p95 <= 100 ms"]),
         "search_plans": Section("search_plans", "7b. Query plans the instance search relies on", []),
+        "hot": Section("hot", "8. The hot path: five sequential user tasks over HTTP (issue 16)",
+                       ["database", "what", "samples", "median ms", "p95 ms", "ratio (medians)"]),
     }
 
 
-ORDER = ("step", "throughput", "inbox", "plans", "timers", "growth", "memory", "search", "search_plans")
+ORDER = ("step", "throughput", "inbox", "plans", "timers", "growth", "memory", "search", "search_plans", "hot")
 BELONGS = {"plans": "inbox", "memory": None, "search_plans": "search"}
 
 
@@ -449,6 +460,15 @@ DESCRIPTIONS = {
               "listener) per live instance, three searchable values each (demand_no, site_name, antenna_height). "
               "Timed: `instances.list_instances` as the list page and `GET /process-instances` call it (page of "
               "50 plus the count), each in its own session. Target p95 <= 100 ms on PostgreSQL.",
+    "hot": "benchmarks/hot_path.py. `benchmarks/data/five_tasks.bpmn` (start, five user tasks for one candidate "
+           "group, no form, end) driven over one keep-alive connection against `towerflow serve` (waitress, "
+           "8 threads, timer clock on): `POST /process-instances`, then `POST /tasks/{id}/complete` five times, "
+           "each task's id taken from the previous answer (a candidate completes a group task without claiming "
+           "it). Raw = SpiffWorkflow alone in the same run, instance by instance interleaved: deserialize "
+           "(SpiffWorkflow's own JSON), complete, engine steps, serialize (as section 1's (a)); a raw start is "
+           "build the workflow, engine steps, serialize. Statements per request and the profile are taken in "
+           "the bench process on the same Flask app without a socket. Targets (issue 16): median <= 5 ms on "
+           "SQLite and <= 8 ms on PostgreSQL, p95 <= 2 x median, <= 5 x raw.",
 }
 
 FINDINGS_FILE = Path(__file__).parent / "findings.md"
