@@ -24,9 +24,11 @@ import hmac
 import math
 import re
 import secrets
+import weakref
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, event, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -36,6 +38,12 @@ from engine.clock import Clock
 from engine.errors import Conflict, EngineError, NotFound, ValidationFailed
 from engine.models import ApiToken, LoginFailure, Tenant, User, UserGroup
 from engine.principal import Principal
+from engine.token_cache import TokenCache
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from engine.platform import Platform
 
 # scrypt cost: N=2^14, r=8, p=5 is one of OWASP's recommended equivalents (16 MiB, ~0.2 s).
 SCRYPT_N = 2**14
@@ -158,6 +166,7 @@ def set_groups(session: Session, username: str, groups: list[str]) -> User:
     if problems:
         raise ValidationFailed("; ".join(problems), details=problems)
     user = get_user(session, username)
+    _forget_cached_tokens(session)
     wanted = set(groups)
     user.groups = [g for g in user.groups if g.group in wanted]
     kept = {g.group for g in user.groups}
@@ -173,6 +182,7 @@ def set_tenant(session: Session, username: str, tenant: str | None) -> User:
         if problems:
             raise ValidationFailed("; ".join(problems), details=problems)
     user = get_user(session, username)
+    _forget_cached_tokens(session)
     if tenant is not None:
         _ensure_tenant(session, tenant)
     user.tenant = tenant
@@ -185,6 +195,7 @@ def set_password(session: Session, username: str, password: str) -> User:
     if problems:
         raise ValidationFailed("; ".join(problems), details=problems)
     user = get_user(session, username)
+    _forget_cached_tokens(session)
     user.password_hash = hash_password(password)
     return user
 
@@ -192,6 +203,7 @@ def set_password(session: Session, username: str, password: str) -> User:
 def set_disabled(session: Session, username: str, disabled: bool = True) -> User:
     """A disabled user can neither log in nor use its tokens; its history stays."""
     user = get_user(session, username)
+    _forget_cached_tokens(session)
     user.disabled = disabled
     return user
 
@@ -370,6 +382,7 @@ def revoke_token(session: Session, token_or_id: str | int) -> ApiToken:
     if api_token is None:
         raise NotFound("no such API token")
     if api_token.revoked_at is None:
+        _forget_cached_tokens(session)
         api_token.revoked_at = _clock.now()
         session.flush()
     return api_token
@@ -394,3 +407,50 @@ def _find_token(session: Session, token_or_id: str | int) -> ApiToken | None:
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# The token cache: one per platform (per database engine), cleared by every change above
+
+
+_token_caches: weakref.WeakKeyDictionary[Engine, TokenCache] = weakref.WeakKeyDictionary()
+
+
+def token_cache(platform: Platform) -> TokenCache:
+    """The platform's token cache (``TOWERFLOW_TOKEN_CACHE_SECONDS``), made on first use."""
+    cache = _token_caches.get(platform.engine)
+    if cache is None:
+        cache = TokenCache(platform.settings.token_cache_seconds, platform.clock)
+        for engine in (platform.engine, platform.read_engine):
+            _token_caches.setdefault(engine, cache)
+    return cache
+
+
+def principal_for_token(platform: Platform, token: str) -> Principal | None:
+    """Who ``token`` belongs to, like ``user_for_token``, answered from the cache when fresh."""
+    if not isinstance(token, str) or not token:
+        return None
+    cache = token_cache(platform)
+    key = _token_hash(token)
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    generation = cache.generation
+    with platform.Session() as session:
+        user = user_for_token(session, token)
+        if user is None:
+            return None
+        principal = principal_for(user)
+    cache.put(key, principal, generation)
+    return principal
+
+
+def _forget_cached_tokens(session: Session) -> None:
+    """Clear this process's cache now and again at commit, so a request that read the old rows
+    in between cannot keep them. Other processes see the change when their entries expire."""
+    bind = session.get_bind()
+    cache = _token_caches.get(getattr(bind, "engine", bind))
+    if cache is None or not cache.enabled:
+        return
+    cache.clear()
+    event.listen(session, "after_commit", lambda _session: cache.clear(), once=True)

@@ -36,6 +36,7 @@ class Settings:
     retry_backoff_seconds: float = 5.0  # first wait before a failed service task is retried
     lease_seconds: float = 300.0  # how long a worker holds a job it took
     clock_tick: float = 0.25  # seconds between two looks at the job table
+    token_cache_seconds: float = 5.0  # how long a process trusts a resolved API token; 0: no cache
     systems: Mapping[str, str] = field(default_factory=dict)  # external system -> URL (unset: record only)
     options: Mapping[str, str] = field(default_factory=dict)  # other TOWERFLOW_* values, for plug-ins
 
@@ -45,6 +46,8 @@ class Settings:
         object.__setattr__(self, "database_url", _database_url(self.database_url))
         for name in ("http_timeout", "retry_backoff_seconds", "lease_seconds", "clock_tick"):
             object.__setattr__(self, name, _positive(getattr(self, name), variable(name)))
+        object.__setattr__(self, "token_cache_seconds",
+                           _not_negative(self.token_cache_seconds, variable("token_cache_seconds")))
         for system, url in self.systems.items():
             _http_url(url, f"{PREFIX}{system.upper()}_URL")
 
@@ -145,6 +148,16 @@ def _positive(value: Any, name: str) -> float:
         raise SettingsError(f"{name}: {value!r} is not a number of seconds") from None
     if not math.isfinite(number) or number <= 0:
         raise SettingsError(f"{name}: {value!r} must be a positive number of seconds")
+    return number
+
+
+def _not_negative(value: Any, name: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{name}: {value!r} is not a number of seconds") from None
+    if not math.isfinite(number) or number < 0:
+        raise SettingsError(f"{name}: {value!r} must be 0 or a positive number of seconds")
     return number
 
 

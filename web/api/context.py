@@ -22,11 +22,10 @@ def principal() -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         abort(401, message="an API token is required: Authorization: Bearer TOKEN")
-    with platform().Session() as session:
-        user = identity.user_for_token(session, token.strip())
-        if user is None:
-            abort(401, message="the API token is unknown, revoked or its user is disabled")
-        g.principal = identity.principal_for(user)
+    found = identity.principal_for_token(platform(), token.strip())
+    if found is None:
+        abort(401, message="the API token is unknown, revoked or its user is disabled")
+    g.principal = found
     return g.principal
 
 
