@@ -32,15 +32,15 @@ def rel_dir(tmp_path) -> Path:
 
 @pytest.fixture
 def spawn(database_url, rel_dir, tmp_path) -> Iterator:
-    """``spawn.server(clock=False)`` / ``spawn.worker(lease_seconds=None)``: started processes,
+    """``spawn.server(clock=False, extra_env=None)`` / ``spawn.worker(lease_seconds=None)``: started processes,
     all stopped at the end of the test."""
     started: list[Proc] = []
     env = {**os.environ, "REL_DIR": str(rel_dir), "TOWERFLOW_SECRET_KEY": "reliability-tests",
            "PYTHONUNBUFFERED": "1"}
 
     class Spawner:
-        def server(self, clock: bool = False) -> Server:
-            proc = Server(database_url, env, tmp_path / f"server-{len(started)}.log", clock)
+        def server(self, clock: bool = False, extra_env: dict[str, str] | None = None) -> Server:
+            proc = Server(database_url, {**env, **(extra_env or {})}, tmp_path / f"server-{len(started)}.log", clock)
             started.append(proc)
             return proc.start()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from datetime import timedelta
 
 import pytest
@@ -264,11 +265,27 @@ def test_failed_sign_ins_on_two_server_processes_add_up(platform, api, spawn):
 
 
 def test_a_revoked_token_stops_at_once_on_another_server_process(platform, api, spawn):
+    """At once when that process keeps no token cache (TOWERFLOW_TOKEN_CACHE_SECONDS=0)."""
     api("li", ["clerk"])
     with platform.transaction() as session:
         token = identity.create_token(session, "li")
-    server = spawn.server()
+    server = spawn.server(extra_env={"TOWERFLOW_TOKEN_CACHE_SECONDS": "0"})
     assert call("GET", f"{server.base}/api/v1/tasks", token)[0] == 200
     with platform.transaction() as session:
         identity.revoke_token(session, token)
     assert call("GET", f"{server.base}/api/v1/tasks", token)[0] == 401
+
+
+def test_a_revoked_token_stops_on_another_server_process_once_its_cache_entry_expires(platform, api, spawn):
+    """With a token cache, another process obeys a revocation when its entry runs out (here 1 s)."""
+    api("li", ["clerk"])
+    with platform.transaction() as session:
+        token = identity.create_token(session, "li")
+    server = spawn.server(extra_env={"TOWERFLOW_TOKEN_CACHE_SECONDS": "1"})
+    assert call("GET", f"{server.base}/api/v1/tasks", token)[0] == 200
+    with platform.transaction() as session:
+        identity.revoke_token(session, token)
+    give_up = time.monotonic() + 60  # a generous bound for a busy machine, not a timing target
+    while call("GET", f"{server.base}/api/v1/tasks", token)[0] != 401:
+        assert time.monotonic() < give_up, "the revoked token still works a minute later"
+        time.sleep(0.2)
