@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
@@ -28,6 +29,16 @@ Opener = Callable[..., InstanceRun]
 Change = Callable[[InstanceRun], object]
 
 
+@dataclass
+class Step:
+    """What a change and its engine steps left: the caller drains jobs only when ``queued``
+    (a service or step job pending, or a timer already due), saving a request two reads."""
+
+    instance_id: int
+    result: object
+    queued: bool
+
+
 def step_and_save(run: InstanceRun) -> None:
     run_engine_steps(run.workflow)
     check_progress(run.workflow)
@@ -35,6 +46,12 @@ def step_and_save(run: InstanceRun) -> None:
 
 
 def apply(platform: Platform, open_run: Opener, change: Change) -> tuple[int, object]:
+    """``apply_step`` as (instance id, what ``change`` returned)."""
+    step = apply_step(platform, open_run, change)
+    return step.instance_id, step.result
+
+
+def apply_step(platform: Platform, open_run: Opener, change: Change) -> Step:
     """Run ``change`` then the engine in a transaction of its own (as ``apply_in``, without
     the savepoint: the whole transaction is the attempt)."""
     try:
@@ -42,7 +59,7 @@ def apply(platform: Platform, open_run: Opener, change: Change) -> tuple[int, ob
             run = open_run(session)
             result = change(run)
             step_and_save(run)
-            return run.row.id, result
+            return Step(run.row.id, result, run.queued)
     except EngineError:
         raise
     except Exception:
@@ -53,15 +70,21 @@ def apply(platform: Platform, open_run: Opener, change: Change) -> tuple[int, ob
 
 
 def apply_in(platform: Platform, session: Session, open_run: Opener, change: Change) -> tuple[int, object]:
-    """Run ``change`` then the engine inside ``session``; returns the instance id and what
-    ``change`` returned. Engine failures fall back to the change alone plus a step job."""
+    """``apply_in_step`` as (instance id, what ``change`` returned)."""
+    step = apply_in_step(platform, session, open_run, change)
+    return step.instance_id, step.result
+
+
+def apply_in_step(platform: Platform, session: Session, open_run: Opener, change: Change) -> Step:
+    """Run ``change`` then the engine inside ``session``. Engine failures fall back to the
+    change alone plus a step job."""
     savepoint = session.begin_nested()
     try:
         run = open_run(session)
         result = change(run)
         step_and_save(run)
         savepoint.commit()
-        return run.row.id, result
+        return Step(run.row.id, result, run.queued)
     except EngineError:
         savepoint.rollback()
         raise
@@ -72,13 +95,13 @@ def apply_in(platform: Platform, session: Session, open_run: Opener, change: Cha
     return _change_alone(platform, session, open_run, change)
 
 
-def _change_alone(platform: Platform, session: Session, open_run: Opener, change: Change) -> tuple[int, object]:
+def _change_alone(platform: Platform, session: Session, open_run: Opener, change: Change) -> Step:
     run = open_run(session)
     result = change(run)
     run.save()
     queue_step(platform, run)
     run.refresh_state()
-    return run.row.id, result
+    return Step(run.row.id, result, True)
 
 
 def queue_step(platform: Platform, run: InstanceRun) -> None:

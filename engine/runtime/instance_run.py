@@ -78,6 +78,9 @@ class InstanceRun:
         self.had_called = bool(workflow.subprocesses)
         self.had_tokens = bool(row.id) and row.workflow_json not in ("", "{}")
         self.called_states: dict[str, str] = {}
+        # set by save: a service or step job is pending, or a timer is due already (jobs.drain has work)
+        self.queued = False
+        self.timer_due = False
 
     @classmethod
     def open(cls, platform: Platform, session: Session, instance_id: int) -> InstanceRun:
@@ -122,6 +125,7 @@ class InstanceRun:
             self._sync_timer_jobs(now, pending.get("timer", {}))
             queued = self._sync_service_jobs(now, pending.get("service", {}))
             queued |= any(job.state == "pending" for job in pending.get("step", {}).values())
+            self.queued = queued or self.timer_due
             self._sync_subscriptions()
             completed = row.state not in FINAL_STATES and row.state != "suspended" and is_completed(self.workflow)
             ended = ending(self.workflow) if completed else None
@@ -215,6 +219,7 @@ class InstanceRun:
         # the platform's clock (scripts compute it with now()), so only durations are shifted.
         due = {str(t.task.id): (t.task, t.due_at if t.absolute else t.due_at + offset, t.cycle)
                for t in waiting_timers(self.workflow)}
+        self.timer_due = any(due_at <= now for _, due_at, _ in due.values())
         for job in pending.values():
             if job.spiff_task_id not in due:
                 self._close_timer_job(job, now)

@@ -64,6 +64,12 @@ def instance_tenant(actor: Principal, requested: str | None) -> str | None:
 
 def start(platform: Platform, actor: Principal, process_key: str, business_key: str | None = None,
           variables: dict[str, Any] | None = None, tenant: str | None = None) -> int:
+    return start_step(platform, actor, process_key, business_key, variables, tenant).instance_id
+
+
+def start_step(platform: Platform, actor: Principal, process_key: str, business_key: str | None = None,
+               variables: dict[str, Any] | None = None, tenant: str | None = None) -> advance.Step:
+    """``start``, telling the caller whether the first steps queued work for ``jobs.drain``."""
     variables = dict(variables or {})
     if not isinstance(variables, dict):
         raise BadRequest("variables must be an object")
@@ -87,8 +93,7 @@ def start(platform: Platform, actor: Principal, process_key: str, business_key: 
                      data={"business_key": business_key, "variables": variables, "tenant": tenant},
                      at=platform.clock.now())
 
-    instance_id, _ = advance.apply(platform, open_run, change)
-    return instance_id
+    return advance.apply_step(platform, open_run, change)
 
 
 def visible_instance(session: Session, actor: Principal, instance_id: int) -> ProcessInstance:

@@ -23,7 +23,7 @@ from engine.errors import BadRequest, Conflict, NotFound
 from engine.models import MessageSubscription, ProcessDefinition, ProcessInstance, ReceivedMessage
 from engine.principal import Principal
 from engine.runtime import audit
-from engine.runtime.advance import apply_in
+from engine.runtime.advance import apply_in_step
 from engine.runtime.instance_run import InstanceRun
 from engine.runtime.instances import check_may_start, instance_tenant
 from engine.runtime.workflow import waiting_messages
@@ -36,6 +36,14 @@ def deliver(platform: Platform, actor: Principal, name: str, message_id: str,
             business_key: str | None = None, correlation: dict[str, Any] | None = None,
             payload: dict[str, Any] | None = None) -> dict[str, Any]:
     """Deliver a message; returns ``{"message_id", "delivered_to", "started"}``."""
+    return deliver_queued(platform, actor, name, message_id, business_key, correlation, payload)[0]
+
+
+def deliver_queued(platform: Platform, actor: Principal, name: str, message_id: str,
+                   business_key: str | None = None, correlation: dict[str, Any] | None = None,
+                   payload: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[int]]:
+    """``deliver``, and the instances whose steps queued work for ``jobs.drain`` (a repeated
+    message_id: every instance it reached, as before)."""
     if not name or not message_id:
         raise BadRequest("a message needs a name and a message_id")
     if payload is not None and not isinstance(payload, dict):
@@ -44,7 +52,8 @@ def deliver(platform: Platform, actor: Principal, name: str, message_id: str,
     correlation = correlation or {}
     previous = _previous(platform, actor, message_id)
     if previous is not None:
-        return previous
+        return previous, previous["delivered_to"] + previous["started"]
+    queued: set[int] = set()
     try:
         with platform.transaction() as session:
             record = ReceivedMessage(message_id=message_id, name=name, business_key=business_key,
@@ -52,9 +61,10 @@ def deliver(platform: Platform, actor: Principal, name: str, message_id: str,
                                      received_at=platform.clock.now(), received_by=actor.username)
             session.add(record)
             session.flush()
-            delivered = _deliver_to_waiting(platform, session, actor, name, business_key, correlation, payload)
+            delivered = _deliver_to_waiting(platform, session, actor, name, business_key, correlation, payload,
+                                            queued)
             started = [] if delivered else _start_by_message(platform, session, actor, name, business_key,
-                                                             payload)
+                                                             payload, queued)
             if not delivered and not started:
                 raise NotFound(_nobody_waiting(name, business_key, correlation),
                                {"name": name, "business_key": business_key, "correlation": correlation})
@@ -64,8 +74,8 @@ def deliver(platform: Platform, actor: Principal, name: str, message_id: str,
         previous = _previous(platform, actor, message_id)
         if previous is None:
             raise
-        return previous
-    return result
+        return previous, previous["delivered_to"] + previous["started"]
+    return result, [i for i in result["delivered_to"] + result["started"] if i in queued]
 
 
 def _previous(platform: Platform, actor: Principal, message_id: str) -> dict[str, Any] | None:
@@ -89,7 +99,7 @@ def _nobody_waiting(name: str, business_key: str | None, correlation: dict[str, 
 
 def _deliver_to_waiting(platform: Platform, session: Session, actor: Principal, name: str,
                         business_key: str | None, correlation: dict[str, Any],
-                        payload: dict[str, Any]) -> list[int]:
+                        payload: dict[str, Any], queued: set[int]) -> list[int]:
     stmt = (select(MessageSubscription, ProcessInstance)
             .join(ProcessInstance, ProcessInstance.id == MessageSubscription.instance_id)
             .where(MessageSubscription.name == name,
@@ -102,7 +112,7 @@ def _deliver_to_waiting(platform: Platform, session: Session, actor: Principal, 
                            if _correlates(sub, inst, correlation)})
     delivered = []
     for instance_id in instance_ids:
-        caught = _send(platform, session, actor, instance_id, name, payload, correlation)
+        caught = _send(platform, session, actor, instance_id, name, payload, correlation, queued)
         if caught:
             delivered.append(instance_id)
     return delivered
@@ -116,7 +126,7 @@ def _correlates(sub: MessageSubscription, instance: ProcessInstance, correlation
 
 
 def _send(platform: Platform, session: Session, actor: Principal, instance_id: int, name: str,
-          payload: dict[str, Any], correlation: dict[str, Any]) -> bool:
+          payload: dict[str, Any], correlation: dict[str, Any], queued: set[int]) -> bool:
     def open_run(s: Session) -> InstanceRun:
         return InstanceRun.open(platform, s, instance_id)
 
@@ -127,8 +137,10 @@ def _send(platform: Platform, session: Session, actor: Principal, instance_id: i
                          data={"name": name, "payload": payload}, at=platform.clock.now())
         return caught
 
-    _, caught = apply_in(platform, session, open_run, change)
-    return bool(caught)
+    step = apply_in_step(platform, session, open_run, change)
+    if step.queued:
+        queued.add(instance_id)
+    return bool(step.result)
 
 
 def catch_message(run: InstanceRun, name: str, payload: dict[str, Any],
@@ -163,7 +175,7 @@ def _event_correlations(task, definition: MessageEventDefinition, message: dict[
 
 
 def _start_by_message(platform: Platform, session: Session, actor: Principal, name: str,
-                      business_key: str | None, payload: dict[str, Any]) -> list[int]:
+                      business_key: str | None, payload: dict[str, Any], queued: set[int]) -> list[int]:
     definitions = _latest_catching(session, name)
     started = []
     for definition in definitions:
@@ -180,8 +192,10 @@ def _start_by_message(platform: Platform, session: Session, actor: Principal, na
             open_start_events(run.workflow)
             return catch_message(run, name, payload)
 
-        instance_id, _ = apply_in(platform, session, open_run, change)
-        started.append(instance_id)
+        step = apply_in_step(platform, session, open_run, change)
+        started.append(step.instance_id)
+        if step.queued:
+            queued.add(step.instance_id)
     return started
 
 

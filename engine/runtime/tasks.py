@@ -275,6 +275,11 @@ def _set_assignee(session: Session, task: HumanTask, username: str, now) -> None
 
 def complete(platform: Platform, actor: Principal, task_id: int, data: dict[str, Any] | None) -> int:
     """Validate the form, complete the task and run the engine on; returns the instance id."""
+    return complete_step(platform, actor, task_id, data).instance_id
+
+
+def complete_step(platform: Platform, actor: Principal, task_id: int, data: dict[str, Any] | None) -> advance.Step:
+    """``complete``, telling the caller whether the step queued work for ``jobs.drain``."""
     with platform.Session() as session:
         task = open_task(session, actor, task_id)
         check_may_complete(task, actor)
@@ -313,8 +318,7 @@ def complete(platform: Platform, actor: Principal, task_id: int, data: dict[str,
             platform.lifecycle.emit("task_completed", TaskEvent(
                 run.session, run.row, run.session.get(HumanTask, task_id), now, actor.username, cleaned))
 
-    advance.apply(platform, open_run, change)
-    return instance_id
+    return advance.apply_step(platform, open_run, change)
 
 
 def check_may_complete(task: HumanTask, actor: Principal) -> None:

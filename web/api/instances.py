@@ -65,12 +65,13 @@ class InstancesView(MethodView):
     def post(self, body):
         """Start the latest version of a process."""
         actor = principal()
-        instance_id = instances.start(platform(), actor, body["process_key"], body.get("business_key"),
-                                      body.get("variables"), body.get("tenant"))
+        step = instances.start_step(platform(), actor, body["process_key"], body.get("business_key"),
+                                    body.get("variables"), body.get("tenant"))
         from engine.runtime import jobs
 
-        jobs.drain(platform(), instance_id)
-        return _view(instance_id)
+        if step.queued:  # first steps that queued nothing leave nothing to drain
+            jobs.drain(platform(), step.instance_id)
+        return _view(step.instance_id)
 
 
 @blp.route("/export.xlsx")

@@ -19,8 +19,9 @@ class MessagesView(MethodView):
     @blp.alt_response(404, description="no instance waits for it and no process starts on it")
     def post(self, body):
         """Deliver a message by name, business key and correlation; repeats of a message_id do nothing more."""
-        result = messages.deliver(platform(), principal(), body["name"], body["message_id"],
-                                  body.get("business_key"), body.get("correlation"), body.get("payload"))
-        for instance_id in result["delivered_to"] + result["started"]:
+        result, queued = messages.deliver_queued(platform(), principal(), body["name"], body["message_id"],
+                                                 body.get("business_key"), body.get("correlation"),
+                                                 body.get("payload"))
+        for instance_id in queued:  # only the instances whose steps queued work
             jobs.drain(platform(), instance_id)
         return result

@@ -200,6 +200,7 @@ class CompleteView(MethodView):
         """Complete the task with its form data; answers with the instance after it moved on."""
         from .instances import _view
 
-        instance_id = tasks.complete(platform(), principal(), task_id, body.get("data"))
-        jobs.drain(platform(), instance_id)
-        return _view(instance_id)
+        step = tasks.complete_step(platform(), principal(), task_id, body.get("data"))
+        if step.queued:  # a step that queued nothing leaves nothing to drain
+            jobs.drain(platform(), step.instance_id)
+        return _view(step.instance_id)
