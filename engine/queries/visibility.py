@@ -195,13 +195,18 @@ def task_variables(session: Session, actor: Principal, task: HumanTask, values: 
 
 
 def instance_view(session: Session, actor: Principal, row: ProcessInstance, detail: bool = True,
-                  forms: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """``views.instance_view`` as the actor may read it."""
-    from engine.queries import views
+                  forms: Mapping[str, Any] | None = None, open_tasks: list[HumanTask] | None = None) -> dict[str, Any]:
+    """``views.instance_view`` as the actor may read it. ``open_tasks``: the row's open tasks
+    when the caller has them already (``family.open_tasks``), to read them once per answer."""
+    from engine.queries import family, views
 
-    view = views.instance_view(session, row, detail=detail)
+    view = views.instance_view(session, row, detail=False)
     if not detail:
         return view
+    # views.instance_view's detail, without its incidents: the ones below replace them
+    view["variables"] = row.variables or {}
+    tasks = family.open_tasks(session, row) if open_tasks is None else open_tasks
+    view["active_tasks"] = [views.task_view(t) for t in tasks]
     seen = sight(session, actor, row, forms)
     view["variables"] = seen.variables(view["variables"])
     if not seen.full:  # others' open steps: where the instance is, not who works on it

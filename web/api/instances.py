@@ -17,20 +17,18 @@ blp = Blueprint("api_instances", __name__, description="Process instances")
 def _view(instance_id: int) -> dict:
     """The instance as the caller may read it: a tenant's user sees only the customer side."""
     actor = principal()
-    with platform().Session() as session:
-        view = visibility.instance_view(session, actor, instances.visible_instance(session, actor, instance_id),
-                                        forms=platform().forms)
+    with platform().Session() as session:  # one session: each row read once
+        row = instances.visible_instance(session, actor, instance_id)
+        open_tasks = family.open_tasks(session, row)
+        view = visibility.instance_view(session, actor, row, forms=platform().forms, open_tasks=open_tasks)
+        relatives = family.family(session, row)
+        view.update(instance_list.family_fields(row, relatives.parent, relatives.children))
+        callers = instance_list.task_callers(session, open_tasks)  # the same keys as GET /tasks gives each task
+        extra = {t.id: instance_list.task_fields(t, callers.get(t.id)) for t in open_tasks}
+        view["active_tasks"] = [dict(task, **extra.get(task["id"], {})) for task in view.get("active_tasks", [])]
     from .incidents import translated
 
     view["incidents"] = [translated(i, visibility.incident_detail(actor)) for i in view["incidents"]]
-    with platform().Session() as session:
-        row = instances.visible_instance(session, actor, instance_id)
-        relatives = family.family(session, row)
-        view.update(instance_list.family_fields(row, relatives.parent, relatives.children))
-        open_tasks = family.open_tasks(session, row)  # the same keys as GET /tasks gives each task
-        callers = instance_list.task_callers(session, open_tasks)
-        extra = {t.id: instance_list.task_fields(t, callers.get(t.id)) for t in open_tasks}
-        view["active_tasks"] = [dict(task, **extra.get(task["id"], {})) for task in view.get("active_tasks", [])]
     return view
 
 
