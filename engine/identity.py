@@ -377,7 +377,9 @@ def user_for_token(session: Session, token: str) -> User | None:
 
 
 def revoke_token(session: Session, token_or_id: str | int) -> ApiToken:
-    """Revoke by the token itself or by its id; it stops working at once. Revoking twice is fine."""
+    """Revoke by the token itself or by its id; revoking twice is fine. It stops working at once in
+    this process, and in other server processes once their token cache entry expires
+    (``TOWERFLOW_TOKEN_CACHE_SECONDS``, engine/token_cache.py)."""
     api_token = _find_token(session, token_or_id)
     if api_token is None:
         raise NotFound("no such API token")
