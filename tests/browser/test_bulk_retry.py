@@ -6,8 +6,8 @@ list: a filtered list's bulk action states the count first and lists what it cou
 from __future__ import annotations
 
 import pytest
-from helpers import deploy
 from pages import sign_in
+from repairs_world import BrokenPms, install_pms
 from sqlalchemy import select
 
 from engine.models import HumanTask, ProcessInstance
@@ -17,24 +17,9 @@ from engine.runtime import instances, jobs
 CLERK = Principal("wang", frozenset({"clerk"}))
 
 
-class Pms:
-    def __init__(self):
-        self.broken = True
-
-    def __call__(self, params, call):
-        if self.broken and params["site"] == "T-9":
-            raise PermissionError(f"token for site {params['site']} was refused")
-        if self.broken:
-            raise RuntimeError(f"order {call.instance_id} failed: PMS answered 500")
-        return {"project": "P-1"}
-
-
 @pytest.fixture
-def pms(platform, services):
-    handler = Pms()
-    services.add("test.repairs_pms", handler)
-    deploy(platform, "repairs_sync.bpmn", "repairs_check.bpmn", "repairs_order.bpmn")
-    return handler
+def pms(platform, services) -> BrokenPms:
+    return install_pms(platform, services)
 
 
 def start(platform, site: str) -> int:

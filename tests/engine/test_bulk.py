@@ -4,7 +4,7 @@ batches, each instance on its own, so one refusal is reported and the rest still
 from __future__ import annotations
 
 import pytest
-from helpers import deploy
+from repairs_world import BrokenPms, install_pms
 from sqlalchemy import select
 
 from engine.errors import BadRequest, Forbidden
@@ -16,22 +16,9 @@ CLERK = Principal("wang", frozenset({"clerk"}))
 SUPERVISOR = Principal("zhao", frozenset({"supervisor"}))
 
 
-class Pms:
-    def __init__(self):
-        self.broken = True
-
-    def __call__(self, params, call):
-        if self.broken:
-            raise RuntimeError(f"order {call.instance_id} failed: PMS answered 500")
-        return {"project": f"P-{params['site']}"}
-
-
 @pytest.fixture
-def pms(platform, services):
-    handler = Pms()
-    services.add("test.repairs_pms", handler)
-    deploy(platform, "repairs_sync.bpmn", "repairs_check.bpmn", "repairs_order.bpmn")
-    return handler
+def pms(platform, services) -> BrokenPms:
+    return install_pms(platform, services)
 
 
 def start(platform, key="repairs_order", tenant=None, **variables) -> int:

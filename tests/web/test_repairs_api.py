@@ -5,27 +5,15 @@ change where it must be."""
 from __future__ import annotations
 
 import pytest
-from helpers import deploy, instance, start
+from helpers import instance, start
+from repairs_world import BrokenPms, install_pms
 
 CHINESE = {"Accept-Language": "zh"}
 
 
-class Pms:
-    def __init__(self):
-        self.broken = True
-
-    def __call__(self, params, call):
-        if self.broken:
-            raise RuntimeError(f"order {call.instance_id} failed: PMS answered 500")
-        return {"project": "P-1"}
-
-
 @pytest.fixture
-def pms(platform, services):
-    handler = Pms()
-    services.add("test.repairs_pms", handler)
-    deploy(platform, "repairs_sync.bpmn", "repairs_check.bpmn", "repairs_order.bpmn")
-    return handler
+def pms(platform, services) -> BrokenPms:
+    return install_pms(platform, services)
 
 
 def put(user, instance_id: int, name: str, body: dict, headers=None):
