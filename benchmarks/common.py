@@ -210,6 +210,19 @@ def timed() -> Iterator[list[float]]:
         box.append(time.perf_counter() - start)
 
 
+def sample_query(fn, runs: int, warmup: int = 3) -> tuple[list[float], Any]:
+    """Call ``fn`` (which returns ``(rows, total)``) ``warmup`` times, then time ``runs`` calls:
+    the seconds of each, and the total the last call reported."""
+    for _ in range(warmup):
+        fn()
+    times, total = [], None
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        _, total = fn()
+        times.append(time.perf_counter() - t0)
+    return times, total
+
+
 # --- server processes ---------------------------------------------------------------------
 
 def free_port() -> int:

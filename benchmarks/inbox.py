@@ -15,7 +15,7 @@ from sqlalchemy import event, text
 
 from engine.definitions.serialization import SERIALIZER_VERSION
 
-from .common import Http, Section, Server, Workspace, db_label, log, make_user, median, ms, pct, principal
+from .common import Http, Section, Server, Workspace, db_label, log, make_user, median, ms, pct, principal, sample_query
 
 TENANTS = ("china_mobile", "china_unicom", "china_telecom")
 GROUPS = tuple(f"grp{n:02d}" for n in range(30))
@@ -274,13 +274,7 @@ def inbox(url: str, scale: Scale, runs: int, workspace: Workspace, section: Sect
     for user in (USER_A, USER_B):
         who = f"{user[0]} ({'tenant ' + user[2] if user[2] else 'staff, all tenants'}, {len(user[1])} groups)"
         for name, fn in _queries(platform, user):
-            for _ in range(3):
-                fn()
-            times = []
-            for _ in range(runs):
-                t0 = time.perf_counter()
-                _, total = fn()
-                times.append(time.perf_counter() - t0)
+            times, total = sample_query(fn, runs)
             p95 = pct(times, 95)
             worst = max(worst, p95)
             results[f"{user[0]}:{name}"] = p95

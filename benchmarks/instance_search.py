@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from engine.definitions.serialization import SERIALIZER_VERSION
 
-from .common import Section, db_label, log, median, ms, pct, principal
+from .common import Section, db_label, log, median, ms, pct, principal, sample_query
 from .inbox import capture_sql, explain
 
 TENANTS = ("china_mobile", "china_unicom", "china_telecom")
@@ -187,13 +187,7 @@ def instance_search(platform, scale: Scale, runs: int, section: Section, plans: 
     worst = 0.0
     queries = _queries(platform, scale)
     for name, fn in queries:
-        for _ in range(3):
-            fn()
-        times = []
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            _, total = fn()
-            times.append(time.perf_counter() - t0)
+        times, total = sample_query(fn, runs)
         p95 = pct(times, 95)
         worst = max(worst, p95)
         section.add_row(label, name, total, ms(median(times)), ms(p95), "yes" if p95 <= TARGET else "NO")
