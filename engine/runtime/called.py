@@ -10,6 +10,7 @@ change goes through its root (see docs/engine.md, "Called processes").
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -90,8 +91,6 @@ def _run_state(call: Task, sub: Any) -> str:
 def subworkflow_data(workflow: BpmnWorkflow, called: CalledRun) -> dict[str, Any]:
     """The called process's variables: its live tasks' data, and the data of its running
     embedded sub-processes (as ``current_data`` does for a root); its last task's once ended."""
-    import json
-
     sub = called.workflow
     tasks = [t for t in sub.tasks.values() if t.state in LIVE]
     if not tasks:
