@@ -9,24 +9,16 @@ The demo world (tower.demo) is seeded once for the module on its own database an
 from __future__ import annotations
 
 import os
-import threading
 
 import pytest
-from helpers import seed_demo_world
-from pages import SCREENSHOTS
-from sqlalchemy import select, text
-from waitress.server import create_server
+from pages import SCREENSHOTS, live_demo_world
+from sqlalchemy import select
 
-import handlers
-from engine import identity
-from engine.clock import ManualClock
-from engine.db import Base, make_engine
 from engine.definitions import deployments
 from engine.models import InstanceToken, ProcessInstance
 from engine.principal import SYSTEM, Principal
 from engine.runtime import instances
 from tower.demo import DEMO_PASSWORD
-from web.app import build_platform, create_app
 
 VIEWPORTS = {"phone": {"width": 390, "height": 844}, "laptop": {"width": 1366, "height": 768}}
 READABLE = 0.9  # bpmn-js labels are 12 px at zoom 1: at 0.9 they are still about 11 px
@@ -36,29 +28,8 @@ VIEWBOX_X = "() => document.querySelector('[data-testid=diagram]').tfViewer.get(
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, _pg_url):
-    if _pg_url:
-        url = _pg_url
-        engine = make_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text("TRUNCATE " + ", ".join(t.name for t in Base.metadata.sorted_tables)
-                              + " RESTART IDENTITY CASCADE"))
-        engine.dispose()
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('cockpit')}/towerflow.db"
-    platform = build_platform(url, services=handlers.registry.copy(), clock=ManualClock())
-    platform.init_db()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(identity, "SCRYPT_N", 2**10)
-        patch.setattr(identity, "SCRYPT_P", 1)
-        seed_demo_world(platform)
-        app = create_app({"TESTING": True}, platform=platform)
-        server = create_server(app, host="127.0.0.1", port=0, threads=4)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        yield {"url": f"http://127.0.0.1:{server.effective_port}", "platform": platform}
-        server.close()
-        thread.join(timeout=5)
-    platform.close()
+    with live_demo_world(tmp_path_factory, _pg_url, "cockpit") as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

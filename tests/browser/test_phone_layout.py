@@ -8,26 +8,18 @@ they may open. A failure names the page and the elements that stick out or are t
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from helpers import seed_demo_world
-from pages import screenshot, sign_in
-from sqlalchemy import select, text
-from waitress.server import create_server
+from pages import live_demo_world, screenshot, sign_in
+from sqlalchemy import select
 
-import handlers
-from engine import identity
-from engine.clock import ManualClock
-from engine.db import Base, make_engine
 from engine.definitions import deployments
 from engine.models import HumanTask, Incident, ProcessInstance
 from engine.principal import SYSTEM
 from tower.demo import DEMO_PASSWORD, DEMO_USERS
 from tower.models import Demand
-from web.app import build_platform, create_app
 
 PROCESSES = Path(__file__).resolve().parents[2] / "processes"
 VIEWPORTS = {"phone": {"width": 390, "height": 844}, "laptop": {"width": 1366, "height": 768}}
@@ -48,37 +40,18 @@ KINDS = {
 
 # --- the world -----------------------------------------------------------------------------
 
+def second_contract_version(platform) -> None:
+    """A second version of a process, so that two versions can be compared."""
+    changed = (PROCESSES / "contract_expiry.bpmn").read_text(encoding="utf-8").replace(
+        "</bpmn:definitions>", "<!-- v2 --></bpmn:definitions>")
+    deployments.deploy(platform, SYSTEM, {"contract_expiry.bpmn": changed.encode()})
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, _pg_url):
     """The demo world on its own database and live server, shared by this module's tests."""
-    if _pg_url:
-        url = _pg_url
-        engine = make_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text("TRUNCATE " + ", ".join(t.name for t in Base.metadata.sorted_tables)
-                              + " RESTART IDENTITY CASCADE"))
-        engine.dispose()
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('phone')}/towerflow.db"
-    platform = build_platform(url, services=handlers.registry.copy(), clock=ManualClock())
-    platform.init_db()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(identity, "SCRYPT_N", 2**10)
-        patch.setattr(identity, "SCRYPT_P", 1)
-        seed_demo_world(platform)
-        # a second version, so that two versions can be compared
-        changed = (PROCESSES / "contract_expiry.bpmn").read_text(encoding="utf-8").replace(
-            "</bpmn:definitions>", "<!-- v2 --></bpmn:definitions>")
-        deployments.deploy(platform, SYSTEM, {"contract_expiry.bpmn": changed.encode()})
-
-        app = create_app({"TESTING": True}, platform=platform)
-        server = create_server(app, host="127.0.0.1", port=0, threads=4)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        yield {"url": f"http://127.0.0.1:{server.effective_port}", "platform": platform}
-        server.close()
-        thread.join(timeout=5)
-    platform.close()
+    with live_demo_world(tmp_path_factory, _pg_url, "phone", prepare=second_contract_version) as served:
+        yield served
 
 
 def demo_user(username: str) -> tuple[frozenset[str], str | None]:
