@@ -145,7 +145,7 @@ def run_step(config: Config, databases, has_pg, workspace, sections) -> None:
 
 
 def run_growth(config: Config, databases, has_pg, workspace, sections) -> None:
-    from .step_cost import growth
+    from .growth import growth
 
     for db, make in databases:
         if db == "pg" and not config.growth_on_pg:
