@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.models import Incident, Job, ProcessInstance
 from engine.principal import Principal
-from engine.runtime import audit
+from engine.runtime import audit, timer_batch
 from engine.runtime.advance import step_and_save
 from engine.runtime.instance_run import FINAL_STATES, InstanceRun, backoff, derive_state, lock_instance
 from engine.runtime.workflow import errored_task, find_task, fire_timer
@@ -40,10 +40,15 @@ class JobSkipped(Exception):
 
 def lease_due_jobs(platform: Platform, limit: int = 20, instance_id: int | None = None) -> list[int]:
     """Take a lease on up to ``limit`` due jobs and return their ids."""
+    return [job_id for job_id, _kind in _lease_due(platform, limit, instance_id)]
+
+
+def _lease_due(platform: Platform, limit: int, instance_id: int | None) -> list[tuple[int, str]]:
+    """``lease_due_jobs`` as (id, kind) pairs, so timers can be run in a batch."""
     now = platform.clock.now()
     with platform.transaction() as session:
         stmt = (
-            select(Job.id).join(ProcessInstance, ProcessInstance.id == Job.instance_id)
+            select(Job.id, Job.kind).join(ProcessInstance, ProcessInstance.id == Job.instance_id)
             .where(Job.state == "pending", Job.due_at <= now, ProcessInstance.state != "suspended",
                    or_(Job.locked_until.is_(None), Job.locked_until < now))
             .order_by(Job.due_at, Job.id).limit(limit)
@@ -52,18 +57,20 @@ def lease_due_jobs(platform: Platform, limit: int = 20, instance_id: int | None 
             stmt = stmt.where(Job.instance_id == instance_id)
         if platform.is_postgres:
             stmt = stmt.with_for_update(skip_locked=True, of=Job)
-        ids = list(session.scalars(stmt))
-        if ids:
-            session.execute(update(Job).where(Job.id.in_(ids)).values(
+        leased = [(row.id, row.kind) for row in session.execute(stmt)]
+        if leased:
+            session.execute(update(Job).where(Job.id.in_([job_id for job_id, _kind in leased])).values(
                 locked_by=platform.worker_id, locked_until=now + timedelta(seconds=platform.lease_seconds)))
-        return ids
+        return leased
 
 
 def run_due_jobs(platform: Platform, limit: int = 20, instance_id: int | None = None) -> int:
-    """Lease and run due jobs; returns how many ran (successfully or not)."""
-    ran = 0
-    for job_id in lease_due_jobs(platform, limit, instance_id):
-        if run_job(platform, job_id):
+    """Lease and run due jobs; returns how many ran (successfully or not). The timers among
+    them fire together in one transaction (runtime/timer_batch.py), the others one by one."""
+    leased = _lease_due(platform, limit, instance_id)
+    ran = timer_batch.fire_timers(platform, [job_id for job_id, kind in leased if kind == "timer"])
+    for job_id, kind in leased:
+        if kind != "timer" and run_job(platform, job_id):
             ran += 1
     return ran
 
