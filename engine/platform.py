@@ -62,15 +62,20 @@ class Platform:
         self.clock = clock or Clock()
         self.retry_backoff_seconds = retry_backoff_seconds or settings.retry_backoff_seconds
         self.lease_seconds = lease_seconds or settings.lease_seconds
+        # a step calls the service tasks it readied itself (runtime/service_calls.py), else queues jobs
+        self.inline_services = settings.inline_services == "auto" and self.is_postgres
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._spec_cache: dict[int, str] = {}
         self._spec_objects: dict[int, tuple] = {}
+        # counts this process's deployments: caches of names and labels compare it (web/labels.py)
+        self.deployments_seen = 0
 
     def versions_deployed(self, process_keys: list[str]) -> None:
         """New versions were stored: arm those that start on a timer (definitions sit below the
         runtime, so deploying hands this on instead of starting instances itself)."""
         from engine.runtime.timer_starts import arm
 
+        self.deployments_seen += 1
         arm(self, process_keys)
 
     def init_db(self) -> None:

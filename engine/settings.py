@@ -37,6 +37,10 @@ class Settings:
     lease_seconds: float = 300.0  # how long a worker holds a job it took
     clock_tick: float = 0.25  # seconds between two looks at the job table
     token_cache_seconds: float = 5.0  # how long a process trusts a resolved API token; 0: no cache
+    # "auto": a step calls the service tasks it readied itself on PostgreSQL (only the instance's
+    # row is locked meanwhile), and queues them as jobs on SQLite (a call would hold the write lock);
+    # "off": always as jobs (docs/engine.md, "Service tasks")
+    inline_services: str = "auto"
     systems: Mapping[str, str] = field(default_factory=dict)  # external system -> URL (unset: record only)
     options: Mapping[str, str] = field(default_factory=dict)  # other TOWERFLOW_* values, for plug-ins
 
@@ -48,6 +52,8 @@ class Settings:
             object.__setattr__(self, name, _positive(getattr(self, name), variable(name)))
         object.__setattr__(self, "token_cache_seconds",
                            _not_negative(self.token_cache_seconds, variable("token_cache_seconds")))
+        if self.inline_services not in ("auto", "off"):
+            raise SettingsError(f"{variable('inline_services')} must be auto or off, not {self.inline_services!r}")
         for system, url in self.systems.items():
             _http_url(url, f"{PREFIX}{system.upper()}_URL")
 

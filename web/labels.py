@@ -10,6 +10,7 @@ Where a code has no known word, its code is shown unchanged, so nothing is ever 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import Flask, current_app, g
@@ -55,7 +56,7 @@ def process_label(key: str | None) -> str:
     """The process's name as its latest deployed version gives it, or its key."""
     if not key:
         return ""
-    return _cached("process_names", _process_names).get(key) or key
+    return _cached("process_names", _shared_process_names).get(key) or key
 
 
 def value_label(value: Any, field: str | None = None) -> str:
@@ -136,6 +137,21 @@ def _platform():
 def _tenant_names() -> dict[str, str]:
     with _platform().Session() as session:
         return {tid: name for tid, name in session.execute(select(Tenant.id, Tenant.name)).all() if name}
+
+
+PROCESS_NAMES_SECONDS = 5.0  # how soon a deployment by another process shows its new names here
+
+
+def _shared_process_names() -> dict[str, str]:
+    """``_process_names`` kept for the whole process: read again after a deployment in this
+    process at once, after one in another process within ``PROCESS_NAMES_SECONDS``."""
+    platform = _platform()
+    stamp = platform.deployments_seen
+    kept = current_app.extensions.get("towerflow_process_names")
+    if kept is None or kept[0] != stamp or kept[1] < time.monotonic():
+        kept = (stamp, time.monotonic() + PROCESS_NAMES_SECONDS, _process_names())
+        current_app.extensions["towerflow_process_names"] = kept
+    return kept[2]
 
 
 def _process_names() -> dict[str, str]:

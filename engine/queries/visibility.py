@@ -195,9 +195,10 @@ def task_variables(session: Session, actor: Principal, task: HumanTask, values: 
 
 
 def instance_view(session: Session, actor: Principal, row: ProcessInstance, detail: bool = True,
-                  forms: Mapping[str, Any] | None = None, open_tasks: list[HumanTask] | None = None) -> dict[str, Any]:
-    """``views.instance_view`` as the actor may read it. ``open_tasks``: the row's open tasks
-    when the caller has them already (``family.open_tasks``), to read them once per answer."""
+                  forms: Mapping[str, Any] | None = None, open_tasks: list[HumanTask] | None = None,
+                  incidents: list[Incident] | None = None) -> dict[str, Any]:
+    """``views.instance_view`` as the actor may read it. ``open_tasks`` and ``incidents``: the
+    row's, when the caller has them already, to read them once per answer."""
     from engine.queries import family, views
 
     view = views.instance_view(session, row, detail=False)
@@ -214,8 +215,9 @@ def instance_view(session: Session, actor: Principal, row: ProcessInstance, deta
                                 {k: v for k, v in task.items() if k not in STAFF_TASK_KEYS}
                                 for task in view["active_tasks"]]
     level = incident_detail(actor)
-    incidents = session.scalars(select(Incident).where(Incident.instance_id == row.id, Incident.state == "open")
-                                .order_by(Incident.id)).all()
+    if incidents is None:
+        incidents = session.scalars(select(Incident).where(Incident.instance_id == row.id, Incident.state == "open")
+                                    .order_by(Incident.id)).all()
     view["incidents"] = [incident_view(i, level) for i in incidents]
     return view
 

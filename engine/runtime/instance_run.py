@@ -8,7 +8,6 @@ human tasks, timer and service jobs, message subscriptions, state and variables.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +31,7 @@ from engine.models import (
 from engine.runtime import audit
 from engine.runtime.called import follow_root, owning_call, sync_called
 from engine.runtime.endings import Ending, ending
+from engine.runtime.mirror import Mirror, wanted_subscriptions
 from engine.runtime.tokens import sync_tokens
 from engine.runtime.values import sync_values
 from engine.runtime.workflow import (
@@ -41,7 +41,6 @@ from engine.runtime.workflow import (
     is_completed,
     ready_service_tasks,
     ready_user_tasks,
-    waiting_messages,
     waiting_timers,
 )
 
@@ -78,19 +77,30 @@ class InstanceRun:
         self.had_called = bool(workflow.subprocesses)
         self.had_tokens = bool(row.id) and row.workflow_json not in ("", "{}")
         self.called_states: dict[str, str] = {}
+        # the rows the last save wrote, read from the workflow (runtime/mirror.py); None: read them
+        self.mirror: Mirror | None = None
+        self.closed_tasks: set[str] = set()  # SpiffWorkflow ids of the tasks a change closed itself
+        self.open_rows: list[HumanTask] | None = None  # after a save: its open task rows, when it knows them all
+        self._only_new_open = False
         # set by save: a service or step job is pending, or a timer is due already (jobs.drain has work)
         self.queued = False
         self.timer_due = False
 
     @classmethod
-    def open(cls, platform: Platform, session: Session, instance_id: int) -> InstanceRun:
+    def open(cls, platform: Platform, session: Session, instance_id: int, mirror: bool = False) -> InstanceRun:
+        """``mirror``: the caller changes the workflow only through SpiffWorkflow (and reports
+        the human tasks it closed in ``closed_tasks``), so the save may write the difference
+        blind. Repairs and migrations, which rework the workflow, leave it off."""
         row = lock_instance(platform, session, instance_id)
         if row.parent_id is not None:  # a called process lives in its root's workflow (runtime/called.py)
             raise Conflict("instance %(id)s is a process called by instance %(root)s; act on that instance",
                            id=instance_id, root=row.root_id)
         workflow = workflow_from_json(row.workflow_json, platform.specs_for(session, row))
         workflow.script_engine = platform.script_engine()
-        return cls(platform, session, row, workflow)
+        run = cls(platform, session, row, workflow)
+        if mirror and run.had_tokens:
+            run.mirror = Mirror.of(workflow, row.state)
+        return run
 
     @classmethod
     def create(cls, platform: Platform, session: Session, definition: ProcessDefinition,
@@ -105,7 +115,9 @@ class InstanceRun:
         )
         session.add(row)
         session.flush()
-        return cls(platform, session, row, workflow)
+        run = cls(platform, session, row, workflow)
+        run.mirror = Mirror()  # a new instance has no rows yet
+        return run
 
     def save(self) -> None:
         """Write the workflow back and bring every derived table in line with it."""
@@ -118,10 +130,11 @@ class InstanceRun:
         row.updated_at = now
         # The queries below read only rows this method writes itself; holding the flush back
         # sends all the writes (instance, tasks, jobs, audit rows) together at the end.
+        mirror = self.mirror
         with self.session.no_autoflush:
             called_rows = sync_called(self, now)
             self._sync_human_tasks(now, called_rows)
-            pending = self._pending_jobs()
+            pending = self._pending_jobs() if mirror is None or mirror.may_have_jobs else {}
             self._sync_timer_jobs(now, pending.get("timer", {}))
             queued = self._sync_service_jobs(now, pending.get("service", {}))
             queued |= any(job.state == "pending" for job in pending.get("step", {}).values())
@@ -134,9 +147,10 @@ class InstanceRun:
             if row.state not in FINAL_STATES and row.state != "suspended":
                 row.state = self._current_state(queued)
             follow_root(self, called_rows, now)
-            sync_tokens(self, called_rows, row.state in FINAL_STATES, now)
+            self.tokens = sync_tokens(self, called_rows, row.state in FINAL_STATES, now,
+                                      before=mirror.tokens if mirror is not None else None)
             changed = _changed(self.variables_before, row.variables)
-            sync_values(self.session, row.id, changed, row.variables)
+            sync_values(self.session, row.id, changed, row.variables, fresh=mirror is not None and mirror.fresh)
             lifecycle = self.platform.lifecycle
             if lifecycle.listens("instance_saved"):
                 lifecycle.emit("instance_saved", InstanceEvent(self.session, row, now, changed))
@@ -144,7 +158,19 @@ class InstanceRun:
                 audit.record(self.session, row.id, None, "variables.changed", data={"changed": changed}, at=now)
                 self.variables_before = dict(row.variables)
         self.session.flush()
+        self.open_rows = list(self.created_tasks) if self._only_new_open else None
+        if mirror is not None:  # the rows now mirror the workflow as saved
+            self.mirror = Mirror.of(self.workflow, row.state)
+            self.closed_tasks = set()
         self._emit_after_flush(ended, now)
+
+    def open_tasks(self) -> list[HumanTask]:
+        """The instance's open task rows (its called processes' too) after the save, oldest
+        first; read from the database only when some were open before the step."""
+        if self.open_rows is not None:
+            return self.open_rows
+        return list(self.session.scalars(select(HumanTask).where(
+            HumanTask.instance_id == self.row.id, HumanTask.state == "open").order_by(HumanTask.id)))
 
     def sync_called_states(self) -> None:
         """After a state change without a step (suspend, resume): the called rows follow."""
@@ -191,6 +217,14 @@ class InstanceRun:
 
     def _sync_human_tasks(self, now: datetime, called_rows: dict[str, ProcessInstance]) -> None:
         ready = {str(t.id): t for t in ready_user_tasks(self.workflow)}
+        mirror = self.mirror
+        self._only_new_open = False
+        if mirror is not None and not (mirror.user_tasks - self.closed_tasks - ready.keys()):
+            # nothing to cancel: the rows that exist are the mirror's, so only the new tasks get one
+            self._only_new_open = not (mirror.user_tasks & ready.keys()) - self.closed_tasks
+            self._add_human_tasks(now, called_rows, [t for i, t in ready.items()
+                                                     if i not in mirror.user_tasks and i not in self.closed_tasks])
+            return
         # the open rows, and any row of a ready task (one completed in this very step)
         rows = self.session.scalars(select(HumanTask).where(
             HumanTask.instance_id == self.row.id,
@@ -205,13 +239,15 @@ class InstanceRun:
                 cancelled.append(task_row.id)
         if cancelled:  # candidate rows serve only open tasks (see tasks.complete)
             self.session.execute(delete(TaskCandidate).where(TaskCandidate.task_id.in_(cancelled)))
-        for task_id, task in ready.items():
-            if task_id not in known:
-                call_task_id = owning_call(self.workflow, task) if called_rows else None
-                owner = called_rows.get(call_task_id) if call_task_id else None
-                task_row = self.platform.human_task_for(self.row, task, now, called=owner)
-                self.session.add(task_row)
-                self.created_tasks.append(task_row)
+        self._add_human_tasks(now, called_rows, [task for task_id, task in ready.items() if task_id not in known])
+
+    def _add_human_tasks(self, now: datetime, called_rows: dict[str, ProcessInstance], tasks: list) -> None:
+        for task in tasks:
+            call_task_id = owning_call(self.workflow, task) if called_rows else None
+            owner = called_rows.get(call_task_id) if call_task_id else None
+            task_row = self.platform.human_task_for(self.row, task, now, called=owner)
+            self.session.add(task_row)
+            self.created_tasks.append(task_row)
 
     def _sync_timer_jobs(self, now: datetime, pending: dict[str, Job]) -> None:
         offset = self.platform.clock.now() - self.platform.real_now()
@@ -279,14 +315,17 @@ class InstanceRun:
 
     def _sync_subscriptions(self) -> None:
         """Rewrite the subscriptions only when what the workflow waits for changed."""
-        wanted = [(w.name, json.loads(json.dumps(w.correlations, default=str)))
-                  for w in waiting_messages(self.workflow)]
-        rows = self.session.scalars(select(MessageSubscription).where(
-            MessageSubscription.instance_id == self.row.id).order_by(MessageSubscription.id)).all()
-        if [(r.name, r.correlations) for r in rows] == wanted and all(
-                r.business_key == self.row.business_key and r.tenant == self.row.tenant for r in rows):
+        wanted = wanted_subscriptions(self.workflow)
+        mirror = self.mirror
+        if mirror is not None and mirror.messages == wanted:
             return
-        self.session.execute(delete(MessageSubscription).where(MessageSubscription.instance_id == self.row.id))
+        if mirror is None or not mirror.fresh:
+            rows = self.session.scalars(select(MessageSubscription).where(
+                MessageSubscription.instance_id == self.row.id).order_by(MessageSubscription.id)).all()
+            if [(r.name, r.correlations) for r in rows] == wanted and all(
+                    r.business_key == self.row.business_key and r.tenant == self.row.tenant for r in rows):
+                return
+            self.session.execute(delete(MessageSubscription).where(MessageSubscription.instance_id == self.row.id))
         for name, correlations in wanted:
             self.session.add(MessageSubscription(instance_id=self.row.id, name=name, business_key=self.row.business_key,
                                                  tenant=self.row.tenant, correlations=correlations))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -68,32 +69,35 @@ def start(platform: Platform, actor: Principal, process_key: str, business_key: 
 
 
 def start_step(platform: Platform, actor: Principal, process_key: str, business_key: str | None = None,
-               variables: dict[str, Any] | None = None, tenant: str | None = None) -> advance.Step:
-    """``start``, telling the caller whether the first steps queued work for ``jobs.drain``."""
+               variables: dict[str, Any] | None = None, tenant: str | None = None,
+               then: Callable[[InstanceRun], object] | None = None) -> advance.Step:
+    """``start``, telling the caller whether the first steps queued work for ``jobs.drain``;
+    ``then`` as in ``advance.apply_step``. The version is chosen and the start form checked in
+    the step's own transaction (one read of the definition)."""
     variables = dict(variables or {})
     if not isinstance(variables, dict):
         raise BadRequest("variables must be an object")
-    with platform.Session() as session:
-        definition = latest_definition(session, process_key)
-        check_may_start(definition, actor)
-        if definition.start_form_key:
-            variables = validate_form(platform.forms, definition.start_form_key, variables)
-        definition_id = definition.id
-    tenant = instance_tenant(actor, tenant)
+    checked: dict[str, Any] = {}
 
     def open_run(session: Session) -> InstanceRun:
-        definition = session.get(ProcessDefinition, definition_id)
-        return InstanceRun.create(platform, session, definition, business_key, tenant, actor.username)
+        definition = latest_definition(session, process_key)
+        if not checked:  # once, also when the change is tried again alone (advance.py)
+            check_may_start(definition, actor)
+            checked["variables"] = (validate_form(platform.forms, definition.start_form_key, variables)
+                                    if definition.start_form_key else variables)
+            checked["tenant"] = instance_tenant(actor, tenant)
+        return InstanceRun.create(platform, session, definition, business_key, checked["tenant"], actor.username)
 
     def change(run: InstanceRun) -> None:
+        values = checked["variables"]
         for task in run.workflow.get_tasks(state=TaskState.READY):
-            task.set_data(**variables)
-        run.workflow.task_tree.set_data(**variables)
+            task.set_data(**values)
+        run.workflow.task_tree.set_data(**values)
         audit.record(run.session, run.row.id, actor.username, "instance.started",
-                     data={"business_key": business_key, "variables": variables, "tenant": tenant},
+                     data={"business_key": business_key, "variables": values, "tenant": checked["tenant"]},
                      at=platform.clock.now())
 
-    return advance.apply_step(platform, open_run, change)
+    return advance.apply_step(platform, open_run, change, then)
 
 
 def visible_instance(session: Session, actor: Principal, instance_id: int) -> ProcessInstance:

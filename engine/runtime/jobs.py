@@ -13,7 +13,7 @@ import logging
 import time
 import traceback
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import or_, select, update
@@ -25,8 +25,8 @@ from engine.principal import Principal
 from engine.runtime import audit, timer_batch
 from engine.runtime.advance import step_and_save
 from engine.runtime.instance_run import FINAL_STATES, InstanceRun, backoff, derive_state, lock_instance
+from engine.runtime.service_calls import call_service
 from engine.runtime.workflow import errored_task, find_task, fire_timer
-from engine.services import ServiceCall
 
 if TYPE_CHECKING:
     from engine.platform import Platform
@@ -119,7 +119,7 @@ def run_job(platform: Platform, job_id: int) -> bool:
         return False
     except Exception as exc:
         log.info("job %s failed", job_id, exc_info=True)
-        _record_failure(platform, job_id, exc)
+        record_failure(platform, job_id, exc)
         return True
 
 
@@ -142,7 +142,7 @@ def _leased_job(platform: Platform, session: Session, job_id: int) -> Job | None
 
 
 def _execute(platform: Platform, session: Session, job: Job) -> None:
-    run = InstanceRun.open(platform, session, job.instance_id)
+    run = InstanceRun.open(platform, session, job.instance_id, mirror=True)
     if run.row.state == "suspended":
         raise JobSkipped()
     if run.row.state in FINAL_STATES:
@@ -164,27 +164,7 @@ def _run_service(platform: Platform, run: InstanceRun, job: Job) -> None:
     task = find_task(run.workflow, job.spiff_task_id)
     if task is None or task.state != TaskState.READY:
         return
-    attempt = job.attempts + 1
-
-    def call(spiff_task, operator: str, params: dict[str, Any]) -> Any:
-        handler = platform.services.get(operator)
-        if handler is None:
-            raise LookupError(f"no handler is registered for service operator '{operator}'")
-        context = ServiceCall(
-            operator=operator, idempotency_key=f"{run.row.id}:{job.spiff_task_id}",
-            instance_id=run.row.id, business_key=run.row.business_key, tenant=run.row.tenant,
-            element_id=job.element_id, attempt=attempt, variables=dict(spiff_task.data), platform=platform,
-            session=run.session,
-        )
-        return handler(params, context)
-
-    run.workflow.script_engine = platform.script_engine(call=call)
-    task.run()
-    run.workflow.script_engine = platform.script_engine()
-    audit.record(run.session, run.row.id, None, "service.completed", element_id=job.element_id,
-                 data={"operator": task.task_spec.operation_name, "attempt": attempt,
-                       "result": task.data.get(task.task_spec.result_variable)},
-                 at=platform.clock.now())
+    call_service(platform, run, task, attempt=job.attempts + 1)
 
 
 def _release(platform: Platform, job_id: int) -> None:
@@ -193,7 +173,7 @@ def _release(platform: Platform, job_id: int) -> None:
                         .values(locked_by=None, locked_until=None))
 
 
-def _record_failure(platform: Platform, job_id: int, exc: BaseException) -> None:
+def record_failure(platform: Platform, job_id: int, exc: BaseException) -> None:
     """Count the attempt; retry later with backoff, or raise an incident when attempts run out."""
     message = _describe(exc)
     trace = "".join(traceback.format_exception(exc))

@@ -7,12 +7,14 @@ claiming at once exactly one wins and the other gets a Conflict, on SQLite and P
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import identity
 from engine.definitions.serialization import workflow_from_json
@@ -278,47 +280,72 @@ def complete(platform: Platform, actor: Principal, task_id: int, data: dict[str,
     return complete_step(platform, actor, task_id, data).instance_id
 
 
-def complete_step(platform: Platform, actor: Principal, task_id: int, data: dict[str, Any] | None) -> advance.Step:
-    """``complete``, telling the caller whether the step queued work for ``jobs.drain``."""
-    with platform.Session() as session:
-        task = open_task(session, actor, task_id)
-        check_may_complete(task, actor)
-        check_not_suspended(session, task)
-        cleaned = validate_form(platform.forms, task.form_key, data or {}) if task.form_key else dict(data or {})
-        instance_id, spiff_task_id = task.instance_id, task.spiff_task_id
-        if task.form_key:
-            files.check_form_files(session, actor, platform.forms.get(task.form_key), cleaned, instance_id)
+def complete_step(platform: Platform, actor: Principal, task_id: int, data: dict[str, Any] | None,
+                  then: Callable[[InstanceRun], object] | None = None) -> advance.Step:
+    """``complete``, telling the caller whether the step queued work for ``jobs.drain``;
+    ``then`` as in ``advance.apply_step``.
+
+    One transaction: the task row, the instance's lock, the form check, then a conditional
+    UPDATE that closes the task only if it is still open and still the actor's to complete
+    (a claim or completion that won the race meanwhile makes it a 409)."""
+    cleaned: dict[str, Any] = {}
+    found: dict[str, Any] = {}
 
     def open_run(session: Session) -> InstanceRun:
-        run = InstanceRun.open(platform, session, instance_id)
-        row = session.get(HumanTask, task_id)
-        if row.state != "open":
-            raise Conflict("task %(id)s is already %(state)s", id=task_id, state=row.state)
+        task = open_task(session, actor, task_id)
+        check_may_complete(task, actor)
+        run = InstanceRun.open(platform, session, task.instance_id, mirror=True)
         if run.row.state == "suspended":
-            raise TaskSuspended("instance %(id)s is suspended", {"instance_id": instance_id}, id=instance_id)
-        check_may_complete(row, actor)
+            raise TaskSuspended("instance %(id)s is suspended", {"instance_id": task.instance_id}, id=task.instance_id)
+        if not found:  # checked once, also when the change is tried again alone (advance.py)
+            values = validate_form(platform.forms, task.form_key, data or {}) if task.form_key else dict(data or {})
+            if task.form_key:
+                files.check_form_files(session, actor, platform.forms.get(task.form_key), values, task.instance_id)
+            cleaned.update(values)
+        found.update(spiff_task_id=task.spiff_task_id, task=task)
         return run
 
     def change(run: InstanceRun) -> None:
-        spiff_task = find_task(run.workflow, spiff_task_id)
+        spiff_task = find_task(run.workflow, found["spiff_task_id"])
         if spiff_task is None or spiff_task.state != TaskState.READY:
             raise Conflict("task %(id)s is no longer waiting for input", id=task_id)
+        now = platform.clock.now()
+        _close_task(run.session, found["task"], actor, now)
+        run.closed_tasks.add(found["spiff_task_id"])
         spiff_task.set_data(**cleaned)
         spiff_task.run()
-        now = platform.clock.now()
-        run.session.execute(update(HumanTask).where(HumanTask.id == task_id).values(
-            state="completed", completed_at=now, completed_by=actor.username,
-            assignee=actor.username))
         # Candidate rows serve only the open-task queries; a closed task's would make every
         # inbox query wade through the history (the row keeps candidate_groups/users).
-        run.session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == task_id))
-        audit.record(run.session, instance_id, actor.username, "task.completed", task_id=task_id,
+        run.session.execute(_DROP_CANDIDATES, {"b_task": task_id})
+        audit.record(run.session, run.row.id, actor.username, "task.completed", task_id=task_id,
                      element_id=spiff_task.task_spec.bpmn_id, data={"data": cleaned}, at=now)
         if platform.lifecycle.listens("task_completed"):
             platform.lifecycle.emit("task_completed", TaskEvent(
-                run.session, run.row, run.session.get(HumanTask, task_id), now, actor.username, cleaned))
+                run.session, run.row, found["task"], now, actor.username, cleaned))
 
-    return advance.apply_step(platform, open_run, change)
+    return advance.apply_step(platform, open_run, change, then)
+
+
+_DROP_CANDIDATES = delete(TaskCandidate.__table__).where(TaskCandidate.__table__.c.task_id == bindparam("b_task"))
+
+
+def _close_task(session: Session, task: HumanTask, actor: Principal, now) -> None:
+    """Completed by the actor, if it is still open and still the actor's or nobody's: the
+    task row was read before the instance's lock, so the row count decides (409 otherwise)."""
+    closed = session.execute(
+        update(HumanTask).where(HumanTask.id == task.id, HumanTask.state == "open",
+                                or_(HumanTask.assignee.is_(None), HumanTask.assignee == actor.username))
+        .values(state="completed", completed_at=now, completed_by=actor.username, assignee=actor.username)
+        .execution_options(synchronize_session=False))
+    if closed.rowcount != 1:
+        session.refresh(task)
+        if task.state != "open":
+            raise Conflict("task %(id)s is already %(state)s", id=task.id, state=task.state)
+        check_may_complete(task, actor)
+        raise Conflict("task %(id)s is no longer waiting for input", id=task.id)
+    for name, value in (("state", "completed"), ("completed_at", now), ("completed_by", actor.username),
+                        ("assignee", actor.username)):
+        set_committed_value(task, name, value)  # as the row now is, without another UPDATE at the flush
 
 
 def check_may_complete(task: HumanTask, actor: Principal) -> None:

@@ -7,7 +7,7 @@ nothing here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -15,7 +15,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEv
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import EventSubprocess, SubWorkflowTask
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from engine.models import InstanceToken, ProcessInstance
 from engine.runtime.called import owning_call
@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from SpiffWorkflow.bpmn import BpmnWorkflow
 
     from engine.runtime.instance_run import InstanceRun
+
+# (owning call task id, element id, SpiffWorkflow task id), as runtime/mirror.py keeps them
+TokenKey = tuple[str | None, str, str]
 
 LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
 
@@ -51,9 +54,22 @@ def live_elements(workflow: BpmnWorkflow) -> Iterator[tuple[str | None, str, str
         yield owning_call(workflow, task), element, str(task.id), token_kind(task)
 
 
-def sync_tokens(run: InstanceRun, called_rows: dict[str, ProcessInstance], finished: bool, now: datetime) -> None:
-    """Rewrite the instance's token rows where they differ from the workflow."""
+TOKENS = InstanceToken.__table__
+# Built once: the statements of a step's usual token change (one token moves on).
+_MOVE = (update(TOKENS).where(TOKENS.c.root_id == bindparam("b_root"), TOKENS.c.spiff_task_id == bindparam("b_task"),
+                              TOKENS.c.element_id == bindparam("b_element")))
+_DROP = delete(TOKENS).where(TOKENS.c.root_id == bindparam("b_root"),
+                             TOKENS.c.spiff_task_id.in_(bindparam("b_tasks", expanding=True)))
+_DROP_ALL = delete(TOKENS).where(TOKENS.c.root_id == bindparam("b_root"))
+
+
+def sync_tokens(run: InstanceRun, called_rows: dict[str, ProcessInstance], finished: bool, now: datetime,
+                before: Mapping[TokenKey, str] | None = None) -> None:
+    """Rewrite the instance's token rows where they differ from the workflow. ``before``: the
+    tokens the last save wrote (runtime/mirror.py), so only the difference is written, unread."""
     root = run.row
+    if before is not None and run.had_tokens and _write_difference(run, called_rows, finished, now, before):
+        return
     wanted: dict[tuple[int, str, str], tuple[ProcessInstance, str]] = {}
     if not finished:
         for call_task_id, element, task_id, kind in live_elements(run.workflow):
@@ -77,3 +93,44 @@ def sync_tokens(run: InstanceRun, called_rows: dict[str, ProcessInstance], finis
             instance_id=owner_id, root_id=root.id, definition_id=owner.definition_id, process_key=owner.process_key,
             element_id=element, spiff_task_id=task_id, kind=kind, since=now))
     run.had_tokens = bool(wanted) or len(stale) < len(existing)
+
+
+def _write_difference(run: InstanceRun, called_rows: dict[str, ProcessInstance], finished: bool, now: datetime,
+                      before: Mapping[TokenKey, str]) -> bool:
+    """Move, drop and add token rows without reading them; False when the rows were not where
+    the mirror said (an instance saved before tokens were kept), so the caller reads them."""
+    session, root = run.session, run.row
+    if finished:
+        if before:
+            session.execute(_DROP_ALL, {"b_root": root.id})
+        return True
+    after = {key: kind for key, kind in live_tokens(run.workflow).items()
+             if (called_rows.get(key[0], root) if key[0] else root).id is not None}
+    gone = [key for key, kind in before.items() if after.get(key) != kind]
+    new = [key for key, kind in after.items() if before.get(key) != kind]
+    for old, key in zip(gone, new, strict=False):
+        fields = _token_fields(root, called_rows, key, after[key], now)
+        moved = session.execute(_MOVE.values(**fields), {"b_root": root.id, "b_task": old[2], "b_element": old[1]})
+        if moved.rowcount != 1:
+            return False
+    dropped = [key[2] for key in gone[len(new):]]
+    if dropped and session.execute(_DROP, {"b_root": root.id, "b_tasks": dropped}).rowcount != len(dropped):
+        return False
+    added = [_token_fields(root, called_rows, key, after[key], now) for key in new[len(gone):]]
+    if added:
+        session.execute(insert(TOKENS), added)
+    return True
+
+
+def _token_fields(root: ProcessInstance, called_rows: dict[str, ProcessInstance], key: TokenKey, kind: str,
+                  now: datetime) -> dict:
+    call_task_id, element, task_id = key
+    owner = called_rows.get(call_task_id, root) if call_task_id else root
+    return {"instance_id": owner.id, "root_id": root.id, "definition_id": owner.definition_id,
+            "process_key": owner.process_key, "element_id": element, "spiff_task_id": task_id, "kind": kind,
+            "since": now}
+
+
+def live_tokens(workflow: BpmnWorkflow) -> dict[TokenKey, str]:
+    """(owning call task id, element id, task id) -> kind, for every live element."""
+    return {(call, element, task_id): kind for call, element, task_id, kind in live_elements(workflow)}

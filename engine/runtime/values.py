@@ -27,13 +27,16 @@ def searchable(value: Any) -> str | None:
     return None
 
 
-def sync_values(session: Session, instance_id: int, changed: dict[str, Any], variables: dict[str, Any]) -> None:
-    """Rewrite the value rows of the variables that changed (``changed`` from the save)."""
+def sync_values(session: Session, instance_id: int, changed: dict[str, Any], variables: dict[str, Any],
+                fresh: bool = False) -> None:
+    """Rewrite the value rows of the variables that changed (``changed`` from the save);
+    ``fresh``: the instance is new and has no rows to replace."""
     names = [name for name in changed if len(name) <= 200]
     if not names:
         return
-    session.execute(delete(InstanceValue).where(InstanceValue.instance_id == instance_id,
-                                                InstanceValue.name.in_(names)))
+    if not fresh:
+        session.execute(delete(InstanceValue).where(InstanceValue.instance_id == instance_id,
+                                                    InstanceValue.name.in_(names)))
     for name in names:
         text = searchable(variables.get(name)) if name in variables else None
         if text is not None:

@@ -77,8 +77,8 @@ jobs._run_service = _run_service_then_maybe_hang
 _step_and_save = advance.step_and_save
 
 
-def _step_and_save_then_maybe_hang(run) -> None:
-    _step_and_save(run)
+def _step_and_save_then_maybe_hang(run, *args) -> None:
+    _step_and_save(run, *args)
     if _take_flag("hang-in-completion"):
         _hang("in-completion")
 

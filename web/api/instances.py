@@ -16,16 +16,28 @@ blp = Blueprint("api_instances", __name__, description="Process instances")
 
 def _view(instance_id: int) -> dict:
     """The instance as the caller may read it: a tenant's user sees only the customer side."""
-    actor = principal()
     with platform().Session() as session:  # one session: each row read once
-        row = instances.visible_instance(session, actor, instance_id)
-        open_tasks = family.open_tasks(session, row)
-        view = visibility.instance_view(session, actor, row, forms=platform().forms, open_tasks=open_tasks)
-        relatives = family.family(session, row)
-        view.update(instance_list.family_fields(row, relatives.parent, relatives.children))
-        callers = instance_list.task_callers(session, open_tasks)  # the same keys as GET /tasks gives each task
-        extra = {t.id: instance_list.task_fields(t, callers.get(t.id)) for t in open_tasks}
-        view["active_tasks"] = [dict(task, **extra.get(task["id"], {})) for task in view.get("active_tasks", [])]
+        row = instances.visible_instance(session, principal(), instance_id)
+        return _answer(session, row, family.open_tasks(session, row), family.family(session, row))
+
+
+def step_view(run) -> dict:
+    """``_view`` of the run a step just saved, inside its transaction: the instance row, its
+    open tasks and (when it called none and is in no error) its family and incidents are known
+    already, so the answer reads nothing again (``advance.apply_step``'s ``then``)."""
+    row = run.row
+    relatives = family.family(run.session, row) if run.had_called or row.parent_id else family.Family()
+    return _answer(run.session, row, run.open_tasks(), relatives, incidents=None if row.state == "error" else [])
+
+
+def _answer(session, row, open_tasks, relatives, incidents=None) -> dict:
+    actor = principal()
+    view = visibility.instance_view(session, actor, row, forms=platform().forms, open_tasks=open_tasks,
+                                    incidents=incidents)
+    view.update(instance_list.family_fields(row, relatives.parent, relatives.children))
+    callers = instance_list.task_callers(session, open_tasks)  # the same keys as GET /tasks gives each task
+    extra = {t.id: instance_list.task_fields(t, callers.get(t.id)) for t in open_tasks}
+    view["active_tasks"] = [dict(task, **extra.get(task["id"], {})) for task in view.get("active_tasks", [])]
     from .incidents import translated
 
     view["incidents"] = [translated(i, visibility.incident_detail(actor)) for i in view["incidents"]]
@@ -64,11 +76,12 @@ class InstancesView(MethodView):
         """Start the latest version of a process."""
         actor = principal()
         step = instances.start_step(platform(), actor, body["process_key"], body.get("business_key"),
-                                    body.get("variables"), body.get("tenant"))
+                                    body.get("variables"), body.get("tenant"), then=step_view)
+        if not step.queued:  # first steps that queued nothing leave nothing to drain: the answer is made
+            return step.view
         from engine.runtime import jobs
 
-        if step.queued:  # first steps that queued nothing leave nothing to drain
-            jobs.drain(platform(), step.instance_id)
+        jobs.drain(platform(), step.instance_id)
         return _view(step.instance_id)
 
 

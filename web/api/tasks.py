@@ -198,9 +198,10 @@ class CompleteView(MethodView):
     @blp.alt_response(422, description="the form has errors; nothing changed")
     def post(self, body, task_id):
         """Complete the task with its form data; answers with the instance after it moved on."""
-        from .instances import _view
+        from .instances import _view, step_view
 
-        step = tasks.complete_step(platform(), principal(), task_id, body.get("data"))
-        if step.queued:  # a step that queued nothing leaves nothing to drain
-            jobs.drain(platform(), step.instance_id)
+        step = tasks.complete_step(platform(), principal(), task_id, body.get("data"), then=step_view)
+        if not step.queued:  # a step that queued nothing leaves nothing to drain: the answer is made
+            return step.view
+        jobs.drain(platform(), step.instance_id)
         return _view(step.instance_id)
