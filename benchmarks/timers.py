@@ -8,7 +8,7 @@ import json
 import math
 import sqlite3
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, text
 
@@ -141,6 +141,56 @@ def timer_precision(url: str, processes: int, count: int, window: float, workspa
     section.target(f"{label}, {processes} process(es): every timer fired exactly once", once, "yes", exactly_once)
     platform.close()
     return {"p50": p50, "p99": p99, "max": worst, "rate": len(lateness) / max(drained, 1e-9)}
+
+
+# Issue 16, point 4: "with margin": the rate the workers sustain with a backlog of due timers.
+RATE_TARGETS = {("SQLite", 1): 300.0, ("PostgreSQL", 2): 600.0}
+
+
+def timer_rate(url: str, processes: int, count: int, cutoff: float, workspace: Workspace, section: Section,
+               tag: str) -> dict[str, float]:
+    """The sustained firing rate: ``count`` timers all due already when ``processes`` workers
+    start; rate = the jobs finished between the 5th and the 95th percentile of the finish times
+    over that span (so neither the workers' start nor the last stragglers count), cut off after
+    ``cutoff`` seconds of work. No timer may fire twice."""
+    label = db_label(url)
+    platform, template_id, _start = prepare_timers(url, count, window=0.0, lead=-1.0)
+    log(f"timer rate on {label}: {count} timers due at once, {processes} worker process(es)")
+    workers = [Server(url, workspace, f"timer-rate-{tag}-{n}", worker=True) for n in range(processes)]
+    pending_sql = "SELECT count(*) FROM jobs WHERE state = 'pending' AND instance_id <> :t"
+    try:
+        for w in workers:
+            w.wait_ready()
+        deadline = time.time() + cutoff
+        while time.time() < deadline:
+            time.sleep(0.5)
+            with platform.engine.connect() as conn:
+                if conn.execute(text(pending_sql), {"t": template_id}).scalar() == 0:
+                    break
+    finally:
+        for w in workers:
+            w.stop()
+    with platform.engine.connect() as conn:
+        finished = conn.execute(text("SELECT finished_at FROM jobs WHERE instance_id <> :t AND state = 'done' "
+                                     "ORDER BY finished_at"), {"t": template_id}).scalars().all()
+        twice = conn.execute(text("SELECT count(*) FROM (SELECT instance_id FROM audit_events WHERE action = "
+                                  "'timer.fired' GROUP BY instance_id HAVING count(*) > 1) AS t")).scalar()
+    platform.close()
+    times = [datetime.fromisoformat(v) if isinstance(v, str) else v for v in finished]
+    lo, hi = int(len(times) * 0.05), max(0, int(len(times) * 0.95) - 1)
+    span = (times[hi] - times[lo]).total_seconds() if hi > lo else 0.0
+    rate = (hi - lo) / span if span > 0 else float("nan")
+    goal = RATE_TARGETS.get((label, processes))
+    once = "none twice" if not twice else f"NO: {twice} twice"
+    section.add_row(label, processes, count, "all due", "-", "-", "-",
+                    f"{span:.0f} (5-95 %)" + ("" if len(times) == count else f", {len(times)} done by the cut-off"),
+                    f"{rate:.0f}", once)
+    if goal is not None:
+        section.target(f"{label}, {processes} process(es): sustained timer firings/s (a backlog)",
+                       f"{rate:.0f}/s", f">= {goal:.0f}/s", rate >= goal)
+    section.target(f"{label}, {processes} process(es): no timer fired twice under a backlog", once, "none twice",
+                   not twice)
+    return {"rate": rate, "done": len(times), "missed": bool(twice) or (goal is not None and not rate >= goal)}
 
 
 def _rank(values: list[float], p: float) -> float:
