@@ -190,7 +190,7 @@ def run_inbox(config: Config, databases, has_pg, workspace, sections) -> None:
 
 
 def run_timers(config: Config, databases, has_pg, workspace, sections) -> None:
-    from .timers import profile_timer_jobs, timer_precision
+    from .timers import profile_timer_jobs, timer_precision, timer_rate
 
     makers = dict(databases)
     missed = False
@@ -200,6 +200,11 @@ def run_timers(config: Config, databases, has_pg, workspace, sections) -> None:
         result = timer_precision(makers[db](f"bench_timers_{db}_{processes}"), processes, config.timer_count,
                                  config.timer_window, workspace, sections["timers"], f"{db}{processes}")
         missed = missed or result["p99"] > 1.0
+    for db, processes in config.timer_runs:
+        if db in makers:
+            rate = timer_rate(makers[db](f"bench_timer_rate_{db}_{processes}"), processes, config.timer_count,
+                              config.timer_window, workspace, sections["timers"], f"{db}{processes}")
+            missed = missed or rate["missed"]
     if missed:
         sections["timers"].blocks.append(("pyinstrument profile of timer jobs (SQLite)", profile_timer_jobs(
             makers["sqlite"]("bench_timers_profile"), 300)))
@@ -445,7 +450,10 @@ DESCRIPTIONS = {
               "over the window. `towerflow worker` processes (the APScheduler clock, polling every 0.25 s, "
               "`FOR UPDATE SKIP LOCKED` on PostgreSQL) fire them. Lateness = the job's `finished_at` minus its "
               "`due_at`. Exactly once: every job done, one `timer.fired` audit event per instance, every "
-              "instance completed. Target p99 <= 1 s.",
+              "instance completed. Target p99 <= 1 s. Sustained rate (rows \"all due\"): the same N timers all due "
+              "before the workers start; firings/s between the 5th and 95th percentile of the jobs' finish "
+              "times, cut off after the window's length; targets >= 300/s on SQLite with 1 worker, >= 600/s on "
+              "PostgreSQL with 2 (issue 16: the 167/s of 10,000 in 60 s, with margin).",
     "growth": "One site_negotiation instance (Flow 2; Flow 1 runs the same diagram as its call activity "
               "`negotiation` after a failed screening, so this is the loop a tower order goes through there) "
               "driven through the engine API: plan, accept, then the progress "
