@@ -35,12 +35,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# How many due jobs the clock leases at a time (web/clock.py): the timers among them fire in one
-# transaction. Larger batches spread the commit over more timers but hold the instances' locks
-# (SQLite: the database's write lock) longer; 50 timers take about 0.1-0.2 s.
-BATCH_SIZE = 50
-
-
 def fire_timers(platform: Platform, job_ids: Sequence[int]) -> int:
     """Fire the timer jobs ``job_ids`` (leased by this runner) together; how many ran, counted
     as ``jobs.run_job`` counts (a job another runner took, or of a suspended instance, is not)."""
@@ -97,7 +91,7 @@ def _leased_jobs(platform: Platform, session: Session, job_ids: Sequence[int]) -
 def _fire_instance(platform: Platform, session: Session, instance_id: int, ended: bool, leased: list[Job]) -> int:
     """One instance's due timers, each fired and stepped as ``jobs.run_job`` would, one after
     the other: a save may close the next one (an interrupting timer ended its activity)."""
-    run = None if ended else InstanceRun.open(platform, session, instance_id)
+    run = None if ended else InstanceRun.open(platform, session, instance_id, mirror=True)  # as jobs._execute
     ran = 0
     for job in leased:
         if job.state != "pending":  # closed by the save of an earlier timer of this instance
