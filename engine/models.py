@@ -172,6 +172,12 @@ class HumanTask(Base):
         # they are answered from the index and only the page's rows are read (benchmarks).
         Index("ix_tasks_inbox", "tenant", "assignee", "due_at", "priority", "id",
               postgresql_where=text("state = 'open'"), sqlite_where=text("state = 'open'")),
+        # Open tasks in the inbox's default order: a large inbox walks it and stops after the
+        # page; and their process keys for the process filter (migration 0008, benchmarks).
+        Index("ix_tasks_open_order", text("(due_at IS NULL)"), "due_at", text("priority DESC"), "id", "tenant",
+              "assignee", postgresql_where=text("state = 'open'"), sqlite_where=text("state = 'open'")),
+        Index("ix_tasks_open_process", "process_key", "tenant",
+              postgresql_where=text("state = 'open'"), sqlite_where=text("state = 'open'")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -13,8 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import and_, bindparam, delete, exists, func, or_, select, update
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from engine import identity
 from engine.definitions.serialization import workflow_from_json
@@ -66,33 +69,54 @@ class TaskFilter:
     text: str | None = None
 
 
-TASK_SORTS = {
-    "due": lambda desc: (HumanTask.due_at.is_(None), HumanTask.due_at.desc() if desc else HumanTask.due_at,
-                         HumanTask.priority.desc()),
-    "priority": lambda desc: (HumanTask.priority.desc() if desc else HumanTask.priority,
-                              HumanTask.due_at.is_(None), HumanTask.due_at),
-    "created": lambda desc: (HumanTask.created_at.desc() if desc else HumanTask.created_at,),
+TASK_SORTS = {  # each takes the columns (HumanTask, or a subquery's .c) and whether to sort descending
+    "due": lambda t, desc: (t.due_at.is_(None), t.due_at.desc() if desc else t.due_at, t.priority.desc()),
+    "priority": lambda t, desc: (t.priority.desc() if desc else t.priority, t.due_at.is_(None), t.due_at),
+    "created": lambda t, desc: (t.created_at.desc() if desc else t.created_at,),
 }
 
+TASK_COUNT_CAP = 1000
+"""The inbox counts matching tasks up to here; past it a list or tab says "1,000+" (issue 16)."""
 
-def task_query(actor: Principal, flt: TaskFilter, now):
-    """Open tasks the actor may see and act on, filtered; unordered, so callers sort and count."""
+OPEN_ORDER_INDEX = "ix_tasks_open_order"
+"""Open tasks in the default order (due time, none last, then priority): a large inbox's page is
+read walking it, stopping after the page (migration 0008)."""
+
+
+@dataclass(frozen=True)
+class TaskList:
+    """One page of the inbox and how many tasks match it: exactly, or more than ``total``
+    when ``capped`` (then ``total`` is the cap, or the page's end when that is further)."""
+
+    rows: list[HumanTask]
+    total: int
+    capped: bool = False
+
+
+def task_query(actor: Principal, flt: TaskFilter, now, walk: bool = False):
+    """Open tasks the actor may see and act on, filtered; unordered, so callers sort and count.
+
+    ``walk``: the caller reads them in the sort's index and stops after a page, so each task's
+    candidates are probed (EXISTS) rather than listed first, and SQLite is kept from finding the
+    matches by another index only to sort them all (``_Unindexed``)."""
+    col = _Unindexed if walk else (lambda column: column)
+    tenant, assignee = col(HumanTask.tenant), col(HumanTask.assignee)
     stmt = select(HumanTask).where(HumanTask.state == "open")
     if actor.tenant is not None:
-        stmt = stmt.where(HumanTask.tenant == actor.tenant)
+        stmt = stmt.where(tenant == actor.tenant)
     # A business key picks a handful of rows: probe their candidates (EXISTS) instead of first
     # collecting every task offered to the actor's groups (IN), which is the better way otherwise.
-    candidate = _candidate_of(actor, correlated=bool(flt.business_key))
+    candidate = _candidate_of(actor, correlated=walk or bool(flt.business_key))
     if flt.assignee_me:
-        stmt = stmt.where(HumanTask.assignee == actor.username)
+        stmt = stmt.where(assignee == actor.username)
     if flt.candidate_me:
-        stmt = stmt.where(HumanTask.assignee.is_(None), candidate)
+        stmt = stmt.where(assignee.is_(None), candidate)
     if flt.my_work:
-        stmt = stmt.where(or_(HumanTask.assignee == actor.username, and_(HumanTask.assignee.is_(None), candidate)))
+        stmt = stmt.where(or_(assignee == actor.username, and_(assignee.is_(None), candidate)))
     narrowed = flt.assignee_me or flt.candidate_me or flt.my_work
     if not narrowed and not (actor.is_admin or "supervisor" in actor.groups):
-        stmt = stmt.where(or_(HumanTask.assignee == actor.username, candidate))
-    for column, value in ((HumanTask.process_key, flt.process_key), (HumanTask.business_key, flt.business_key)):
+        stmt = stmt.where(or_(assignee == actor.username, candidate))
+    for column, value in ((col(HumanTask.process_key), flt.process_key), (HumanTask.business_key, flt.business_key)):
         if value:
             stmt = stmt.where(column == value)
     if flt.text:
@@ -105,12 +129,35 @@ def task_query(actor: Principal, flt: TaskFilter, now):
     return stmt
 
 
+class _Unindexed(ColumnElement):
+    """A column SQLite may filter on but not look up by an index: ``+column``, SQLite's own way
+    of saying so (other databases get the column itself)."""
+
+    inherit_cache = True
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column) -> None:
+        self.column = column
+        self.type = column.type
+
+
+@compiles(_Unindexed)
+def _column(element, compiler, **kw):
+    return compiler.process(element.column, **kw)
+
+
+@compiles(_Unindexed, "sqlite")
+def _plus_column(element, compiler, **kw):
+    return "+" + compiler.process(element.column, **kw)
+
+
 def list_tasks(session: Session, actor: Principal, flt: TaskFilter, now, offset: int = 0, limit: int = 50,
                sort: str = "due", desc: bool = False) -> tuple[list[HumanTask], int]:
-    """Open tasks the actor may see, with the total; by default by due time (none last), then
-    priority (highest first); ``sort`` may also be "priority" or "created", either way."""
+    """Open tasks the actor may see, with the exact total; by default by due time (none last), then
+    priority (highest first); ``sort`` may also be "priority" or "created", either way. The inbox
+    and the API call ``find_tasks``, which stops counting at a cap."""
     stmt = task_query(actor, flt, now)
-    order = (*TASK_SORTS.get(sort, TASK_SORTS["due"])(desc), HumanTask.id)
+    order = (*TASK_SORTS.get(sort, TASK_SORTS["due"])(HumanTask, desc), HumanTask.id)
     # First the page's ids and the total in one pass (a window count) that the inbox index
     # answers without reading the rows, then only the page's rows.
     found = session.execute(stmt.with_only_columns(HumanTask.id, func.count().over())
@@ -118,9 +165,41 @@ def list_tasks(session: Session, actor: Principal, flt: TaskFilter, now, offset:
     if not found:
         total = session.scalar(select(func.count()).select_from(stmt.subquery())) if offset else 0
         return [], int(total or 0)
-    ids = [row[0] for row in found]
+    return _rows(session, [row[0] for row in found]), int(found[0][1])
+
+
+def find_tasks(session: Session, actor: Principal, flt: TaskFilter, now, offset: int = 0, limit: int = 50,
+               sort: str = "due", desc: bool = False, cap: int | None = None) -> TaskList:
+    """``list_tasks`` for the inbox and the API: the total is exact up to ``cap`` (or up to the
+    page's end, when deeper) and reported as capped past it; ``cap`` defaults to ``TASK_COUNT_CAP``.
+
+    Why: counting to the end costs as much as the tasks a user sees (a staff user sees 11,000-16,000,
+    a supervisor all of them), and so does sorting them all for the page. Here at most cap + 1
+    matching tasks are read, in whatever order the database finds them fastest; when that is all
+    there is, they are sorted and paged among themselves. Otherwise the page comes from walking
+    the open tasks in the sort's order, which stops after the page: with more than ``cap``
+    matches, one in every (open tasks / cap) rows walked is a match at worst."""
+    stmt = task_query(actor, flt, now)
+    sorts = TASK_SORTS.get(sort, TASK_SORTS["due"])
+    bound = max(TASK_COUNT_CAP if cap is None else cap, offset + limit)
+    some = (stmt.with_only_columns(HumanTask.id, HumanTask.due_at, HumanTask.priority, HumanTask.created_at)
+            .limit(bound + 1).subquery())
+    found = session.execute(select(some.c.id, func.count().over()).order_by(*sorts(some.c, desc), some.c.id)
+                            .offset(offset).limit(limit)).all()
+    total = int(found[0][1]) if found else (count_tasks(session, actor, flt, now, cap=bound) if offset else 0)
+    if total <= bound:
+        return TaskList(_rows(session, [row[0] for row in found]), total)
+    walk = (task_query(actor, flt, now, walk=True).with_only_columns(HumanTask.id)
+            .order_by(*sorts(HumanTask, desc), HumanTask.id))
+    return TaskList(_rows(session, list(session.scalars(walk.offset(offset).limit(limit)))), bound, capped=True)
+
+
+def _rows(session: Session, ids: list[int]) -> list[HumanTask]:
+    """The task rows of ``ids``, in that order."""
+    if not ids:
+        return []
     rows = {row.id: row for row in session.scalars(select(HumanTask).where(HumanTask.id.in_(ids)))}
-    return [rows[i] for i in ids if i in rows], int(found[0][1])
+    return [rows[i] for i in ids if i in rows]
 
 
 def _candidate_of(actor: Principal, correlated: bool = False):
@@ -364,8 +443,12 @@ def instance_of(session: Session, task: HumanTask) -> ProcessInstance:
 
 # --- for the inbox pages (added with issue 3) ------------------------------------------
 
-def count_tasks(session: Session, actor: Principal, flt: TaskFilter, now) -> int:
-    return int(session.scalar(select(func.count()).select_from(task_query(actor, flt, now).subquery())) or 0)
+def count_tasks(session: Session, actor: Principal, flt: TaskFilter, now, cap: int | None = None) -> int:
+    """How many open tasks match; with ``cap`` at most cap + 1 are counted (more than ``cap``)."""
+    stmt = task_query(actor, flt, now)
+    if cap is not None:
+        stmt = stmt.with_only_columns(HumanTask.id).limit(cap + 1)
+    return int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
 
 
 def claim_many(platform: Platform, actor: Principal, task_ids: list[int]) -> tuple[list[int], dict[int, str]]:
@@ -381,10 +464,32 @@ def claim_many(platform: Platform, actor: Principal, task_ids: list[int]) -> tup
     return claimed, refused
 
 
-def process_keys(session: Session, actor: Principal) -> list[str]:
-    """Processes the actor has open tasks in (the inbox's process filter)."""
-    sub = task_query(actor, TaskFilter(), None).subquery()
-    return list(session.scalars(select(sub.c.process_key).distinct().order_by(sub.c.process_key)))
+def process_keys(session: Session, actor: Principal, cap: int | None = None) -> list[str]:
+    """Processes the actor has open tasks in (the inbox's process filter).
+
+    Exact when the actor sees at most ``cap`` tasks. Beyond that the processes with open tasks in
+    the actor's tenant (all tenants for staff), read by a skip scan of their index: a process may
+    then be offered that has no task for this actor (its filter shows an empty list)."""
+    cap = TASK_COUNT_CAP if cap is None else cap
+    some = task_query(actor, TaskFilter(), None).with_only_columns(HumanTask.process_key).limit(cap + 1).subquery()
+    counted = session.execute(select(some.c.process_key, func.count()).group_by(some.c.process_key)).all()
+    if sum(n for _, n in counted) <= cap:
+        return sorted(key for key, _ in counted)
+    return _open_process_keys(session, actor.tenant)
+
+
+def _open_process_keys(session: Session, tenant: str | None) -> list[str]:
+    """Distinct process keys of open tasks, one index probe per key (a recursive CTE)."""
+
+    def smallest(after=None):
+        stmt = select(func.min(HumanTask.process_key)).where(HumanTask.state == "open")
+        if tenant is not None:
+            stmt = stmt.where(HumanTask.tenant == tenant)
+        return stmt if after is None else stmt.where(HumanTask.process_key > after)
+
+    keys = select(smallest().scalar_subquery().label("key")).cte("open_keys", recursive=True)
+    keys = keys.union_all(select(smallest(keys.c.key).scalar_subquery()).where(keys.c.key.is_not(None)))
+    return list(session.scalars(select(keys.c.key).where(keys.c.key.is_not(None)).order_by(keys.c.key)))
 
 
 def first_task_for(session: Session, actor: Principal, instance_id: int) -> HumanTask | None:

@@ -149,6 +149,24 @@ def test_pagination(pages, survey):
     assert "page=3" in html(second) and "page=1" in html(second)
 
 
+
+def test_counts_past_the_cap_say_so_in_english_and_chinese(pages, survey, monkeypatch):
+    ids = [survey(f"BK-{n}") for n in range(5)]
+    monkeypatch.setattr(tasks, "TASK_COUNT_CAP", 3)
+    li = pages("li", ["regional_manager"])
+    assert li.get("/inbox/counts").json == {"work": 4, "mine": 0, "group": 4, "overdue": 0}  # 4: more than 3
+    page = html(li.get("/inbox?tab=group&size=2"))
+    assert 'data-count="group" title="More than 3 tasks: not counted further">3+<' in page
+    assert 'data-count="mine">0<' in page and "3+ tasks" in page and "Page 1 of 2+" in page
+    second = li.get("/inbox?tab=group&size=2&page=2")
+    third = li.get("/inbox?tab=group&size=2&page=3")
+    assert row_ids(li.get("/inbox?tab=group&size=2")) + row_ids(second) + row_ids(third) == ids
+    assert "5 tasks" in html(third) and "Page 3 of 3" in html(third)  # the last page counts them all
+    zh = pages("wang", ["regional_manager"], lang="zh")
+    assert "超过 3 条任务，未继续计数" in html(zh.get("/inbox?tab=group&size=2"))
+    monkeypatch.setattr(tasks, "TASK_COUNT_CAP", 5)  # under or at the cap: exact
+    assert 'data-count="group">5<' in html(li.get("/inbox?tab=group"))
+
 def test_claim_several_at_once(pages, survey, platform):
     a, b, c = survey("A"), survey("B"), survey("C")
     tasks.claim(platform, Principal("wu", frozenset({"regional_manager"})), c)

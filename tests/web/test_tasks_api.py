@@ -220,6 +220,49 @@ def test_inbox_is_paginated_with_the_right_total(platform, admin, api):
     assert len(set(everything)) == 8
 
 
+
+def test_a_total_past_the_cap_is_marked_capped_and_the_pages_keep_their_order(platform, admin, api, monkeypatch):
+    from engine.runtime import tasks
+
+    deploy(platform, "tasks_sorting.bpmn")
+    checker = api("qian", ["checker"])
+    start(admin, "tasks_sorting", "A", deadline="2031-05-01T12:00:00")
+    start(admin, "tasks_sorting", "B", deadline="2031-05-02T12:00:00")  # 8 tasks in all
+    everything = inbox_ids(checker)
+    assert inbox(checker)["total"] == 8 and inbox(checker)["total_capped"] is False
+
+    monkeypatch.setattr(tasks, "TASK_COUNT_CAP", 5)  # more than 5: counted no further
+    pages = [inbox(checker, page=n, page_size=3) for n in (1, 2, 3)]
+    assert [(p["total"], p["total_capped"]) for p in pages] == [(5, True), (6, True), (8, False)]
+    assert [t["id"] for p in pages for t in p["items"]] == everything  # the walk keeps the sort's order
+    assert (inbox(checker, page=5, page_size=3)["total"], inbox(checker, page=5, page_size=3)["items"]) == (8, [])
+    monkeypatch.setattr(tasks, "TASK_COUNT_CAP", 8)  # exactly the cap: exact
+    assert (inbox(checker)["total"], inbox(checker)["total_capped"]) == (8, False)
+
+
+def test_capped_counts_and_process_keys_in_the_engine(platform, admin, api):
+    from engine.principal import Principal
+    from engine.runtime import tasks
+
+    deploy(platform, "tasks_sorting.bpmn", "tasks_inbox.bpmn")
+    start(admin, "tasks_sorting", "A", deadline="2031-05-01T12:00:00")
+    start(admin, "tasks_sorting", "B", deadline="2031-05-02T12:00:00")
+    checker = Principal("qian", frozenset({"checker"}))
+    boss = Principal("boss", frozenset({"supervisor"}))
+    now = platform.clock.now()
+    with platform.Session() as session:
+        work = tasks.TaskFilter(my_work=True)
+        assert [tasks.count_tasks(session, checker, work, now, cap=c) for c in (None, 3, 7, 8, 20)] == [8, 4, 8, 8, 8]
+        exact, _ = tasks.list_tasks(session, checker, work, now, 0, 50)
+        capped = tasks.find_tasks(session, checker, work, now, 0, 4, cap=3)
+        assert (capped.total, capped.capped, [t.id for t in capped.rows]) == (4, True, [t.id for t in exact[:4]])
+        later = tasks.find_tasks(session, checker, work, now, 2, 3, cap=3, sort="priority", desc=True)
+        by_priority, _ = tasks.list_tasks(session, checker, work, now, 0, 50, sort="priority", desc=True)
+        assert [t.id for t in later.rows] == [t.id for t in by_priority[2:5]] and later.capped
+        assert tasks.process_keys(session, checker) == tasks.process_keys(session, checker, cap=2) == ["tasks_sorting"]
+        assert tasks.process_keys(session, boss, cap=2) == tasks.process_keys(session, boss) == ["tasks_sorting"]
+
+
 # --- claim, unclaim, assign ----------------------------------------------------------------------
 
 def test_claim_then_unclaim(inbox_process, admin, li, zhou):

@@ -49,6 +49,10 @@ class SavedFilterRequest(Schema):
                          values=fields.String(), required=True)
 
 
+class TaskListPage(TaskPage):
+    total_capped = fields.Boolean(metadata={"description": "true: more tasks match than `total` (not counted further)"})
+
+
 def _comment_view(row) -> dict:
     return {"id": row.id, "task_id": row.task_id, "author": row.author, "body": row.body,
             "created_at": iso(row.created_at)}
@@ -65,19 +69,20 @@ def _task(task_id: int) -> dict:
 @blp.route("")
 class TasksView(MethodView):
     @blp.arguments(TaskQuery, location="query")
-    @blp.response(200, TaskPage)
+    @blp.response(200, TaskListPage)
     def get(self, args):
-        """Open tasks, sorted by due time then priority."""
+        """Open tasks, sorted by due time then priority; ``total`` is exact up to 1,000 (or the
+        page's end) and past it that number with ``total_capped``: there are more."""
         actor = principal()
         offset, limit = page(args)
         flt = tasks.TaskFilter(assignee_me=args.get("assignee") == "me", candidate_me=args.get("candidate") == "me",
                                process_key=args.get("process_key"), business_key=args.get("business_key"),
                                overdue=args.get("overdue"), text=args.get("q"))
         with platform().Session() as session:
-            rows, total = tasks.list_tasks(session, actor, flt, platform().clock.now(), offset, limit)
-            callers = instance_list.task_callers(session, rows)
-            return listing([dict(task_view(r), **instance_list.task_fields(r, callers.get(r.id))) for r in rows],
-                           total, args)
+            found = tasks.find_tasks(session, actor, flt, platform().clock.now(), offset, limit)
+            callers = instance_list.task_callers(session, found.rows)
+            items = [dict(task_view(r), **instance_list.task_fields(r, callers.get(r.id))) for r in found.rows]
+            return dict(listing(items, found.total, args), total_capped=found.capped)
 
 
 @blp.route("/<int:task_id>")

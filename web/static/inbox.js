@@ -8,7 +8,7 @@
   function badges() {
     var found = {};
     document.querySelectorAll("[data-count]").forEach(function (el) {
-      found[el.getAttribute("data-count")] = parseInt(el.textContent, 10) || 0;
+      found[el.getAttribute("data-count")] = parseInt(el.getAttribute("data-n") || el.textContent, 10) || 0;
     });
     return found;
   }
@@ -23,7 +23,10 @@
         if (!counts) return;
         Object.keys(counts).forEach(function (tab) {
           var badge = document.querySelector('[data-count="' + tab + '"]');
-          if (badge) badge.textContent = counts[tab];
+          var cap = parseInt(tabs.getAttribute("data-cap"), 10);  // past it the page says "1,000+"
+          if (!badge) return;
+          badge.textContent = counts[tab] > cap ? tabs.getAttribute("data-capped-text") : counts[tab];
+          badge.setAttribute("data-n", counts[tab]);
         });
         var tab = tabs.getAttribute("data-tab");
         var notice = document.querySelector("[data-testid=new-tasks]");

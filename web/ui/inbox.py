@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import format_number
 from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy.orm import defer
@@ -61,12 +62,20 @@ def _sort() -> tuple[str, bool]:
 
 
 def counts() -> dict[str, int]:
-    """How many tasks each tab holds, without the page's filters; "overdue": my overdue work."""
-    actor, now = principal(), platform().clock.now()
+    """How many tasks each tab holds, without the page's filters; "overdue": my overdue work.
+    Counted up to ``tasks.TASK_COUNT_CAP`` + 1 only: more than the cap shows as "1,000+"."""
+    actor, now, cap = principal(), platform().clock.now(), tasks.TASK_COUNT_CAP
     with platform().Session() as session:
-        found = {tab: tasks.count_tasks(session, actor, _filter(tab, {}), now) for tab in tabs()}
-        found["overdue"] = tasks.count_tasks(session, actor, _filter("work", {"overdue": "1"}), now)
+        found = {tab: tasks.count_tasks(session, actor, _filter(tab, {}), now, cap=cap) for tab in tabs()}
+        found["overdue"] = tasks.count_tasks(session, actor, _filter("work", {"overdue": "1"}), now, cap=cap)
         return found
+
+
+def count_text(n: int, capped: bool | None = None) -> str:
+    """A count as the page shows it: "1,000+" past the cap (the rest was not counted)."""
+    if capped or (capped is None and n > tasks.TASK_COUNT_CAP):
+        return _("%(n)s+", n=format_number(min(n, tasks.TASK_COUNT_CAP) if capped is None else n))
+    return str(n)
 
 
 def due_class(task: HumanTask, now: datetime) -> str:
@@ -86,8 +95,9 @@ def index() -> ResponseReturnValue:
     actor, now = principal(), platform().clock.now()
     page = pager()
     with platform().Session() as session:
-        rows, page.total = tasks.list_tasks(session, actor, _filter(tab), now, page.offset, page.size,
-                                            sort=sort, desc=desc)
+        found = tasks.find_tasks(session, actor, _filter(tab), now, page.offset, page.size, sort=sort, desc=desc)
+        rows = found.rows
+        page.total = found.total + 1 if found.capped else found.total  # one more page: "Next" stays
         processes = tasks.process_keys(session, actor)
         names = _process_names(session, processes + [r.process_key for r in rows])
         suspended = tasks.suspended_instances(session, [r.instance_id for r in rows])
@@ -97,7 +107,10 @@ def index() -> ResponseReturnValue:
     return render_template("inbox/index.html", tab=tab, rows=rows, pager=page, counts=counts(), now=now,
                            due_class=due_class, processes=processes, names=names, sort=sort, desc=desc,
                            args=request.args, sort_link=_sort_link, suspended=suspended, saved=saved,
-                           filtered=filtered, current_query=_current_query(tab), callers=callers)
+                           filtered=filtered, current_query=_current_query(tab), callers=callers,
+                           capped=found.capped, total_text=count_text(found.total, found.capped),
+                           count_text=count_text, cap=tasks.TASK_COUNT_CAP,
+                           cap_text=format_number(tasks.TASK_COUNT_CAP))
 
 
 def _current_query(tab: str) -> dict[str, str]:
@@ -157,6 +170,7 @@ def _process_names(session, keys) -> dict[str, str]:
 @bp.get("/inbox/counts")
 @login_required
 def counts_json() -> ResponseReturnValue:
+    """The tab counts; one past ``tasks.TASK_COUNT_CAP`` means more (the page says "1,000+")."""
     return jsonify(counts())
 
 
