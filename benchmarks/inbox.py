@@ -1,6 +1,8 @@
 """Point 3: the inbox at scale. Open and completed tasks are bulk-loaded with plain SQL (COPY on
 PostgreSQL, executemany on SQLite), not through the engine; then the engine's inbox functions
-(engine.tasks.list_tasks / count_tasks) and the REST endpoint are timed, and the plans recorded."""
+(engine.runtime.tasks.find_tasks / count_tasks / process_keys, as the inbox page and GET /tasks
+call them, counts capped at TASK_COUNT_CAP) for every view and kind of user, and the REST endpoint,
+are timed, and the plans recorded. Target (issue 16): p95 <= 30 ms for the worst query."""
 
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ GROUPS = tuple(f"grp{n:02d}" for n in range(30))
 KEYS = ("tower_order", "site_negotiation", "fault_dispatch", "service_request", "difficult_site")
 USER_A = ("inbox_a", ["grp01", "grp02", "grp03"], "china_mobile")  # an operator user in three groups
 USER_B = ("inbox_b", ["grp04", "grp05", "grp06", "grp07"], None)  # staff (all tenants) in four groups
+USER_S = ("inbox_s", ["supervisor", "grp08"], None)  # a supervisor: sees every open task ("All tasks")
+TARGET = 0.030  # issue 16: every inbox under 30 ms (p95)
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,7 @@ def _rows(scale: Scale, definition_id: int, now: datetime, seed: int = 5):
     rnd = random.Random(seed)
     users = [(f"u{n:04d}", rnd.sample(GROUPS, rnd.randint(1, 3)), None if n % 4 == 0 else TENANTS[n % 3])
              for n in range(scale.users - 2)]
-    users += [USER_A, USER_B]
+    users += [USER_A, USER_B, USER_S]
     names = [u[0] for u in users]
     per_instance = max(1, scale.completed_tasks // scale.open_tasks)
 
@@ -56,8 +60,8 @@ def _rows(scale: Scale, definition_id: int, now: datetime, seed: int = 5):
         for i in range(1, scale.open_tasks + 1):
             tenant, key, bk = TENANTS[i % 3], KEYS[i % 5], f"BK-{i:07d}"
             for k in range(per_instance + 1):
-                # completed tasks keep no candidate rows (engine.tasks.complete deletes them); a task
-                # cancelled by the engine (a boundary timer, a terminate) still leaves its rows behind
+                # closed tasks keep no candidate rows: completing a task deletes them, and so does the
+                # engine cancelling one (a boundary timer, a terminate; InstanceRun.save since a2385b8)
                 task_id += 1
                 who = names[rnd.randrange(len(names) - 2)]
                 created = now - timedelta(days=30, minutes=k)
@@ -66,7 +70,7 @@ def _rows(scale: Scale, definition_id: int, now: datetime, seed: int = 5):
                 yield ((task_id, i, f"done-{k}", f"step_{k}", f"已办 {k}", key, bk, tenant, groups, [],
                         None if cancelled else who, None, 50, "comment", "cancelled" if cancelled else "completed",
                         created, created, created + timedelta(hours=1), None if cancelled else who),
-                       [("group", g) for g in groups] if cancelled else [])
+                       [])
             task_id += 1
             groups = [GROUPS[rnd.randrange(30)]]
             if rnd.random() < 0.2:
@@ -203,38 +207,52 @@ def _load_sqlite(platform, users, instances, tasks, now, first_id: int) -> None:
 
 
 def _queries(platform, user):
-    """(label, function) pairs timing the engine's inbox calls for one user, a session each."""
-    from engine.models import HumanTask
+    """(label, function) pairs timing the engine's inbox calls for one user, a session each: every
+    tab's page (the list and its total, as the inbox page and GET /tasks ask), overdue, a business
+    key, the tab counts and the process filter."""
     from engine.runtime import tasks
 
     name, groups, tenant = user
     actor = principal(name, groups, tenant)
     now = platform.clock.now()
     with platform.Session() as session:
-        first, _ = tasks.list_tasks(session, actor, tasks.TaskFilter(candidate_me=True), now, 0, 50)
+        first = tasks.find_tasks(session, actor, tasks.TaskFilter(candidate_me=True), now, 0, 50).rows
         business_key = first[len(first) // 2].business_key if first else "BK-0000001"
-        assert session.get(HumanTask, first[0].id) is not None if first else True
 
     def listing(flt):
         def call():
             with platform.Session() as session:
-                rows, total = tasks.list_tasks(session, actor, flt, now, 0, 50)
-            return len(rows), total
+                found = tasks.find_tasks(session, actor, flt, now, 0, 50)
+            return len(found.rows), f"{found.total:,}{'+' if found.capped else ''}"
         return call
 
     def counting(flt):
         def call():
             with platform.Session() as session:
-                return None, tasks.count_tasks(session, actor, flt, now)
+                n = tasks.count_tasks(session, actor, flt, now, cap=tasks.TASK_COUNT_CAP)
+            return None, f"{min(n, tasks.TASK_COUNT_CAP):,}{'+' if n > tasks.TASK_COUNT_CAP else ''}"
         return call
 
-    return [
-        ("my tasks (assignee=me): page of 50 + total", listing(tasks.TaskFilter(assignee_me=True))),
-        ("group tasks (candidate=me): page of 50 + total", listing(tasks.TaskFilter(candidate_me=True))),
-        ("inbox default (mine or my groups): page + total", listing(tasks.TaskFilter())),
-        (f"filter by business key ({business_key})", listing(tasks.TaskFilter(business_key=business_key))),
-        ("count_tasks (candidate=me)", counting(tasks.TaskFilter(candidate_me=True))),
+    def processes():
+        with platform.Session() as session:
+            return None, len(tasks.process_keys(session, actor))
+
+    flt = tasks.TaskFilter
+    views = [
+        ("my tasks (assignee=me): page of 50 + total", listing(flt(assignee_me=True))),
+        ("group tasks (candidate=me): page of 50 + total", listing(flt(candidate_me=True))),
+        ("all my work (mine or my groups): page + total", listing(flt(my_work=True))),
+        ("overdue (all my work): page + total", listing(flt(my_work=True, overdue=True))),
+        (f"filter by business key ({business_key})", listing(flt(business_key=business_key))),
+        ("GET /tasks default (mine or offered, any assignee; supervisor: all)", listing(flt())),
+        ("tab count: group tasks", counting(flt(candidate_me=True))),
+        ("tab count: all my work", counting(flt(my_work=True))),
+        ("tab count: overdue", counting(flt(my_work=True, overdue=True))),
+        ("process filter (process_keys)", processes),
     ]
+    if "supervisor" in groups:
+        views.insert(6, ("tab count: all tasks", counting(flt())))
+    return views
 
 
 def capture_sql(platform, fn) -> list[tuple[str, object]]:
@@ -271,48 +289,53 @@ def inbox(url: str, scale: Scale, runs: int, workspace: Workspace, section: Sect
     section.notes.append(f"{label}: {scale.label} bulk-loaded in {seconds:.0f} s (indexes built after the rows).")
     results: dict[str, float] = {}
     worst = 0.0
-    for user in (USER_A, USER_B):
+    for user in (USER_A, USER_B, USER_S):
         who = f"{user[0]} ({'tenant ' + user[2] if user[2] else 'staff, all tenants'}, {len(user[1])} groups)"
         for name, fn in _queries(platform, user):
             times, total = sample_query(fn, runs)
             p95 = pct(times, 95)
             worst = max(worst, p95)
             results[f"{user[0]}:{name}"] = p95
-            section.add_row(label, who, name, total, ms(median(times)), ms(p95), "yes" if p95 <= 0.05 else "NO")
+            section.add_row(label, who, name, total, ms(median(times)), ms(p95), "yes" if p95 <= TARGET else "NO")
     # the REST endpoint, on a real server process
-    token = make_user(platform, USER_A[0], USER_A[1], USER_A[2])
+    tokens = {user[0]: make_user(platform, user[0], user[1], user[2]) for user in (USER_A, USER_B)}
     server = Server(url, workspace, f"inbox-{label}").wait_ready()
     try:
-        client = Http(server.port, token)
-        for path, what in (("/api/v1/tasks?candidate=me", "GET /api/v1/tasks?candidate=me (HTTP)"),
-                           ("/api/v1/tasks?assignee=me", "GET /api/v1/tasks?assignee=me (HTTP)")):
-            times = []
-            for n in range(runs // 2 + 3):
-                t0 = time.perf_counter()
-                status, answer = client.request("GET", path)
-                if n >= 3:
-                    times.append(time.perf_counter() - t0)
-                if status != 200:
-                    raise RuntimeError(f"{path} answered {status}: {answer}")
-            p95 = pct(times, 95)
-            section.add_row(label, USER_A[0], what, answer["total"], ms(median(times)), ms(p95),
-                            "yes" if p95 <= 0.05 else "NO")
-        client.close()
+        for user in (USER_A, USER_B):
+            client = Http(server.port, tokens[user[0]])
+            for path in ("/api/v1/tasks?candidate=me", "/api/v1/tasks?assignee=me", "/api/v1/tasks",
+                         "/api/v1/tasks?overdue=true"):
+                times = []
+                for n in range(runs // 2 + 3):
+                    t0 = time.perf_counter()
+                    status, answer = client.request("GET", path)
+                    if n >= 3:
+                        times.append(time.perf_counter() - t0)
+                    if status != 200:
+                        raise RuntimeError(f"{path} answered {status}: {answer}")
+                p95 = pct(times, 95)
+                worst = max(worst, p95)
+                total = f"{answer['total']:,}{'+' if answer.get('total_capped') else ''}"
+                section.add_row(label, user[0], f"GET {path} (HTTP)", total, ms(median(times)), ms(p95),
+                                "yes" if p95 <= TARGET else "NO")
+            client.close()
         memory.add_row(f"server after the inbox runs ({label}, {scale.label})", "", f"{server.rss_mb():.0f}")
     finally:
         server.stop()
-    section.target(f"{label}: inbox p95 <= 50 ms (worst query)", f"{worst * 1000:.1f} ms", "<= 50 ms",
-                   worst <= 0.05)
-    # the plans the timings rely on (user A; and user B's group tasks, where the planner may go wrong)
-    chosen = [(USER_A, q) for q in _queries(platform, USER_A)[:4]] + [(USER_B, _queries(platform, USER_B)[1])]
+    section.target(f"{label}: inbox p95 <= 30 ms (worst query)", f"{worst * 1000:.1f} ms", "<= 30 ms",
+                   worst <= TARGET)
+    # the plans the timings rely on (user A; and user B's group views, where the planner may go wrong)
+    chosen = [(USER_A, q) for q in _queries(platform, USER_A)[:4]]
+    chosen += [(USER_B, q) for q in _queries(platform, USER_B)[1:4]]
     for user, (name, fn) in chosen:
         name = f"{user[0]}: {name}"
         for statement, params in capture_sql(platform, fn):
             if "human_tasks" not in statement:
                 continue
             low = statement.lower()
-            kind = ("ids + total, one pass" if " over (" in low else "total" if "count(" in low
-                    else "the page's rows")
+            kind = ("ids + total, one pass (up to the cap)" if " over (" in low else "total" if "count(" in low
+                    else "the page's rows" if " in (" in low and "order by" not in low
+                    else "walk in the sort's order (past the cap)")
             plans.blocks.append((f"{label}: {name} [{kind}]\n\n{statement.strip()}",
                                  explain(platform, statement, params)))
     return results
