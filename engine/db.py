@@ -18,13 +18,14 @@ class Base(DeclarativeBase):
     pass
 
 
-def make_engine(url: str, *, for_writing: bool = True) -> Engine:
+def make_engine(url: str, *, for_writing: bool = True, sqlite_synchronous: str = "normal") -> Engine:
     """An engine; on SQLite, ``for_writing=False`` gives one whose transactions are plain
-    (deferred) snapshots, so readers never wait for a writer."""
+    (deferred) snapshots, so readers never wait for a writer, and ``sqlite_synchronous`` is
+    the WAL's sync mode (settings.py)."""
     url = sqlalchemy_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
-        _take_over_sqlite_transactions(engine, "BEGIN IMMEDIATE" if for_writing else "BEGIN")
+        _take_over_sqlite_transactions(engine, "BEGIN IMMEDIATE" if for_writing else "BEGIN", sqlite_synchronous)
     else:
         engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
     return engine
@@ -34,8 +35,10 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-def _take_over_sqlite_transactions(engine: Engine, begin: str) -> None:
+def _take_over_sqlite_transactions(engine: Engine, begin: str, synchronous: str) -> None:
     """Take pysqlite's own transaction handling away; writers begin IMMEDIATE (serialized)."""
+    if synchronous not in ("normal", "full"):
+        raise ValueError(f"synchronous must be normal or full, not {synchronous!r}")
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
@@ -44,6 +47,7 @@ def _take_over_sqlite_transactions(engine: Engine, begin: str) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

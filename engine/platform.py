@@ -51,9 +51,10 @@ class Platform:
         self.lifecycle = Lifecycle([*(listener for plugin in self.plugins for listener in plugin.listeners),
                                     *listeners])
         self.migrations = Path(migrations) if migrations else None
-        self.engine = db.make_engine(self.url)
+        self.engine = db.make_engine(self.url, sqlite_synchronous=settings.sqlite_synchronous)
         self.is_postgres = db.is_postgres(self.engine)
-        self.read_engine = self.engine if self.is_postgres else db.make_engine(self.url, for_writing=False)
+        self.read_engine = self.engine if self.is_postgres else db.make_engine(
+            self.url, for_writing=False, sqlite_synchronous=settings.sqlite_synchronous)
         self.Session = db.make_session_factory(self.read_engine)  # for reading
         self.WriteSession = db.make_session_factory(self.engine)
         self.forms: Mapping[str, Any] = forms if forms is not None else {}
@@ -166,16 +167,21 @@ class Platform:
                        called: ProcessInstance | None = None) -> HumanTask:
         """The inbox row of a ready user task; ``called`` is the called process's row when the
         task belongs to one (the task then says that process's key)."""
-        fields = human_task_fields(task, now, self.clock.now() - self.real_now())
-        row = HumanTask(
-            instance_id=instance.id, spiff_task_id=str(task.id),
-            process_key=(called or instance).process_key, called_instance_id=called.id if called else None,
-            business_key=instance.business_key, tenant=instance.tenant, state="open", created_at=now,
-            **fields,
-        )
+        fields = self.human_task_values(instance, task, now, called)
+        row = HumanTask(**fields)
         row.candidates = [TaskCandidate(kind="group", name=g) for g in fields["candidate_groups"]]
         row.candidates += [TaskCandidate(kind="user", name=u) for u in fields["candidate_users"]]
         return row
+
+    def human_task_values(self, instance: ProcessInstance, task, now: datetime,
+                          called: ProcessInstance | None = None) -> dict[str, Any]:
+        """``human_task_for``'s row as column values (an INSERT of many at once)."""
+        return dict(
+            instance_id=instance.id, spiff_task_id=str(task.id),
+            process_key=(called or instance).process_key, called_instance_id=called.id if called else None,
+            business_key=instance.business_key, tenant=instance.tenant, state="open", created_at=now,
+            **human_task_fields(task, now, self.clock.now() - self.real_now()),
+        )
 
 
 def _sandbox(environment_globals: dict[str, Any]):

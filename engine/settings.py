@@ -41,6 +41,9 @@ class Settings:
     # row is locked meanwhile), and queues them as jobs on SQLite (a call would hold the write lock);
     # "off": always as jobs (docs/engine.md, "Service tasks")
     inline_services: str = "auto"
+    # SQLite in WAL mode: "normal" syncs the disk at checkpoints, not at every commit; a killed
+    # process loses nothing, a power cut may lose the last commits (docs/engine.md, "Durability")
+    sqlite_synchronous: str = "normal"
     systems: Mapping[str, str] = field(default_factory=dict)  # external system -> URL (unset: record only)
     options: Mapping[str, str] = field(default_factory=dict)  # other TOWERFLOW_* values, for plug-ins
 
@@ -52,6 +55,9 @@ class Settings:
             object.__setattr__(self, name, _positive(getattr(self, name), variable(name)))
         object.__setattr__(self, "token_cache_seconds",
                            _not_negative(self.token_cache_seconds, variable("token_cache_seconds")))
+        if self.sqlite_synchronous not in ("normal", "full"):
+            raise SettingsError(f"{variable('sqlite_synchronous')} must be normal or full, "
+                                f"not {self.sqlite_synchronous!r}")
         if self.inline_services not in ("auto", "off"):
             raise SettingsError(f"{variable('inline_services')} must be auto or off, not {self.inline_services!r}")
         for system, url in self.systems.items():

@@ -13,8 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, exists, or_, select
+from sqlalchemy import bindparam, delete, exists, insert, inspect, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.session import make_transient_to_detached
 
 from engine.definitions.serialization import SERIALIZER_VERSION, workflow_from_json, workflow_to_json
 from engine.errors import Conflict, NotFound
@@ -91,10 +94,14 @@ class InstanceRun:
         """``mirror``: the caller changes the workflow only through SpiffWorkflow (and reports
         the human tasks it closed in ``closed_tasks``), so the save may write the difference
         blind. Repairs and migrations, which rework the workflow, leave it off."""
-        row = lock_instance(platform, session, instance_id)
+        return cls.load(platform, session, lock_instance(platform, session, instance_id), mirror)
+
+    @classmethod
+    def load(cls, platform: Platform, session: Session, row: ProcessInstance, mirror: bool = False) -> InstanceRun:
+        """``open`` for a row the caller locked itself (with the row it came for, in one read)."""
         if row.parent_id is not None:  # a called process lives in its root's workflow (runtime/called.py)
             raise Conflict("instance %(id)s is a process called by instance %(root)s; act on that instance",
-                           id=instance_id, root=row.root_id)
+                           id=row.id, root=row.root_id)
         workflow = workflow_from_json(row.workflow_json, platform.specs_for(session, row))
         workflow.script_engine = platform.script_engine()
         run = cls(platform, session, row, workflow)
@@ -157,6 +164,7 @@ class InstanceRun:
             if changed:
                 audit.record(self.session, row.id, None, "variables.changed", data={"changed": changed}, at=now)
                 self.variables_before = dict(row.variables)
+        _write_row(self.session, row)
         self.session.flush()
         self.open_rows = list(self.created_tasks) if self._only_new_open else None
         if mirror is not None:  # the rows now mirror the workflow as saved
@@ -242,10 +250,27 @@ class InstanceRun:
         self._add_human_tasks(now, called_rows, [task for task_id, task in ready.items() if task_id not in known])
 
     def _add_human_tasks(self, now: datetime, called_rows: dict[str, ProcessInstance], tasks: list) -> None:
+        """The new tasks' rows and their candidates, each table in one plain INSERT; the rows
+        join the session as if read back (no unit of work, no second read)."""
+        if not tasks:
+            return
+        values = []
         for task in tasks:
             call_task_id = owning_call(self.workflow, task) if called_rows else None
             owner = called_rows.get(call_task_id) if call_task_id else None
-            task_row = self.platform.human_task_for(self.row, task, now, called=owner)
+            values.append({**_TASK_DEFAULTS, **self.platform.human_task_values(self.row, task, now, called=owner)})
+        with self.session.no_autoflush:
+            ids = self.session.scalars(_INSERT_TASK, values).all() if len(values) > 1 else \
+                [self.session.scalar(_INSERT_TASK, values[0])]
+            candidates = [{"task_id": task_id, "kind": kind, "name": name}
+                          for task_id, fields in zip(ids, values, strict=True)
+                          for kind, column in (("group", "candidate_groups"), ("user", "candidate_users"))
+                          for name in fields[column] or ()]
+            if candidates:
+                self.session.execute(_INSERT_CANDIDATES, candidates)
+        for task_id, fields in zip(ids, values, strict=True):
+            task_row = HumanTask(id=task_id, **fields)
+            make_transient_to_detached(task_row)
             self.session.add(task_row)
             self.created_tasks.append(task_row)
 
@@ -329,6 +354,50 @@ class InstanceRun:
         for name, correlations in wanted:
             self.session.add(MessageSubscription(instance_id=self.row.id, name=name, business_key=self.row.business_key,
                                                  tenant=self.row.tenant, correlations=correlations))
+
+
+_INSERT_TASK = insert(HumanTask.__table__).returning(HumanTask.__table__.c.id, sort_by_parameter_order=True)
+_INSERT_CANDIDATES = insert(TaskCandidate.__table__)
+# every column a new task row has that human_task_values leaves out, so no attribute is left unloaded
+_TASK_DEFAULTS = {"assignee": None, "claimed_at": None, "completed_at": None, "completed_by": None,
+                  "called_instance_id": None}
+
+# The columns a save changes, written by one prebuilt UPDATE instead of the unit of work.
+_SAVED = ("variables", "workflow_json", "serializer_version", "updated_at", "state", "end_reason", "ended_at")
+_INSTANCES = ProcessInstance.__table__
+_WRITES: dict[tuple[str, ...], Any] = {}
+
+
+def _write_statement(changed: tuple[str, ...]):
+    """The UPDATE of these columns, built once per combination (a step changes few of them)."""
+    statement = _WRITES.get(changed)
+    if statement is None:
+        statement = _WRITES[changed] = (
+            update(_INSTANCES)
+            .where(_INSTANCES.c.id == bindparam("b_id"), _INSTANCES.c.revision == bindparam("b_revision"))
+            .values({name: bindparam(f"v_{name}") for name in (*changed, "revision")}))
+    return statement
+
+
+def _write_row(session: Session, row: ProcessInstance) -> None:
+    """UPDATE the instance row with what the save changed, its revision checked and counted as
+    the ORM's version counter would (so a later flush of other columns still checks it)."""
+    state = inspect(row)
+    if state.pending or state.transient:
+        return  # not in the database yet: the flush INSERTs it whole
+    changed = tuple(name for name in _SAVED if state.attrs[name].history.has_changes())
+    if not changed:
+        return
+    revision = row.revision
+    values = {f"v_{name}": getattr(row, name) for name in changed}
+    with session.no_autoflush:  # (an autoflush would write the row the ORM's way first)
+        result = session.execute(_write_statement(changed), {"b_id": row.id, "b_revision": revision,
+                                                             "v_revision": revision + 1, **values})
+    if result.rowcount != 1:
+        raise StaleDataError(f"process instance {row.id} was changed by another writer (revision {revision})")
+    for name in changed:
+        set_committed_value(row, name, getattr(row, name))
+    set_committed_value(row, "revision", revision + 1)
 
 
 def derive_state(session: Session, instance_id: int) -> str:

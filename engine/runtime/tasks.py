@@ -371,9 +371,9 @@ def complete_step(platform: Platform, actor: Principal, task_id: int, data: dict
     found: dict[str, Any] = {}
 
     def open_run(session: Session) -> InstanceRun:
-        task = open_task(session, actor, task_id)
+        task, row = _lock_task(platform, session, actor, task_id)
         check_may_complete(task, actor)
-        run = InstanceRun.open(platform, session, task.instance_id, mirror=True)
+        run = InstanceRun.load(platform, session, row, mirror=True)
         if run.row.state == "suspended":
             raise TaskSuspended("instance %(id)s is suspended", {"instance_id": task.instance_id}, id=task.instance_id)
         if not found:  # checked once, also when the change is tried again alone (advance.py)
@@ -405,17 +405,36 @@ def complete_step(platform: Platform, actor: Principal, task_id: int, data: dict
     return advance.apply_step(platform, open_run, change, then)
 
 
+def _lock_task(platform: Platform, session: Session, actor: Principal,
+               task_id: int) -> tuple[HumanTask, ProcessInstance]:
+    """The open task the actor may see and its instance, locked, in one read (``open_task``'s
+    answers: 404 for a task the actor may not see, 409 for one no longer open)."""
+    stmt = (select(HumanTask, ProcessInstance).join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+            .where(HumanTask.id == task_id).execution_options(populate_existing=True))
+    if platform.is_postgres:
+        stmt = stmt.with_for_update(of=ProcessInstance)
+    found = session.execute(stmt).one_or_none()
+    if found is None or not actor.sees_tenant(found[0].tenant):
+        raise NotFound("task %(id)s does not exist", id=task_id)
+    task, row = found
+    if task.state != "open":
+        raise Conflict("task %(id)s is already %(state)s", id=task_id, state=task.state)
+    return task, row
+
+
 _DROP_CANDIDATES = delete(TaskCandidate.__table__).where(TaskCandidate.__table__.c.task_id == bindparam("b_task"))
+_TASKS = HumanTask.__table__
+_CLOSE = (update(_TASKS)
+          .where(_TASKS.c.id == bindparam("b_id"), _TASKS.c.state == "open",
+                 or_(_TASKS.c.assignee.is_(None), _TASKS.c.assignee == bindparam("b_user")))
+          .values(state="completed", completed_at=bindparam("b_now"), completed_by=bindparam("b_user"),
+                  assignee=bindparam("b_user")))
 
 
 def _close_task(session: Session, task: HumanTask, actor: Principal, now) -> None:
     """Completed by the actor, if it is still open and still the actor's or nobody's: the
     task row was read before the instance's lock, so the row count decides (409 otherwise)."""
-    closed = session.execute(
-        update(HumanTask).where(HumanTask.id == task.id, HumanTask.state == "open",
-                                or_(HumanTask.assignee.is_(None), HumanTask.assignee == actor.username))
-        .values(state="completed", completed_at=now, completed_by=actor.username, assignee=actor.username)
-        .execution_options(synchronize_session=False))
+    closed = session.execute(_CLOSE, {"b_id": task.id, "b_user": actor.username, "b_now": now})
     if closed.rowcount != 1:
         session.refresh(task)
         if task.state != "open":

@@ -57,7 +57,9 @@ def live_elements(workflow: BpmnWorkflow) -> Iterator[tuple[str | None, str, str
 TOKENS = InstanceToken.__table__
 # Built once: the statements of a step's usual token change (one token moves on).
 _MOVE = (update(TOKENS).where(TOKENS.c.root_id == bindparam("b_root"), TOKENS.c.spiff_task_id == bindparam("b_task"),
-                              TOKENS.c.element_id == bindparam("b_element")))
+                              TOKENS.c.element_id == bindparam("b_element"))
+         .values({column: bindparam(f"v_{column}") for column in (
+             "instance_id", "definition_id", "process_key", "element_id", "spiff_task_id", "kind", "since")}))
 _DROP = delete(TOKENS).where(TOKENS.c.root_id == bindparam("b_root"),
                              TOKENS.c.spiff_task_id.in_(bindparam("b_tasks", expanding=True)))
 _DROP_ALL = delete(TOKENS).where(TOKENS.c.root_id == bindparam("b_root"))
@@ -110,7 +112,8 @@ def _write_difference(run: InstanceRun, called_rows: dict[str, ProcessInstance],
     new = [key for key, kind in after.items() if before.get(key) != kind]
     for old, key in zip(gone, new, strict=False):
         fields = _token_fields(root, called_rows, key, after[key], now)
-        moved = session.execute(_MOVE.values(**fields), {"b_root": root.id, "b_task": old[2], "b_element": old[1]})
+        moved = session.execute(_MOVE, {"b_root": root.id, "b_task": old[2], "b_element": old[1],
+                                        **{f"v_{k}": v for k, v in fields.items() if k != "root_id"}})
         if moved.rowcount != 1:
             return False
     dropped = [key[2] for key in gone[len(new):]]

@@ -85,3 +85,21 @@ def test_no_module_but_the_settings_reads_the_environment():
             if re.search(r"os\.environ|os\.getenv|getenv\(", path.read_text()):
                 readers.append(str(path.relative_to(ROOT)))
     assert readers == ["engine/settings.py"]
+
+
+@pytest.mark.parametrize("mode, pragma", [("normal", 1), ("full", 2)])
+def test_sqlite_syncs_at_every_commit_only_when_asked(tmp_path, mode, pragma):
+    from sqlalchemy import text
+
+    from engine.platform import Platform
+
+    platform = Platform(Settings.from_env({"TOWERFLOW_DATABASE_URL": f"sqlite:///{tmp_path}/s.db",
+                                           "TOWERFLOW_SQLITE_SYNCHRONOUS": mode}))
+    try:
+        for engine in (platform.engine, platform.read_engine):
+            with engine.connect() as conn:
+                assert conn.execute(text("PRAGMA synchronous")).scalar() == pragma
+    finally:
+        platform.close()
+    with pytest.raises(SettingsError, match="TOWERFLOW_SQLITE_SYNCHRONOUS"):
+        Settings(sqlite_synchronous="off")

@@ -54,6 +54,7 @@ def token_for(platform, name: str, groups: list[str]) -> str:
 @pytest.mark.parametrize("flag, where", [("hang-in-handler", "in-handler"), ("hang-after-handler", "after-handler")])
 def test_a_worker_killed_during_a_service_call_leaves_it_to_be_run_again_with_the_same_key(
         platform, spawn, rel_dir, flag, where):
+    platform.inline_services = False  # the person's completion queues the service task as a job (as on SQLite)
     rel_deploy(platform, "rel_service.bpmn")
     instance_id = instances.start(platform, SYSTEM, "rel_service", "ORD-1", {"site_id": "0571-003"})
     with platform.Session() as session:
@@ -98,6 +99,58 @@ def test_a_worker_killed_during_a_service_call_leaves_it_to_be_run_again_with_th
         assert row.variables["comment"] == "crane on Tuesday"
     assert actions(platform, instance_id)["service.completed"] == 1
     assert actions(platform, instance_id)["task.completed"] == 1
+
+
+def test_a_server_killed_during_a_service_call_inline_commits_nothing_and_the_next_try_one_booking(
+        platform, spawn, rel_dir):
+    if not platform.is_postgres:
+        pytest.skip("a step calls its service tasks inline on PostgreSQL only (SQLite queues jobs)")
+    rel_deploy(platform, "rel_service.bpmn")
+    instance_id = instances.start(platform, SYSTEM, "rel_service", "ORD-9", {"site_id": "0571-009"})
+    approve = _approve_task(platform, instance_id)
+    token = token_for(platform, "wang", ["clerk"])
+    server = spawn.server()
+    (rel_dir / "hang-in-handler").touch()
+    body = {"data": {"approved": True, "comment": "crane on Friday"}}
+    answer = {}
+    request = threading.Thread(target=lambda: answer.update(r=_post(server, token, approve, body)))
+    request.start()
+    wait_until(lambda: f"hanging in-handler {server.pid}" in log_lines(rel_dir), 60, server.output)
+    server.kill9()
+    request.join(timeout=60)
+    assert answer["r"][0] is None, "the request must have died with the server"
+
+    with platform.Session() as session:  # nothing of the step was kept: it is the person's to submit again
+        assert session.get(HumanTask, approve).state == "open"
+        row = session.get(ProcessInstance, instance_id)
+        assert "booking" not in row.variables and "comment" not in row.variables
+        assert session.scalars(select(Job).where(Job.instance_id == instance_id)).all() == []
+    assert actions(platform, instance_id)["task.completed"] == 0
+
+    again = spawn.server()
+    status, done = _post(again, token, approve, body)
+    assert status == 200, done
+    assert [t["element_id"] for t in done["active_tasks"]] == ["check"]
+    assert done["variables"]["booking"] == {"crane": "C-12", "site": "0571-009"}
+    (first_key, _, first_pid), (second_key, _, second_pid) = [
+        line.split() for line in log_lines(rel_dir) if not line.startswith("hanging")]
+    assert first_key == second_key, "the call made again has the same idempotency key"
+    assert first_pid == str(server.pid) != second_pid
+    assert actions(platform, instance_id)["service.completed"] == 1
+    assert actions(platform, instance_id)["task.completed"] == 1
+
+
+def _approve_task(platform, instance_id: int) -> int:
+    with platform.Session() as session:
+        return session.scalar(select(HumanTask.id).where(HumanTask.instance_id == instance_id,
+                                                         HumanTask.element_id == "approve"))
+
+
+def _post(server, token: str, task_id: int, body: dict) -> tuple[int | None, object]:
+    try:
+        return call("POST", f"{server.base}/api/v1/tasks/{task_id}/complete", token, body, timeout=60)
+    except OSError as exc:
+        return None, exc
 
 
 # --- task completion -------------------------------------------------------------------------------
