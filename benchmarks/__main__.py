@@ -355,6 +355,7 @@ def markdown(sections: dict[str, Section], wanted: list[str], args, config: Conf
         f"Rewritten by every run of `make bench` (`python -m benchmarks`); this one: **{mode} mode**, "
         f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}, {total / 60:.1f} minutes.",
         "",
+        *_at_a_glance(sections, wanted),
         "## How to run",
         "",
         "```sh",
@@ -412,6 +413,17 @@ def markdown(sections: dict[str, Section], wanted: list[str], args, config: Conf
                 out += ["```sql", rest, "```", ""]
             out += ["```", body.rstrip(), "```", ""]
     return "\n".join(out).rstrip() + "\n"
+
+
+def _at_a_glance(sections: dict[str, Section], wanted: list[str]) -> list[str]:
+    """The headline targets (per-task cost, throughput, inbox, timers, memory) in one short table."""
+    rows = [[t.headline, t.measured, t.goal, _met(t.met)] for key in ORDER if _shown(key, wanted)
+            for t in sections[key].targets if t.headline]
+    if not rows:
+        return []
+    return ["## At a glance", "", markdown_table(["what", "measured", "target", "met"], rows), "",
+            "Every target with its full name is under [Targets](#targets); why a missed one is missed is in "
+            "[Findings](#findings).", ""]
 
 
 DESCRIPTIONS = {

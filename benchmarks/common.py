@@ -66,6 +66,7 @@ class Target:
     measured: str
     goal: str
     met: bool | None  # None: not measured
+    headline: str = ""  # its short name in the summary at the top of BENCHMARKS.md; "": not there
 
 
 @dataclass
@@ -84,8 +85,8 @@ class Section:
     def add_row(self, *cells: Any) -> None:
         self.rows.append(list(cells))
 
-    def target(self, name: str, measured: str, goal: str, met: bool | None) -> None:
-        self.targets.append(Target(name, measured, goal, met))
+    def target(self, name: str, measured: str, goal: str, met: bool | None, headline: str = "") -> None:
+        self.targets.append(Target(name, measured, goal, met, headline))
 
 
 def render_table(columns: list[str], rows: list[list[Any]]) -> str:
