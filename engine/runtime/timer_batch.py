@@ -51,28 +51,28 @@ def fire_timers(platform: Platform, job_ids: Sequence[int]) -> int:
 
 def _fire_batch(platform: Platform, session: Session, job_ids: Sequence[int]) -> int:
     instance_ids = sorted(set(session.scalars(select(Job.instance_id).where(Job.id.in_(job_ids)))))
-    states = _lock_instances(platform, session, instance_ids)
+    rows = _lock_instances(platform, session, instance_ids)
     by_instance = _leased_jobs(platform, session, job_ids)
     ran = 0
     for instance_id in sorted(by_instance):
         leased = by_instance[instance_id]
-        if states[instance_id] == "suspended":  # fires on resume; lease_due_jobs skips it meanwhile
+        row = rows[instance_id]
+        if row.state == "suspended":  # fires on resume; lease_due_jobs skips it meanwhile
             for job in leased:
                 job.locked_by = None
                 job.locked_until = None
             continue
-        ran += _fire_instance(platform, session, instance_id, states[instance_id] in FINAL_STATES, leased)
+        ran += _fire_instance(platform, session, row, leased)
     return ran
 
 
-def _lock_instances(platform: Platform, session: Session, instance_ids: list[int]) -> dict[int, str]:
-    """Lock all the batch's instances, in id order, in one statement; their states by id.
-    (Their rows are read whole by ``InstanceRun.open``, under the lock already held.)"""
-    stmt = (select(ProcessInstance.id, ProcessInstance.state).where(ProcessInstance.id.in_(instance_ids))
-            .order_by(ProcessInstance.id))
+def _lock_instances(platform: Platform, session: Session, instance_ids: list[int]) -> dict[int, ProcessInstance]:
+    """All the batch's instances read and locked in one statement, in id order."""
+    stmt = (select(ProcessInstance).where(ProcessInstance.id.in_(instance_ids)).order_by(ProcessInstance.id)
+            .execution_options(populate_existing=True))
     if platform.is_postgres:
         stmt = stmt.with_for_update()
-    return {row.id: row.state for row in session.execute(stmt)}
+    return {row.id: row for row in session.scalars(stmt)}
 
 
 def _leased_jobs(platform: Platform, session: Session, job_ids: Sequence[int]) -> dict[int, list[Job]]:
@@ -88,10 +88,11 @@ def _leased_jobs(platform: Platform, session: Session, job_ids: Sequence[int]) -
     return by_instance
 
 
-def _fire_instance(platform: Platform, session: Session, instance_id: int, ended: bool, leased: list[Job]) -> int:
+def _fire_instance(platform: Platform, session: Session, row: ProcessInstance, leased: list[Job]) -> int:
     """One instance's due timers, each fired and stepped as ``jobs.run_job`` would, one after
     the other: a save may close the next one (an interrupting timer ended its activity)."""
-    run = None if ended else InstanceRun.open(platform, session, instance_id, mirror=True)  # as jobs._execute
+    run = None if row.state in FINAL_STATES else InstanceRun.load(platform, session, row, mirror=True)
+    instance_id = row.id
     ran = 0
     for job in leased:
         if job.state != "pending":  # closed by the save of an earlier timer of this instance
