@@ -186,9 +186,12 @@ def check_progress(wf: BpmnWorkflow) -> None:
 # top on every step (slower and slower) and ``Task.is_descendant_of`` recurses once per level:
 # a human-task loop with a boundary event dies of RecursionError after about 230 rounds.
 # ``compact`` drops finished history far above everything still live, keeping the most recent
-# levels, so depth, size and step cost stay bounded.
+# levels, so depth, size and step cost stay bounded. A step's cost follows the number of kept
+# tasks (every one is loaded, stepped over and saved), so the depth that sets compaction off is
+# kept low (issue 16): at 120 the negotiation's report loop (four levels a round) kept up to 29
+# rounds, 192 tasks, twice its 93 at round 10; at 60 it keeps 8 to 15 rounds, at most 102 tasks.
 
-COMPACT_DEPTH = 120  # levels of history above a live task before old history is dropped
+COMPACT_DEPTH = 60  # levels of history above a live task before old history is dropped
 KEEP_DEPTH = 30  # finished levels kept above the deepest point shared by all live tasks
 KEEP_CYCLE_RUNS = 5  # finished runs kept under a repeating timer (a daily check, an hourly reminder)
 _FINISHED = (TaskState.COMPLETED, TaskState.CANCELLED)
