@@ -21,8 +21,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.models import Job, ProcessInstance
 from engine.runtime import audit, jobs
@@ -53,7 +54,7 @@ def _fire_batch(platform: Platform, session: Session, job_ids: Sequence[int]) ->
     instance_ids = sorted(set(session.scalars(select(Job.instance_id).where(Job.id.in_(job_ids)))))
     rows = _lock_instances(platform, session, instance_ids)
     by_instance = _leased_jobs(platform, session, job_ids)
-    ran = 0
+    ran: list[int] = []
     for instance_id in sorted(by_instance):
         leased = by_instance[instance_id]
         row = rows[instance_id]
@@ -63,7 +64,8 @@ def _fire_batch(platform: Platform, session: Session, job_ids: Sequence[int]) ->
                 job.locked_until = None
             continue
         ran += _fire_instance(platform, session, row, leased)
-    return ran
+    _mark_done(platform, session, ran)
+    return len(ran)
 
 
 def _lock_instances(platform: Platform, session: Session, instance_ids: list[int]) -> dict[int, ProcessInstance]:
@@ -88,26 +90,33 @@ def _leased_jobs(platform: Platform, session: Session, job_ids: Sequence[int]) -
     return by_instance
 
 
-def _fire_instance(platform: Platform, session: Session, row: ProcessInstance, leased: list[Job]) -> int:
+def _fire_instance(platform: Platform, session: Session, row: ProcessInstance, leased: list[Job]) -> list[int]:
     """One instance's due timers, each fired and stepped as ``jobs.run_job`` would, one after
-    the other: a save may close the next one (an interrupting timer ended its activity)."""
+    the other (a save may close the next one: an interrupting timer ended its activity); the
+    ids of the jobs it ran. Their rows are marked done for the whole batch at its end, in one
+    UPDATE; meanwhile each is done in memory only, which is what the saves look at."""
     run = None if row.state in FINAL_STATES else InstanceRun.load(platform, session, row, mirror=True)
-    instance_id = row.id
-    ran = 0
+    ran = []
     for job in leased:
         if job.state != "pending":  # closed by the save of an earlier timer of this instance
             continue
-        if run is not None:
-            task = find_task(run.workflow, job.spiff_task_id)
-            if task is not None and task.state == TaskState.WAITING:
-                fire_timer(run.workflow, task)
-                job.state = "done"  # before the save, so a cycle timer's next occurrence gets a job of its own
-                audit.record(session, instance_id, None, "timer.fired", element_id=job.element_id,
-                             at=platform.clock.now())
-                step_and_save(run)
-        job.state = "done"
-        job.finished_at = platform.clock.now()
-        job.locked_by = None
-        job.locked_until = None
-        ran += 1
+        # before the save, so a cycle timer's next occurrence gets a job of its own; not a change
+        # for the unit of work to flush (one UPDATE per job), see _mark_done
+        set_committed_value(job, "state", "done")
+        ran.append(job.id)
+        if run is None:
+            continue
+        task = find_task(run.workflow, job.spiff_task_id)
+        if task is not None and task.state == TaskState.WAITING:
+            fire_timer(run.workflow, task)
+            audit.record(session, row.id, None, "timer.fired", element_id=job.element_id, at=platform.clock.now())
+            step_and_save(run)
     return ran
+
+
+def _mark_done(platform: Platform, session: Session, job_ids: list[int]) -> None:
+    """The batch's jobs done, at the batch's end: the time its timers' effects are committed."""
+    if job_ids:
+        session.execute(update(Job).where(Job.id.in_(job_ids))
+                        .values(state="done", finished_at=platform.clock.now(), locked_by=None, locked_until=None)
+                        .execution_options(synchronize_session=False))
