@@ -12,12 +12,8 @@ import re
 import zipfile
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -47,6 +43,12 @@ from tower.demands import (
     new_demand,
 )
 
+if TYPE_CHECKING:
+    from openpyxl import Workbook
+
+# openpyxl is imported where a workbook is made or read, not with this module: it is about a
+# sixth of a server's memory (issue 16) and only the spreadsheet requests need it.
+
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_BYTES = 5 * 1024 * 1024
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024  # a 5 MB file that unpacks to more is not a real sheet
@@ -60,6 +62,11 @@ HELP_SHEET_NAME = "填写说明"
 
 def template_bytes() -> bytes:
     """The import template: headers, drop-down lists, widths, and a sheet explaining each column."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
     wb = Workbook()
     ws = wb.active
     ws.title = SHEET_NAME
@@ -144,6 +151,8 @@ def _save(wb: Workbook) -> bytes:
 def read_rows(data: bytes) -> tuple[list[tuple[int, dict[str, Any]]], list[RowError]]:
     """The non-empty data rows of the demand sheet as (Excel row number, {key: raw value}), or
     header errors. Raises BadRequest for a file that is not a usable xlsx."""
+    from openpyxl import load_workbook
+
     if not data:
         raise BadRequest("the file is empty")
     if len(data) > MAX_BYTES:
@@ -272,6 +281,10 @@ def export_acceptance(session: Session, actor: Principal, now: datetime, status:
 
 def _export(title: str, headers: tuple[str, ...], rows: list[list], actor: Principal, now: datetime,
             footer: list[str], date_columns: tuple[int, ...]) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl.utils import get_column_letter
+
     wb = Workbook()
     ws = wb.active
     ws.title = title
@@ -306,6 +319,8 @@ def _export(title: str, headers: tuple[str, ...], rows: list[list], actor: Princ
 
 def read_export(data: bytes) -> list[dict[str, Any]]:
     """An export's data rows as {header: value} (tests and round trips)."""
+    from openpyxl import load_workbook
+
     wb = load_workbook(io.BytesIO(data), data_only=True)
     ws = wb.worksheets[0]
     headers = [c.value for c in ws[EXPORT_HEADER_ROW]]
