@@ -97,8 +97,8 @@ def task_query(actor: Principal, flt: TaskFilter, now, walk: bool = False):
     """Open tasks the actor may see and act on, filtered; unordered, so callers sort and count.
 
     ``walk``: the caller reads them in the sort's index and stops after a page, so each task's
-    candidates are probed (EXISTS) rather than listed first, and SQLite is kept from finding the
-    matches by another index only to sort them all (``_Unindexed``)."""
+    candidates are probed one task at a time rather than listed first, and the database is kept
+    from finding the matches by another index only to sort them all (``_Unindexed``)."""
     col = _Unindexed if walk else (lambda column: column)
     tenant, assignee = col(HumanTask.tenant), col(HumanTask.assignee)
     stmt = select(HumanTask).where(HumanTask.state == "open")
@@ -106,7 +106,7 @@ def task_query(actor: Principal, flt: TaskFilter, now, walk: bool = False):
         stmt = stmt.where(tenant == actor.tenant)
     # A business key picks a handful of rows: probe their candidates (EXISTS) instead of first
     # collecting every task offered to the actor's groups (IN), which is the better way otherwise.
-    candidate = _candidate_of(actor, correlated=walk or bool(flt.business_key))
+    candidate = _candidate_of(actor, correlated=bool(flt.business_key), probe=walk)
     if flt.assignee_me:
         stmt = stmt.where(assignee == actor.username)
     if flt.candidate_me:
@@ -122,16 +122,19 @@ def task_query(actor: Principal, flt: TaskFilter, now, walk: bool = False):
     if flt.text:
         like = f"%{flt.text}%"
         stmt = stmt.where(or_(HumanTask.title.like(like), HumanTask.business_key.like(like)))
+    due = col(HumanTask.due_at)
     if flt.overdue is True:
-        stmt = stmt.where(HumanTask.due_at.is_not(None), HumanTask.due_at < now)
+        stmt = stmt.where(due.is_not(None), due < now)
     elif flt.overdue is False:
-        stmt = stmt.where(or_(HumanTask.due_at.is_(None), HumanTask.due_at >= now))
+        stmt = stmt.where(or_(due.is_(None), due >= now))
     return stmt
 
 
 class _Unindexed(ColumnElement):
-    """A column SQLite may filter on but not look up by an index: ``+column``, SQLite's own way
-    of saying so (other databases get the column itself)."""
+    """A column the database may filter on but not look up by an index: ``+column`` (SQLite's
+    own way of saying so), ``coalesce(column)`` elsewhere. Otherwise PostgreSQL takes the overdue
+    range from ``ix_tasks_open_due`` and sorts all of it, and SQLite the assignee's tasks from
+    ``ix_tasks_inbox``, where the walk needs only the page's worth of ``ix_tasks_open_order``."""
 
     inherit_cache = True
     _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]
@@ -143,7 +146,7 @@ class _Unindexed(ColumnElement):
 
 @compiles(_Unindexed)
 def _column(element, compiler, **kw):
-    return compiler.process(element.column, **kw)
+    return f"coalesce({compiler.process(element.column, **kw)})"
 
 
 @compiles(_Unindexed, "sqlite")
@@ -202,12 +205,18 @@ def _rows(session: Session, ids: list[int]) -> list[HumanTask]:
     return [rows[i] for i in ids if i in rows]
 
 
-def _candidate_of(actor: Principal, correlated: bool = False):
-    """Tasks offered to one of the actor's groups or to the actor by name."""
+def _candidate_of(actor: Principal, correlated: bool = False, probe: bool = False):
+    """Tasks offered to one of the actor's groups or to the actor by name: ``IN`` the list of
+    them, or ``correlated`` (EXISTS); ``probe``: a scalar subquery per task, which PostgreSQL
+    neither hashes nor turns into a join (for a walk that stops after a page, both read every
+    candidate of the actor's groups first)."""
     offered = or_(
         and_(TaskCandidate.kind == "user", TaskCandidate.name == actor.username),
         and_(TaskCandidate.kind == "group", TaskCandidate.name.in_(sorted(actor.groups) or [""])),
     )
+    if probe:
+        return (select(TaskCandidate.task_id).where(TaskCandidate.task_id == HumanTask.id, offered).limit(1)
+                .scalar_subquery().is_not(None))
     if correlated:
         return exists().where(TaskCandidate.task_id == HumanTask.id, offered)
     return HumanTask.id.in_(select(TaskCandidate.task_id).where(offered))
