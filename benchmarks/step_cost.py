@@ -164,7 +164,8 @@ def open_task_id(platform, instance_id: int, element_id: str) -> int:
 
 
 class EngineDriver:
-    """(b) the engine API with the database: engine.tasks.complete, then jobs.drain as the API does;
+    """(b) the engine API with the database: engine.tasks.complete_step, then jobs.drain when it queued work,
+    as the API does;
     Flow 1 starts with engine.demand_flow.enter_demand and submit, messages go through
     engine.messages.deliver, scans through engine.files.store."""
 
@@ -237,9 +238,10 @@ class EngineDriver:
             data[name] = [self.upload(instance_id, task_id, step.user, name)]
         before = self.sql
         t0 = time.perf_counter()
-        tasks.complete(self.platform, actor, task_id, data)
+        done = tasks.complete_step(self.platform, actor, task_id, data)
         t1 = time.perf_counter()
-        jobs.drain(self.platform, instance_id)
+        if done.queued:  # as the API does: a step that queued nothing leaves nothing to drain
+            jobs.drain(self.platform, instance_id)
         elapsed = time.perf_counter() - t0
         self.last_sql = self.sql - before
         return t1 - t0, elapsed

@@ -25,6 +25,7 @@ from engine.principal import Principal
 from engine.runtime import audit, timer_batch
 from engine.runtime.advance import step_and_save
 from engine.runtime.instance_run import FINAL_STATES, InstanceRun, backoff, derive_state, lock_instance
+from engine.runtime.own_jobs import run_own_jobs
 from engine.runtime.service_calls import call_service
 from engine.runtime.workflow import errored_task, find_task, fire_timer
 
@@ -82,6 +83,8 @@ def drain(platform: Platform, instance_id: int, rounds: int = 50) -> None:
     """Run an instance's due jobs right away, e.g. the service tasks after a completed form, so
     the answer shows where the instance went. A job another worker's clock leased first is
     waited for (briefly), not skipped: otherwise the answer would miss the next task."""
+    if run_own_jobs(platform, instance_id):
+        return
     waited_until = time.monotonic() + DRAIN_WAIT_SECONDS
     for _ in range(rounds):
         if run_due_jobs(platform, limit=10, instance_id=instance_id) > 0:
@@ -156,11 +159,11 @@ def _execute(platform: Platform, session: Session, job: Job) -> None:
         job.state = "done"  # before the save, so a cycle timer's next occurrence gets a job of its own
         audit.record(session, run.row.id, None, "timer.fired", element_id=job.element_id, at=now)
     elif job.kind == "service":
-        _run_service(platform, run, job)
+        run_service_job(platform, run, job)
     step_and_save(run)
 
 
-def _run_service(platform: Platform, run: InstanceRun, job: Job) -> None:
+def run_service_job(platform: Platform, run: InstanceRun, job: Job) -> None:
     task = find_task(run.workflow, job.spiff_task_id)
     if task is None or task.state != TaskState.READY:
         return

@@ -63,7 +63,7 @@ def book_crane(params: dict[str, Any], call) -> dict[str, Any]:
 
 registry.add("rel.book", book_crane)
 
-_run_service = jobs._run_service
+_run_service = jobs.run_service_job
 
 
 def _run_service_then_maybe_hang(platform, run, job) -> None:
@@ -72,7 +72,7 @@ def _run_service_then_maybe_hang(platform, run, job) -> None:
         _hang("after-handler")
 
 
-jobs._run_service = _run_service_then_maybe_hang
+jobs.run_service_job = _run_service_then_maybe_hang
 
 _step_and_save = advance.step_and_save
 
