@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from engine.errors import EngineError
 from engine.models import Job
 from engine.runtime.instance_run import InstanceRun
-from engine.runtime.service_calls import InlineCallFailed, call_inline
+from engine.runtime.service_calls import InlineFailure, call_inline
 from engine.runtime.workflow import check_progress, run_engine_steps
 
 if TYPE_CHECKING:
@@ -44,12 +44,24 @@ class Step:
 
 def step_and_save(run: InstanceRun, platform: Platform | None = None) -> None:
     """Run the engine on and save; with ``platform``, a person's step: the service tasks it
-    readied are called first, inline, where the platform allows it (runtime/service_calls.py)."""
+    readied are called first, inline, where the platform allows it (runtime/service_calls.py).
+    A failed call leaves them queued as jobs, the failing one an attempt down."""
     run_engine_steps(run.workflow)
     check_progress(run.workflow)
-    if platform is not None:
-        call_inline(platform, run)
+    failure = call_inline(platform, run) if platform is not None else None
     run.save()
+    if failure is not None:
+        _count_inline_failure(platform, run, failure)
+
+
+def _count_inline_failure(platform: Platform, run: InstanceRun, failure: InlineFailure) -> None:
+    from engine.runtime import jobs
+
+    job = run.session.scalar(select(Job).where(Job.instance_id == run.row.id, Job.kind == "service",
+                                               Job.spiff_task_id == failure.spiff_task_id, Job.state == "pending"))
+    if job is not None:
+        jobs.count_failure(platform, run.session, job, failure.error)
+        run.session.flush()
 
 
 def apply(platform: Platform, open_run: Opener, change: Change) -> tuple[int, object]:
@@ -73,34 +85,11 @@ def apply_step(platform: Platform, open_run: Opener, change: Change,
             return Step(run.row.id, result, run.queued, view)
     except EngineError:
         raise
-    except InlineCallFailed as failed:
-        log.info("a service task called inline failed; keeping the change with the task queued as a job",
-                 exc_info=True)
-        return _with_job_failed(platform, open_run, change, failed)
     except Exception:
         log.info("engine steps failed after a change; keeping the change and queueing a step job",
                  exc_info=True)
     with platform.transaction() as session:
         return _change_alone(platform, session, open_run, change)
-
-
-def _with_job_failed(platform: Platform, open_run: Opener, change: Change, failed: InlineCallFailed) -> Step:
-    """The change again, its service tasks queued as jobs (none called), then the inline call's
-    failure counted on its job as the job runner would count it: retried later, or an incident."""
-    from engine.runtime import jobs
-
-    with platform.transaction() as session:
-        run = open_run(session)
-        run.mirror = None  # (nothing inline: the opener's mirror would allow it)
-        result = change(run)
-        step_and_save(run)
-        job_id = session.scalar(select(Job.id).where(Job.instance_id == run.row.id, Job.kind == "service",
-                                                     Job.spiff_task_id == failed.spiff_task_id,
-                                                     Job.state == "pending"))
-        instance_id = run.row.id
-    if job_id is not None:
-        jobs.record_failure(platform, job_id, failed.error)
-    return Step(instance_id, result, True)
 
 
 def apply_in(platform: Platform, session: Session, open_run: Opener, change: Change) -> tuple[int, object]:

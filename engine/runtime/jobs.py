@@ -178,35 +178,38 @@ def _release(platform: Platform, job_id: int) -> None:
 
 def record_failure(platform: Platform, job_id: int, exc: BaseException) -> None:
     """Count the attempt; retry later with backoff, or raise an incident when attempts run out."""
-    message = _describe(exc)
-    trace = "".join(traceback.format_exception(exc))
-    now = platform.clock.now()
     with platform.transaction() as session:
         _lock_instance_of(platform, session, job_id)
         job = session.get(Job, job_id)
-        if job is None or job.state != "pending":
-            return
-        job.attempts += 1
-        job.last_error = message
-        job.locked_by = None
-        job.locked_until = None
-        audit.record(session, job.instance_id, None, f"{job.kind}.failed", element_id=job.element_id,
-                     data={"attempt": job.attempts, "error": message}, at=now)
-        if job.attempts < job.max_attempts:
-            job.due_at = now + backoff(platform.retry_backoff_seconds, job.attempts)
-            return
-        job.state = "failed"
-        job.finished_at = now
-        element = job.element_id or _element_of(exc)
-        session.add(Incident(instance_id=job.instance_id, job_id=job.id, element_id=element,
-                             kind=f"{job.kind}_failed", message=message, traceback=trace,
-                             state="open", created_at=now))
-        session.flush()
-        audit.record(session, job.instance_id, None, "incident.raised", element_id=element,
-                     data={"error": message, "attempts": job.attempts}, at=now)
-        instance = session.get(ProcessInstance, job.instance_id)
-        if instance.state not in FINAL_STATES and instance.state != "suspended":
-            instance.state = "error"
+        if job is not None and job.state == "pending":
+            count_failure(platform, session, job, exc)
+
+
+def count_failure(platform: Platform, session: Session, job: Job, exc: BaseException) -> None:
+    """``record_failure`` inside the caller's transaction, which holds the instance's lock."""
+    message = _describe(exc)
+    now = platform.clock.now()
+    job.attempts += 1
+    job.last_error = message
+    job.locked_by = None
+    job.locked_until = None
+    audit.record(session, job.instance_id, None, f"{job.kind}.failed", element_id=job.element_id,
+                 data={"attempt": job.attempts, "error": message}, at=now)
+    if job.attempts < job.max_attempts:
+        job.due_at = now + backoff(platform.retry_backoff_seconds, job.attempts)
+        return
+    job.state = "failed"
+    job.finished_at = now
+    element = job.element_id or _element_of(exc)
+    session.add(Incident(instance_id=job.instance_id, job_id=job.id, element_id=element,
+                         kind=f"{job.kind}_failed", message=message,
+                         traceback="".join(traceback.format_exception(exc)), state="open", created_at=now))
+    session.flush()
+    audit.record(session, job.instance_id, None, "incident.raised", element_id=element,
+                 data={"error": message, "attempts": job.attempts}, at=now)
+    instance = session.get(ProcessInstance, job.instance_id)
+    if instance.state not in FINAL_STATES and instance.state != "suspended":
+        instance.state = "error"
 
 
 def _describe(exc: BaseException) -> str:

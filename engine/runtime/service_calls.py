@@ -6,17 +6,20 @@ completes the service task, in the same transaction as the instance's save.
 
 Inline (``Platform.inline_services``, PostgreSQL by default): a person's completion that readies
 service tasks calls them before its one save, so the instance is locked, loaded and saved once
-instead of twice. Only the instance's row is locked meanwhile, so other instances go on. A
-handler that fails makes the step start over without inline calls: the person's work is
-committed with the job queued, and the failure counts as the job's first attempt.
+instead of twice. Only the instance's row is locked meanwhile, so other instances go on. When a
+handler fails, the step is saved as it was before the call: the person's work is committed
+with the service task queued as a job, and the failure counts as the job's first attempt.
 """
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.task import Task
 
+from engine.definitions.serialization import workflow_from_json, workflow_to_json
 from engine.runtime import audit
 from engine.runtime.workflow import check_progress, ready_service_tasks, run_engine_steps
 from engine.services import ServiceCall
@@ -25,16 +28,18 @@ if TYPE_CHECKING:
     from engine.platform import Platform
     from engine.runtime.instance_run import InstanceRun
 
+log = logging.getLogger(__name__)
+
 INLINE_ROUNDS = 20  # service tasks readying service tasks: at most this many rounds in one step
 
 
-class InlineCallFailed(Exception):
-    """A service task called inline failed; the step is tried again with it queued as a job."""
+@dataclass
+class InlineFailure:
+    """A service task called inline failed: the step is saved as it was before the call, with
+    the task queued as a job, and the failure is counted on that job (``advance.step_and_save``)."""
 
-    def __init__(self, spiff_task_id: str, error: BaseException):
-        super().__init__(str(error))
-        self.spiff_task_id = spiff_task_id
-        self.error = error
+    spiff_task_id: str
+    error: BaseException
 
 
 def call_service(platform: Platform, run: InstanceRun, task: Task, attempt: int) -> None:
@@ -65,20 +70,37 @@ def call_service(platform: Platform, run: InstanceRun, task: Task, attempt: int)
                  at=platform.clock.now())
 
 
-def call_inline(platform: Platform, run: InstanceRun) -> None:
+def call_inline(platform: Platform, run: InstanceRun) -> InlineFailure | None:
     """Call the service tasks this step readied (not those that waited before it: their jobs
-    exist), then run the engine on, until none is ready. ``InlineCallFailed`` on a failure."""
+    exist), then run the engine on, round after round until none is ready. A failing round is
+    undone alone (a savepoint, and the workflow as it was before the round), so the jobs the
+    save then queues have the same task ids, and so the same idempotency keys, as the calls."""
     if not platform.inline_services or run.mirror is None:
-        return
+        return None
     waiting_before = run.mirror.services
     for _ in range(INLINE_ROUNDS):
-        ready = [task for task in ready_service_tasks(run.workflow) if str(task.id) not in waiting_before]
+        ready = _called_now(run, waiting_before)
         if not ready:
-            return
-        for task in ready:
-            try:
+            return None
+        before = workflow_to_json(run.workflow)
+        savepoint = run.session.begin_nested()
+        calling = ""
+        try:
+            for task in ready:
+                calling = str(task.id)
                 call_service(platform, run, task, attempt=1)
-            except Exception as exc:
-                raise InlineCallFailed(str(task.id), exc) from exc
-        run_engine_steps(run.workflow)
-        check_progress(run.workflow)
+            run_engine_steps(run.workflow)
+            check_progress(run.workflow)
+            savepoint.commit()
+        except Exception as exc:
+            log.info("a service task called inline failed; its step is saved with the task queued",
+                     exc_info=True)
+            savepoint.rollback()
+            run.workflow = workflow_from_json(before, platform.specs_for(run.session, run.row))
+            run.workflow.script_engine = platform.script_engine()
+            return InlineFailure(calling, exc)  # (or the engine steps right after its call)
+    return None
+
+
+def _called_now(run: InstanceRun, waiting_before: set[str]) -> list[Task]:
+    return [task for task in ready_service_tasks(run.workflow) if str(task.id) not in waiting_before]

@@ -23,6 +23,13 @@ from web.app import build_platform
 
 INSTANCES = 200
 WORKERS = 3
+
+
+@pytest.fixture(autouse=True)
+def service_tasks_as_jobs(platform):
+    """These tests are about job runners: a step queues its service tasks as jobs, as on SQLite
+    (on PostgreSQL a person's step would call them inline, tests/engine/test_inline_services.py)."""
+    platform.inline_services = False
 BLOCKED_BY = text("select count(*) from pg_stat_activity where :pid = any(pg_blocking_pids(pid))")
 
 
@@ -151,8 +158,8 @@ def test_timer_coming_due_while_the_task_is_completed_neither_deadlocks_nor_rais
         """... and runs it while the clerk's completion holds the instance."""
 
         @classmethod
-        def open(cls, platform_, session, instance_id):
-            run = super().open(platform_, session, instance_id)
+        def load(cls, platform_, session, row, mirror=False):  # (the completion locked the row already)
+            run = super().load(platform_, session, row, mirror)
             if not outcome.get("runner started"):
                 outcome["runner started"] = True
                 pid = session.connection().exec_driver_sql("select pg_backend_pid()").scalar()

@@ -18,6 +18,7 @@ def _ok(params, call):
 
 
 def test_a_step_up_to_a_user_task_queues_nothing_and_one_before_a_service_task_does(platform, services):
+    platform.inline_services = False  # as on SQLite: the service task waits as a job (else it is called inline)
     services.add("test.flaky", _ok)
     deploy(platform, "jobs_flaky.bpmn")
     started = instances.start_step(platform, SYSTEM, "jobs_flaky", variables={"site_id": "0571", "amount": 150})
