@@ -21,11 +21,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from engine.models import Job, ProcessInstance
+from engine.models import AuditEvent, Job, ProcessInstance
 from engine.runtime import audit, jobs
 from engine.runtime.advance import step_and_save
 from engine.runtime.instance_run import FINAL_STATES, InstanceRun
@@ -54,7 +54,7 @@ def _fire_batch(platform: Platform, session: Session, job_ids: Sequence[int]) ->
     instance_ids = sorted(set(session.scalars(select(Job.instance_id).where(Job.id.in_(job_ids)))))
     rows = _lock_instances(platform, session, instance_ids)
     by_instance = _leased_jobs(platform, session, job_ids)
-    ran: list[int] = []
+    runs: list[tuple[ProcessInstance, InstanceRun | None, list[Job]]] = []
     for instance_id in sorted(by_instance):
         leased = by_instance[instance_id]
         row = rows[instance_id]
@@ -63,9 +63,31 @@ def _fire_batch(platform: Platform, session: Session, job_ids: Sequence[int]) ->
                 job.locked_by = None
                 job.locked_until = None
             continue
-        ran += _fire_instance(platform, session, row, leased)
+        run = None if row.state in FINAL_STATES else InstanceRun.load(platform, session, row, mirror=True)
+        runs.append((row, run, leased))
+    recorded = _record_first_firings(platform, session, runs)
+    ran: list[int] = []
+    for row, run, leased in runs:
+        ran += _fire_instance(platform, session, row, run, leased, recorded)
     _mark_done(platform, session, ran)
     return len(ran)
+
+
+def _record_first_firings(platform: Platform, session: Session,
+                          runs: list[tuple[ProcessInstance, InstanceRun | None, list[Job]]]) -> set[int]:
+    """The ``timer.fired`` audit rows of each instance's first due timer, in one INSERT before
+    any save writes its own rows (an instance's history stays in order); the jobs' ids."""
+    now = platform.clock.now()
+    events, recorded = [], set()
+    for row, run, leased in runs:
+        task = find_task(run.workflow, leased[0].spiff_task_id) if run is not None else None
+        if task is not None and task.state == TaskState.WAITING:
+            events.append({"instance_id": row.id, "actor": None, "action": "timer.fired", "task_id": None,
+                           "element_id": leased[0].element_id, "data": {}, "at": now})
+            recorded.add(leased[0].id)
+    if events:
+        session.execute(insert(AuditEvent.__table__), events)
+    return recorded
 
 
 def _lock_instances(platform: Platform, session: Session, instance_ids: list[int]) -> dict[int, ProcessInstance]:
@@ -90,12 +112,12 @@ def _leased_jobs(platform: Platform, session: Session, job_ids: Sequence[int]) -
     return by_instance
 
 
-def _fire_instance(platform: Platform, session: Session, row: ProcessInstance, leased: list[Job]) -> list[int]:
+def _fire_instance(platform: Platform, session: Session, row: ProcessInstance, run: InstanceRun | None,
+                   leased: list[Job], recorded: set[int]) -> list[int]:
     """One instance's due timers, each fired and stepped as ``jobs.run_job`` would, one after
     the other (a save may close the next one: an interrupting timer ended its activity); the
     ids of the jobs it ran. Their rows are marked done for the whole batch at its end, in one
     UPDATE; meanwhile each is done in memory only, which is what the saves look at."""
-    run = None if row.state in FINAL_STATES else InstanceRun.load(platform, session, row, mirror=True)
     ran = []
     for job in leased:
         if job.state != "pending":  # closed by the save of an earlier timer of this instance
@@ -109,7 +131,9 @@ def _fire_instance(platform: Platform, session: Session, row: ProcessInstance, l
         task = find_task(run.workflow, job.spiff_task_id)
         if task is not None and task.state == TaskState.WAITING:
             fire_timer(run.workflow, task)
-            audit.record(session, row.id, None, "timer.fired", element_id=job.element_id, at=platform.clock.now())
+            if job.id not in recorded:
+                audit.record(session, row.id, None, "timer.fired", element_id=job.element_id,
+                             at=platform.clock.now())
             step_and_save(run)
     return ran
 

@@ -104,6 +104,12 @@ def test_an_instance_whose_step_fails_becomes_an_incident_while_the_others_fire(
         assert "ZeroDivisionError" in incident.message
     jobs_by_instance = {j.instance_id: j.state for j in timer_jobs(platform, ids)}
     assert jobs_by_instance == {**{i: "done" for i in good}, bad: "failed"}
+    with platform.Session() as session:  # each history in order: the firing, then what it changed
+        for instance_id in good:
+            actions = list(session.scalars(select(AuditEvent.action).where(AuditEvent.instance_id == instance_id)
+                                           .order_by(AuditEvent.id)))
+            last_change = max(n for n, action in enumerate(actions) if action == "variables.changed")
+            assert actions.index("timer.fired") < last_change, actions
 
 
 def test_a_cycle_timer_fired_in_a_batch_gets_its_next_occurrence(platform, clock, monkeypatch):
