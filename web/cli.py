@@ -123,6 +123,22 @@ def deploy(ctx: click.Context, paths: tuple[str, ...]) -> None:
                    err=True)
 
 
+def _few_malloc_arenas(arenas: int = 2) -> None:
+    """glibc gives each request thread a memory pool of its own and keeps it; with 8 threads a
+    server grew past 100 MiB after a few thousand requests. Two pools hold it near 95 MiB
+    (benchmarks/findings.md, "Memory and growth"). Elsewhere than glibc this does nothing."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name or not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(name).mallopt(-8, arenas)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -133,6 +149,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, no_clock: bool
     """Serve the web app and API with waitress (a production WSGI server)."""
     from waitress import serve as waitress_serve
 
+    _few_malloc_arenas()
     platform = _platform(ctx)
     app = create_app({"START_CLOCK": not no_clock}, platform=platform)
     click.echo(f"TowerFlow on http://{host}:{port}/ (API: http://{host}:{port}/api/v1/openapi.json)")
