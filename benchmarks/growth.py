@@ -95,7 +95,8 @@ def growth(url: str, checkpoints: tuple[int, ...], section: Section, window: int
     last = checkpoints[-1]
     growth_ratio = ratio(results[last]["cost"], base)
     section.target(f"{label}: step cost at {last} <= {GROWTH_GOAL} x at {checkpoints[0]}", f"{growth_ratio:.2f} x",
-                   f"<= {GROWTH_GOAL} x", growth_ratio <= GROWTH_GOAL)
+                   f"<= {GROWTH_GOAL} x", growth_ratio <= GROWTH_GOAL,
+                   headline=f"A step at loop {last} against loop {checkpoints[0]}, {label}")
     if growth_ratio > GROWTH_GOAL:
         def more() -> None:
             for _ in range(2):
@@ -164,6 +165,7 @@ def server_memory(url: str, section: Section, completions: int = LOAD_COMPLETION
     section.target(f"{label}: server RSS idle <= {RSS_GOAL_MIB:.0f} MiB", f"{idle:.1f} MiB",
                    f"<= {RSS_GOAL_MIB:.0f} MiB", idle <= RSS_GOAL_MIB)
     section.target(f"{label}: server RSS after {done} completions <= {RSS_GOAL_MIB:.0f} MiB", f"{after:.1f} MiB",
-                   f"<= {RSS_GOAL_MIB:.0f} MiB", after <= RSS_GOAL_MIB)
+                   f"<= {RSS_GOAL_MIB:.0f} MiB", after <= RSS_GOAL_MIB,
+                   headline=f"Server memory after {done} completions, {label}")
     log(f"server memory on {label}: {idle:.1f} MiB idle, {after:.1f} MiB after {done} completions")
     return idle, after
