@@ -84,6 +84,9 @@ class InstanceRun:
         self.mirror: Mirror | None = None
         self.closed_tasks: set[str] = set()  # SpiffWorkflow ids of the tasks a change closed itself
         self.open_rows: list[HumanTask] | None = None  # after a save: its open task rows, when it knows them all
+        # the instance's pending jobs, when the caller read them already (a timer batch reads a
+        # whole batch's at once): the next save uses them instead of reading its own
+        self.pending_jobs: list[Job] | None = None
         self._only_new_open = False
         # set by save: a service or step job is pending, or a timer is due already (jobs.drain has work)
         self.queued = False
@@ -327,9 +330,13 @@ class InstanceRun:
         return queued or any(job.state == "pending" for job in pending.values())
 
     def _pending_jobs(self) -> dict[str, dict[str, Job]]:
-        """The instance's pending jobs by kind, then by SpiffWorkflow task id (one query)."""
+        """The instance's pending jobs by kind, then by SpiffWorkflow task id (one query, or none
+        when the caller handed them over in ``pending_jobs``)."""
+        given, self.pending_jobs = self.pending_jobs, None
+        jobs = given if given is not None else self.session.scalars(
+            select(Job).where(Job.instance_id == self.row.id, Job.state == "pending"))
         by_kind: dict[str, dict[str, Job]] = {}
-        for job in self.session.scalars(select(Job).where(Job.instance_id == self.row.id, Job.state == "pending")):
+        for job in jobs:
             if job.state == "pending":  # not already finished in this transaction (a fired timer)
                 by_kind.setdefault(job.kind, {})[job.spiff_task_id] = job
         return by_kind

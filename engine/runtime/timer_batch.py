@@ -65,12 +65,26 @@ def _fire_batch(platform: Platform, session: Session, job_ids: Sequence[int]) ->
             continue
         run = None if row.state in FINAL_STATES else InstanceRun.load(platform, session, row, mirror=True)
         runs.append((row, run, leased))
+    _hand_over_pending_jobs(session, runs)
     recorded = _record_first_firings(platform, session, runs)
     ran: list[int] = []
     for row, run, leased in runs:
         ran += _fire_instance(platform, session, row, run, leased, recorded)
     _mark_done(platform, session, ran)
     return len(ran)
+
+
+def _hand_over_pending_jobs(session: Session,
+                            runs: list[tuple[ProcessInstance, InstanceRun | None, list[Job]]]) -> None:
+    """Every pending job of the batch's instances in one read, handed to each run's first save
+    (``InstanceRun.pending_jobs``) instead of one read per instance."""
+    loaded = {row.id: run for row, run, _ in runs if run is not None}
+    if not loaded:
+        return
+    for run in loaded.values():
+        run.pending_jobs = []
+    for job in session.scalars(select(Job).where(Job.instance_id.in_(sorted(loaded)), Job.state == "pending")):
+        loaded[job.instance_id].pending_jobs.append(job)
 
 
 def _record_first_firings(platform: Platform, session: Session,
