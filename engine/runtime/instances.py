@@ -36,9 +36,10 @@ STATES = ("running", "waiting", "suspended", "completed", "cancelled", "terminat
 
 
 def latest_definition(session: Session, process_key: str) -> ProcessDefinition:
+    """The newest version (its spec text left unread: the platform keeps the parsed specs)."""
     definition = session.scalar(
-        select(ProcessDefinition).where(ProcessDefinition.key == process_key)
-        .order_by(ProcessDefinition.version.desc()).limit(1)
+        select(ProcessDefinition).options(defer(ProcessDefinition.spec_json))
+        .where(ProcessDefinition.key == process_key).order_by(ProcessDefinition.version.desc()).limit(1)
     )
     if definition is None:
         raise NotFound("no process is deployed with key '%(process_key)s'", process_key=process_key)
