@@ -88,19 +88,7 @@ def timer_precision(url: str, processes: int, count: int, window: float, workspa
     platform, template_id, start = prepare_timers(url, count, window, lead)
     log(f"timers on {label}: {count} due within {window:.0f} s, {processes} worker process(es)")
     workers = [Server(url, workspace, f"timers-{tag}-{n}", worker=True) for n in range(processes)]
-    pending_sql = "SELECT count(*) FROM jobs WHERE state = 'pending' AND instance_id <> :t"
-    deadline = time.time() + lead + window + grace
-    try:
-        for w in workers:
-            w.wait_ready()
-        while time.time() < deadline:
-            time.sleep(1.0)
-            with platform.engine.connect() as conn:
-                if conn.execute(text(pending_sql), {"t": template_id}).scalar() == 0:
-                    break
-    finally:
-        for w in workers:
-            w.stop()
+    _run_until_none_pending(platform, workers, template_id, lead + window + grace, poll=1.0)
     with platform.engine.connect() as conn:
         jobs = conn.execute(text("SELECT instance_id, due_at, finished_at, state, locked_by FROM jobs "
                                  "WHERE instance_id <> :t"), {"t": template_id}).all()
@@ -157,19 +145,7 @@ def timer_rate(url: str, processes: int, count: int, cutoff: float, workspace: W
     platform, template_id, _start = prepare_timers(url, count, window=0.0, lead=-1.0)
     log(f"timer rate on {label}: {count} timers due at once, {processes} worker process(es)")
     workers = [Server(url, workspace, f"timer-rate-{tag}-{n}", worker=True) for n in range(processes)]
-    pending_sql = "SELECT count(*) FROM jobs WHERE state = 'pending' AND instance_id <> :t"
-    try:
-        for w in workers:
-            w.wait_ready()
-        deadline = time.time() + cutoff
-        while time.time() < deadline:
-            time.sleep(0.5)
-            with platform.engine.connect() as conn:
-                if conn.execute(text(pending_sql), {"t": template_id}).scalar() == 0:
-                    break
-    finally:
-        for w in workers:
-            w.stop()
+    _run_until_none_pending(platform, workers, template_id, cutoff, poll=0.5, deadline_from_ready=True)
     with platform.engine.connect() as conn:
         finished = conn.execute(text("SELECT finished_at FROM jobs WHERE instance_id <> :t AND state = 'done' "
                                      "ORDER BY finished_at"), {"t": template_id}).scalars().all()
@@ -191,6 +167,27 @@ def timer_rate(url: str, processes: int, count: int, cutoff: float, workspace: W
     section.target(f"{label}, {processes} process(es): no timer fired twice under a backlog", once, "none twice",
                    not twice)
     return {"rate": rate, "done": len(times), "missed": bool(twice) or (goal is not None and not rate >= goal)}
+
+
+def _run_until_none_pending(platform, workers: list, template_id: int, seconds: float, poll: float,
+                            deadline_from_ready: bool = False) -> None:
+    """Let the worker processes fire until no timer job (but the template's) is pending, or the
+    time is up; then stop them. The deadline counts from now, or from when all are ready."""
+    pending_sql = text("SELECT count(*) FROM jobs WHERE state = 'pending' AND instance_id <> :t")
+    deadline = time.time() + seconds
+    try:
+        for w in workers:
+            w.wait_ready()
+        if deadline_from_ready:
+            deadline = time.time() + seconds
+        while time.time() < deadline:
+            time.sleep(poll)
+            with platform.engine.connect() as conn:
+                if conn.execute(pending_sql, {"t": template_id}).scalar() == 0:
+                    break
+    finally:
+        for w in workers:
+            w.stop()
 
 
 def _rank(values: list[float], p: float) -> float:
