@@ -217,12 +217,25 @@ class TaskCandidate(Base):
     """A task's candidate groups and users, one row each, so inbox queries can use an index."""
 
     __tablename__ = "task_candidates"
-    # task_id too, so the inbox's "offered to my groups" list is read from the index alone
-    __table_args__ = (Index("ix_task_candidates_name_task", "kind", "name", "task_id"),)
+    __table_args__ = (
+        # task_id too, so the inbox's "offered to my groups" list is read from the index alone
+        Index("ix_task_candidates_name_task", "kind", "name", "task_id"),
+        # The open work of one group (or user) in the inbox's default order, with what its filters
+        # need: a view is a few ordered ranges of this index, never a probe of the task rows
+        # (migration 0009, engine/runtime/open_work.py).
+        Index("ix_task_candidates_open_order", "kind", "name", text("(due_at IS NULL)"), "due_at",
+              text("priority DESC"), "task_id", "tenant", "assignee"),
+    )
 
     task_id: Mapped[int] = mapped_column(ForeignKey("human_tasks.id", ondelete="CASCADE"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(5), primary_key=True)  # group | user
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    # Copies of the open task's columns the inbox filters and sorts on, kept with it (rows
+    # exist for open tasks only): written with the task, assignee by claim/unclaim/assign/delegate.
+    tenant: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    priority: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    assignee: Mapped[str | None] = mapped_column(String(100), nullable=True)
     task: Mapped[HumanTask] = relationship(back_populates="candidates")
 
 

@@ -169,8 +169,9 @@ class Platform:
         task belongs to one (the task then says that process's key)."""
         fields = self.human_task_values(instance, task, now, called)
         row = HumanTask(**fields)
-        row.candidates = [TaskCandidate(kind="group", name=g) for g in fields["candidate_groups"]]
-        row.candidates += [TaskCandidate(kind="user", name=u) for u in fields["candidate_users"]]
+        copied = {name: fields.get(name) for name in ("tenant", "due_at", "priority", "assignee")}
+        row.candidates = [TaskCandidate(kind="group", name=g, **copied) for g in fields["candidate_groups"]]
+        row.candidates += [TaskCandidate(kind="user", name=u, **copied) for u in fields["candidate_users"]]
         return row
 
     def human_task_values(self, instance: ProcessInstance, task, now: datetime,

@@ -265,7 +265,8 @@ class InstanceRun:
         with self.session.no_autoflush:
             ids = self.session.scalars(_INSERT_TASK, values).all() if len(values) > 1 else \
                 [self.session.scalar(_INSERT_TASK, values[0])]
-            candidates = [{"task_id": task_id, "kind": kind, "name": name}
+            candidates = [{"task_id": task_id, "kind": kind, "name": name, "tenant": fields["tenant"],
+                           "due_at": fields["due_at"], "priority": fields["priority"], "assignee": fields["assignee"]}
                           for task_id, fields in zip(ids, values, strict=True)
                           for kind, column in (("group", "candidate_groups"), ("user", "candidate_users"))
                           for name in fields[column] or ()]

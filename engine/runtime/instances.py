@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import and_, case, cast, exists, func, select, update
+from sqlalchemy import and_, case, cast, delete, exists, func, select, update
 from sqlalchemy.orm import Session, aliased, defer
 from sqlalchemy.types import Float
 
@@ -23,6 +23,7 @@ from engine.models import (
     MessageSubscription,
     ProcessDefinition,
     ProcessInstance,
+    TaskCandidate,
 )
 from engine.principal import Principal
 from engine.runtime import advance, audit
@@ -300,6 +301,9 @@ def terminate(platform: Platform, actor: Principal, instance_id: int, reason: st
         run.save()
         session.execute(update(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.state == "open")
                         .values(state="cancelled", completed_at=now))
+        # candidate rows serve open tasks only (see tasks.complete); the save above drops most
+        session.execute(delete(TaskCandidate).where(TaskCandidate.task_id.in_(
+            select(HumanTask.id).where(HumanTask.instance_id == instance_id, HumanTask.state == "cancelled"))))
         session.execute(update(Job).where(Job.instance_id == instance_id, Job.state == "pending")
                         .values(state="cancelled", finished_at=now))
         session.query(MessageSubscription).filter(MessageSubscription.instance_id == instance_id).delete()

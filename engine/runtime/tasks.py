@@ -25,7 +25,7 @@ from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.lifecycle import TaskEvent
 from engine.models import HumanTask, ProcessInstance, TaskCandidate
 from engine.principal import Principal
-from engine.runtime import advance, audit, files
+from engine.runtime import advance, audit, files, open_work
 from engine.runtime.forms_check import validate_form
 from engine.runtime.instance_run import InstanceRun
 from engine.runtime.workflow import find_task
@@ -182,19 +182,36 @@ def find_tasks(session: Session, actor: Principal, flt: TaskFilter, now, offset:
     there is, they are sorted and paged among themselves. Otherwise the page comes from walking
     the open tasks in the sort's order, which stops after the page: with more than ``cap``
     matches, one in every (open tasks / cap) rows walked is a match at worst."""
-    stmt = task_query(actor, flt, now)
-    sorts = TASK_SORTS.get(sort, TASK_SORTS["due"])
+    sort = sort if sort in TASK_SORTS else "due"
+    sorts = TASK_SORTS[sort]
     bound = max(TASK_COUNT_CAP if cap is None else cap, offset + limit)
-    some = (stmt.with_only_columns(HumanTask.id, HumanTask.due_at, HumanTask.priority, HumanTask.created_at)
+    candidates_only = open_work.answers(session, actor, flt) and sort in open_work.SORTS
+    if candidates_only:  # the task rows' copies on task_candidates, one index (migration 0009)
+        found = open_work.some(session, actor, flt, now, bound + 1)
+        if len(found) <= bound:
+            page = open_work.sort_rows(found, sort, desc)[offset:offset + limit]
+            return TaskList(_rows(session, [row.id for row in page]), len(found))
+        if sort == "due" and not desc:
+            return TaskList(_rows(session, open_work.page_ids(session, actor, flt, now, offset, limit)), bound,
+                            capped=True)
+        return TaskList(_walk(session, actor, flt, now, sorts, desc, offset, limit), bound, capped=True)
+    some = (task_query(actor, flt, now)
+            .with_only_columns(HumanTask.id, HumanTask.due_at, HumanTask.priority, HumanTask.created_at)
             .limit(bound + 1).subquery())
     found = session.execute(select(some.c.id, func.count().over()).order_by(*sorts(some.c, desc), some.c.id)
                             .offset(offset).limit(limit)).all()
     total = int(found[0][1]) if found else (count_tasks(session, actor, flt, now, cap=bound) if offset else 0)
     if total <= bound:
         return TaskList(_rows(session, [row[0] for row in found]), total)
+    return TaskList(_walk(session, actor, flt, now, sorts, desc, offset, limit), bound, capped=True)
+
+
+def _walk(session: Session, actor: Principal, flt: TaskFilter, now, sorts, desc: bool, offset: int,
+          limit: int) -> list[HumanTask]:
+    """The page of a view with more matches than the cap, walking the open tasks in the sort's order."""
     walk = (task_query(actor, flt, now, walk=True).with_only_columns(HumanTask.id)
             .order_by(*sorts(HumanTask, desc), HumanTask.id))
-    return TaskList(_rows(session, list(session.scalars(walk.offset(offset).limit(limit)))), bound, capped=True)
+    return _rows(session, list(session.scalars(walk.offset(offset).limit(limit))))
 
 
 def _rows(session: Session, ids: list[int]) -> list[HumanTask]:
@@ -239,6 +256,7 @@ def unclaim(platform: Platform, actor: Principal, task_id: int) -> None:
         if task.assignee != actor.username and not actor.is_admin:
             raise Forbidden("only the assignee or an administrator may release this task")
         session.execute(update(HumanTask).where(HumanTask.id == task.id).values(assignee=None, claimed_at=None))
+        open_work.copy_assignee(session, task.id, None)
         audit.record(session, task.instance_id, actor.username, "task.unclaimed", task_id=task.id,
                      element_id=task.element_id, data={"previous_assignee": task.assignee},
                      at=platform.clock.now())
@@ -255,6 +273,7 @@ def assign(platform: Platform, actor: Principal, task_id: int, username: str | N
         previous = task.assignee
         session.execute(update(HumanTask).where(HumanTask.id == task.id)
                         .values(assignee=username or None, claimed_at=platform.clock.now()))
+        open_work.copy_assignee(session, task.id, username or None)
         audit.record(session, task.instance_id, actor.username, "task.assigned", task_id=task.id,
                      element_id=task.element_id, data={"assignee": username, "previous_assignee": previous},
                      at=platform.clock.now())
@@ -319,6 +338,7 @@ def delegate(platform: Platform, actor: Principal, task_id: int, username: str, 
                                     "candidate_groups": list(task.candidate_groups or [])}, username=username)
         previous, now = task.assignee, platform.clock.now()
         session.execute(update(HumanTask).where(HumanTask.id == task.id).values(assignee=username, claimed_at=now))
+        open_work.copy_assignee(session, task.id, username)
         audit.record(session, task.instance_id, actor.username, "task.delegated", task_id=task.id,
                      element_id=task.element_id,
                      data={"from": previous, "to": username, "by": actor.username, "reason": reason}, at=now)
@@ -361,6 +381,7 @@ def _set_assignee(session: Session, task: HumanTask, username: str, now) -> None
         current = session.scalar(select(HumanTask.assignee).where(HumanTask.id == task.id))
         raise Conflict("task %(id)s is already claimed by %(assignee)s", {"assignee": current},
                        id=task.id, assignee=current)
+    open_work.copy_assignee(session, task.id, username)
 
 
 def complete(platform: Platform, actor: Principal, task_id: int, data: dict[str, Any] | None) -> int:
@@ -473,6 +494,8 @@ def instance_of(session: Session, task: HumanTask) -> ProcessInstance:
 
 def count_tasks(session: Session, actor: Principal, flt: TaskFilter, now, cap: int | None = None) -> int:
     """How many open tasks match; with ``cap`` at most cap + 1 are counted (more than ``cap``)."""
+    if open_work.answers(session, actor, flt):  # from the candidate rows' copies alone (migration 0009)
+        return open_work.count(session, actor, flt, now, cap)
     stmt = task_query(actor, flt, now)
     if cap is not None:
         stmt = stmt.with_only_columns(HumanTask.id).limit(cap + 1)

@@ -33,9 +33,12 @@ from web.app import build_platform, create_app
 from web.cli import main
 
 LEGACY = DATA / "legacy"
-HEAD = "0008"
+HEAD = "0009"
 LEGACY_WRITTEN_AT = datetime(2026, 12, 6, 8, 32, 50)  # naive UTC, as the legacy rows' times
 LEGACY_USERS = ("manager", "cmcc", "planner", "regional", "director", "monitor", "repair", "supervisor")
+UNTRUE_COPIES = text("SELECT count(*) FROM task_candidates c JOIN human_tasks t ON t.id = c.task_id "
+                     "WHERE c.priority IS NULL OR c.priority <> t.priority OR c.tenant IS DISTINCT FROM t.tenant "
+                     "OR c.due_at IS DISTINCT FROM t.due_at OR c.assignee IS DISTINCT FROM t.assignee")
 STALE_CANDIDATES = text("SELECT count(*) FROM task_candidates c JOIN human_tasks t ON t.id = c.task_id "
                         "WHERE t.state <> 'open'")
 
@@ -309,6 +312,7 @@ def test_a_database_from_before_the_inbox_benchmarks_is_repaired(legacy_database
     assert schema.current_revision(platform) == HEAD
     assert scalar(platform, STALE_CANDIDATES) == 0
     assert scalar(platform, "SELECT count(*) FROM task_candidates") == open_candidates == 4
+    assert scalar(platform, UNTRUE_COPIES) == 0  # 0009 filled them from the task rows
     found = indexes(platform)
     assert "ix_tasks_inbox" in found and "WHERE" in found["ix_tasks_inbox"]
     assert "ix_task_candidates_name_task" in found and "ix_task_candidates_name" not in found
