@@ -58,7 +58,6 @@ def assert_copies_true(platform) -> None:
 
 def views(platform, actor: Principal, old: bool, monkeypatch) -> list:
     """Each view's pages (whole, and past a cap of 2, walked) and capped counts."""
-    # the new way on either database (PostgreSQL does not take it yet, but its answers must be the same)
     monkeypatch.setattr(open_work, "answers", lambda session, actor, flt: not old and open_work.fits(actor, flt))
     now = platform.clock.now()
     seen = []
