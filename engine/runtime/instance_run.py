@@ -118,13 +118,17 @@ class InstanceRun:
         spec, subs = platform.specs(session, definition.id)
         workflow = BpmnWorkflow(spec, subs, script_engine=platform.script_engine())
         now = platform.clock.now()
-        row = ProcessInstance(
-            definition_id=definition.id, process_key=definition.key, version=definition.version,
-            business_key=business_key, tenant=tenant, state="running", started_by=actor,
-            started_at=now, updated_at=now, variables={}, workflow_json="{}", serializer_version=SERIALIZER_VERSION,
-        )
+        values = {
+            **_INSTANCE_DEFAULTS,
+            "definition_id": definition.id, "process_key": definition.key, "version": definition.version,
+            "business_key": business_key, "tenant": tenant, "state": "running", "started_by": actor,
+            "started_at": now, "updated_at": now, "variables": {}, "workflow_json": "{}",
+            "serializer_version": SERIALIZER_VERSION, "revision": 1,
+        }
+        with session.no_autoflush:  # one plain INSERT; the row joins the session as if read back
+            row = ProcessInstance(id=session.scalar(_INSERT_INSTANCE, values), **values)
+        make_transient_to_detached(row)
         session.add(row)
-        session.flush()
         run = cls(platform, session, row, workflow)
         run.mirror = Mirror()  # a new instance has no rows yet
         return run
@@ -364,6 +368,10 @@ class InstanceRun:
                                                  tenant=self.row.tenant, correlations=correlations))
 
 
+_INSERT_INSTANCE = insert(ProcessInstance.__table__).returning(ProcessInstance.__table__.c.id)
+# every column of a new instance row that create() leaves out
+_INSTANCE_DEFAULTS = {"state_before_suspend": None, "end_reason": None, "ended_at": None, "parent_id": None,
+                      "root_id": None, "call_task_id": None, "spec_overrides": None}
 _INSERT_TASK = insert(HumanTask.__table__).returning(HumanTask.__table__.c.id, sort_by_parameter_order=True)
 _INSERT_CANDIDATES = insert(TaskCandidate.__table__)
 # every column a new task row has that human_task_values leaves out, so no attribute is left unloaded

@@ -70,7 +70,7 @@ def sync_tokens(run: InstanceRun, called_rows: dict[str, ProcessInstance], finis
     """Rewrite the instance's token rows where they differ from the workflow. ``before``: the
     tokens the last save wrote (runtime/mirror.py), so only the difference is written, unread."""
     root = run.row
-    if before is not None and run.had_tokens and _write_difference(run, called_rows, finished, now, before):
+    if before is not None and _write_difference(run, called_rows, finished, now, before):
         return
     wanted: dict[tuple[int, str, str], tuple[ProcessInstance, str]] = {}
     if not finished:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
 
 from engine.models import InstanceValue
 
 VALUE_LIMIT = 200
+_INSERT = insert(InstanceValue.__table__)
 
 
 def searchable(value: Any) -> str | None:
@@ -37,7 +38,7 @@ def sync_values(session: Session, instance_id: int, changed: dict[str, Any], var
     if not fresh:
         session.execute(delete(InstanceValue).where(InstanceValue.instance_id == instance_id,
                                                     InstanceValue.name.in_(names)))
-    for name in names:
-        text = searchable(variables.get(name)) if name in variables else None
-        if text is not None:
-            session.add(InstanceValue(instance_id=instance_id, name=name, value=text))
+    rows = [{"instance_id": instance_id, "name": name, "value": text} for name in names
+            if name in variables and (text := searchable(variables[name])) is not None]
+    if rows:
+        session.execute(_INSERT, rows)
