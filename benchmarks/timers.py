@@ -125,7 +125,7 @@ def timer_precision(url: str, processes: int, count: int, window: float, workspa
                     f"{drained:.0f}" + ("" if not not_done else " (cut off)"),
                     f"{len(lateness) / max(drained, 1e-9):.0f}", once)
     section.target(f"{label}, {processes} process(es): timer lateness p99 <= 1 s", f"{show(p99)} s", "<= 1 s",
-                   p99 <= 1.0)
+                   p99 <= 1.0, headline=f"Timer lateness p99, {count:,} due within a minute, {label}")
     section.target(f"{label}, {processes} process(es): every timer fired exactly once", once, "yes", exactly_once)
     platform.close()
     return {"p50": p50, "p99": p99, "max": worst, "rate": len(lateness) / max(drained, 1e-9)}
@@ -163,7 +163,8 @@ def timer_rate(url: str, processes: int, count: int, cutoff: float, workspace: W
                     f"{rate:.0f}", once)
     if goal is not None:
         section.target(f"{label}, {processes} process(es): sustained timer firings/s (a backlog)",
-                       f"{rate:.0f}/s", f">= {goal:.0f}/s", rate >= goal)
+                       f"{rate:.0f}/s", f">= {goal:.0f}/s", rate >= goal,
+                       headline=f"Timers fired a second, {label}, {processes} worker(s)")
     section.target(f"{label}, {processes} process(es): no timer fired twice under a backlog", once, "none twice",
                    not twice)
     return {"rate": rate, "done": len(times), "missed": bool(twice) or (goal is not None and not rate >= goal)}
