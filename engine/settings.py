@@ -32,7 +32,8 @@ class Settings:
 
     database_url: str = DEFAULT_DATABASE_URL
     secret_key: str | None = field(default=None, repr=False)
-    http_timeout: float = 10.0  # seconds for a call to an external system
+    http_timeout: float = 10.0  # seconds to wait for an external system's answer (read timeout)
+    http_connect_timeout: float = 3.0  # seconds to open a connection to an external system
     retry_backoff_seconds: float = 5.0  # first wait before a failed service task is retried
     lease_seconds: float = 300.0  # how long a worker holds a job it took
     clock_tick: float = 0.25  # seconds between two looks at the job table
@@ -44,6 +45,12 @@ class Settings:
     # SQLite in WAL mode: "normal" syncs the disk at checkpoints, not at every commit; a killed
     # process loses nothing, a power cut may lose the last commits (docs/engine.md, "Durability")
     sqlite_synchronous: str = "normal"
+    # PostgreSQL streaming replica for lists, the dashboard and reports (docs/deploy.md); unset: primary
+    read_replica_url: str | None = None
+    log_format: str = "text"  # "text" for a terminal, "json": one JSON object a line, with the request id
+    cookie_secure: bool = False  # session cookie only over HTTPS: on behind a TLS proxy
+    api_token_days: float = 90.0  # lifetime of a new API token, in days
+    metrics_dir: str | None = None  # prometheus-client's multiprocess folder, shared by every process
     systems: Mapping[str, str] = field(default_factory=dict)  # external system -> URL (unset: record only)
     options: Mapping[str, str] = field(default_factory=dict)  # other TOWERFLOW_* values, for plug-ins
 
@@ -51,13 +58,25 @@ class Settings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "database_url", _database_url(self.database_url))
-        for name in ("http_timeout", "retry_backoff_seconds", "lease_seconds", "clock_tick"):
+        for name in ("http_timeout", "http_connect_timeout", "retry_backoff_seconds", "lease_seconds",
+                     "clock_tick", "api_token_days"):
             object.__setattr__(self, name, _positive(getattr(self, name), variable(name)))
         object.__setattr__(self, "token_cache_seconds",
                            _not_negative(self.token_cache_seconds, variable("token_cache_seconds")))
         if self.sqlite_synchronous not in ("normal", "full"):
             raise SettingsError(f"{variable('sqlite_synchronous')} must be normal or full, "
                                 f"not {self.sqlite_synchronous!r}")
+        if self.read_replica_url is not None:
+            replica = _database_url(self.read_replica_url, "read_replica_url")
+            if not replica.startswith("postgresql"):
+                raise SettingsError(f"{variable('read_replica_url')} must be a postgresql:// URL")
+            if self.is_sqlite:
+                raise SettingsError(f"{variable('read_replica_url')} needs {variable('database_url')} "
+                                    "on PostgreSQL too")
+            object.__setattr__(self, "read_replica_url", replica)
+        if self.log_format not in ("text", "json"):
+            raise SettingsError(f"{variable('log_format')} must be text or json, not {self.log_format!r}")
+        object.__setattr__(self, "cookie_secure", _flag(self.cookie_secure, variable("cookie_secure")))
         if self.inline_services not in ("auto", "off"):
             raise SettingsError(f"{variable('inline_services')} must be auto or off, not {self.inline_services!r}")
         for system, url in self.systems.items():
@@ -113,9 +132,11 @@ class Settings:
             if f.name in ("systems", "options"):
                 continue
             value = getattr(self, f.name)
-            if f.name in self.SECRETS:
-                shown = "(not set)" if not value else "********"
-            elif f.name == "database_url":
+            if value is None:
+                shown = "(not set)"
+            elif f.name in self.SECRETS:
+                shown = "********"
+            elif f.name in ("database_url", "read_replica_url") and value:
                 shown = mask_password(value)
             else:
                 shown = str(value)
@@ -145,10 +166,10 @@ def mask_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def _database_url(url: str) -> str:
+def _database_url(url: str, setting: str = "database_url") -> str:
     scheme = str(url).split("://", 1)[0] if "://" in str(url) else ""
     if scheme not in DATABASE_SCHEMES:
-        raise SettingsError(f"{variable('database_url')}: unknown database scheme {scheme or str(url)!r}; "
+        raise SettingsError(f"{variable(setting)}: unknown database scheme {scheme or str(url)!r}; "
                             "use sqlite:///path/to/file.db or postgresql://user@host:port/database")
     return sqlalchemy_url(str(url))
 
@@ -171,6 +192,17 @@ def _not_negative(value: Any, name: str) -> float:
     if not math.isfinite(number) or number < 0:
         raise SettingsError(f"{name}: {value!r} must be 0 or a positive number of seconds")
     return number
+
+
+def _flag(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in ("1", "true", "on", "yes"):
+        return True
+    if word in ("0", "false", "off", "no"):
+        return False
+    raise SettingsError(f"{name}: {value!r} must be on or off")
 
 
 def _http_url(url: str, name: str) -> None:
