@@ -67,6 +67,8 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # None: never
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class Deployment(Base):
@@ -259,6 +261,7 @@ class Job(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the request that queued it
 
 
 class Incident(Base):
@@ -316,6 +319,20 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(60))
     task_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     element_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class AdminEvent(Base):
+    """An administrator's change to users, groups or API tokens (issue 17): the instance audit
+    log has no place for it, since it belongs to no instance."""
+
+    __tablename__ = "admin_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    actor: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    action: Mapped[str] = mapped_column(String(60))  # e.g. user.created, token.revoked
+    target: Mapped[str] = mapped_column(String(200))  # whom or what: a user name, a group, a token's name
     data: Mapped[dict] = mapped_column(JSON, default=dict)
 
 

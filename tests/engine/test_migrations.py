@@ -33,7 +33,7 @@ from web.app import build_platform, create_app
 from web.cli import main
 
 LEGACY = DATA / "legacy"
-HEAD = "0009"
+HEAD = "0010"
 LEGACY_WRITTEN_AT = datetime(2026, 12, 6, 8, 32, 50)  # naive UTC, as the legacy rows' times
 LEGACY_USERS = ("manager", "cmcc", "planner", "regional", "director", "monitor", "repair", "supervisor")
 UNTRUE_COPIES = text("SELECT count(*) FROM task_candidates c JOIN human_tasks t ON t.id = c.task_id "
