@@ -111,3 +111,5 @@ def cheap_password_hashing(monkeypatch):
     """Real scrypt at a lower cost: the cost is stored with each hash, so any cost verifies."""
     monkeypatch.setattr(identity, "SCRYPT_N", 2**10)
     monkeypatch.setattr(identity, "SCRYPT_P", 1)
+    monkeypatch.setattr(identity, "ARGON2_TIME_COST", 1)  # argon2 at its least cost: hashes still verify
+    monkeypatch.setattr(identity, "ARGON2_MEMORY_KIB", 64)

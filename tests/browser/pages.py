@@ -58,6 +58,8 @@ def live_demo_world(tmp_path_factory, pg_url: str | None, name: str,
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(identity, "SCRYPT_N", 2**10)
         patch.setattr(identity, "SCRYPT_P", 1)
+        patch.setattr(identity, "ARGON2_TIME_COST", 1)
+        patch.setattr(identity, "ARGON2_MEMORY_KIB", 64)
         seed_demo_world(platform)
         if prepare is not None:
             prepare(platform)

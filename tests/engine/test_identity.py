@@ -34,9 +34,11 @@ BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 
 @pytest.fixture(autouse=True)
 def cheap_hashing(monkeypatch):
-    """Real scrypt, smaller cost: the stored parameters make any cost verifiable."""
+    """Real argon2 (and scrypt for older hashes), smaller cost: each hash records its cost."""
     monkeypatch.setattr(identity, "SCRYPT_N", 2**10)
     monkeypatch.setattr(identity, "SCRYPT_P", 1)
+    monkeypatch.setattr(identity, "ARGON2_TIME_COST", 1)
+    monkeypatch.setattr(identity, "ARGON2_MEMORY_KIB", 64)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -89,7 +91,7 @@ def test_password_is_stored_hashed_and_verifies(session):
     session.commit()
     stored = session.scalars(select(User.password_hash).where(User.username == "alice")).one()
     assert "correct horse" not in stored
-    assert stored.startswith("scrypt$n=1024,r=8,p=1$")
+    assert stored.startswith("$argon2id$v=19$m=64,t=1,p=1$")
     assert verify_password("correct horse", stored)
     assert not verify_password("correct horsE", stored)
     assert authenticate(session, "alice", "correct horse") is user
@@ -102,14 +104,34 @@ def test_same_password_hashes_differently():
 
 def test_default_cost_is_strong_and_recorded_in_the_hash(monkeypatch):
     monkeypatch.undo()
-    assert identity.SCRYPT_N * identity.SCRYPT_R * identity.SCRYPT_P >= 2**14 * 8 * 5
+    # OWASP's minimum for argon2id: 19 MiB, 2 passes
+    assert identity.ARGON2_MEMORY_KIB >= 19 * 1024 and identity.ARGON2_TIME_COST >= 2
     stored = hash_password("a long password")
-    assert stored.startswith(f"scrypt$n={identity.SCRYPT_N},r={identity.SCRYPT_R},p={identity.SCRYPT_P}$")
+    assert stored.startswith(f"$argon2id$v=19$m={identity.ARGON2_MEMORY_KIB},t={identity.ARGON2_TIME_COST},"
+                             f"p={identity.ARGON2_PARALLELISM}$")
     assert verify_password("a long password", stored)
+    assert not identity.needs_rehash(stored)
+
+
+def test_hashes_of_the_older_scrypt_format_still_verify():
+    stored = identity.scrypt_hash("an old password")
+    assert stored.startswith("scrypt$n=1024,r=8,p=1$")
+    assert verify_password("an old password", stored)
+    assert not verify_password("an old passworD", stored)
+    assert identity.needs_rehash(stored)
+
+
+def test_a_hash_at_a_lower_cost_than_todays_needs_rehash(monkeypatch):
+    cheap = hash_password("some password")
+    monkeypatch.setattr(identity, "ARGON2_TIME_COST", 2)
+    assert verify_password("some password", cheap)
+    assert identity.needs_rehash(cheap)
+    assert not identity.needs_rehash(hash_password("some password"))
 
 
 @pytest.mark.parametrize("stored", ["", "plain", "scrypt$n=1,r=8$x$y", "md5$n=1024,r=8,p=1$AA==$AA==",
-                                    "scrypt$n=1024,r=8,p=1$not base64!$AA=="])
+                                    "scrypt$n=1024,r=8,p=1$not base64!$AA==", "scrypt$n=3,r=8,p=1$AA==$AA==",
+                                    "$argon2id$v=19$m=64,t=1,p=1$bad", "$argon2id$"])
 def test_malformed_stored_hash_never_verifies(stored):
     assert verify_password("anything", stored) is False
 
@@ -126,7 +148,7 @@ def test_unknown_user_costs_a_hash_too(session, monkeypatch):
     monkeypatch.setattr(identity, "verify_password", counting_verify)
     assert authenticate(session, "nobody", "correct horse") is None
     assert authenticate(session, "alice", "correct horse") is not None
-    assert len(calls) == 2 and calls[0].startswith("scrypt$")
+    assert len(calls) == 2 and calls[0].startswith("$argon2id$")
 
 
 def test_disabled_user_cannot_log_in(session):

@@ -99,7 +99,7 @@ def test_login_with_username_and_password_answers_a_working_token(api):
     api("li", ["city_director"])  # password123
     response = login(api.anonymous, "li", "password123")
     assert response.status_code in (200, 201), response.json
-    assert set(response.json) == {"token"}
+    assert set(response.json) == {"token", "id", "expires_at"}
 
     li = bearer(api.anonymous, response.json["token"])
     assert ok(li.get("/api/v1/tasks"))["total"] == 0
