@@ -45,26 +45,43 @@ class ServiceCall:
 
 
 Handler = Callable[[dict[str, Any], ServiceCall], Any]
+# True, or a test of the platform (e.g. "a URL is set for this system"): the handler waits on the network
+Remote = bool | Callable[[Any], bool]
 
 
 class ServiceRegistry:
+    """Handlers by operator id. A handler registered ``remote=True`` (or with a test of the
+    platform that says so, e.g. whether its system's URL is set) calls another system over
+    the network and keeps its own records idempotent by the call's key (as handlers/outbound.py
+    does with the outbox): the job runner calls it outside every lock and transaction, then
+    stores its answer in a transaction of its own (engine/runtime/remote_calls.py). Any other
+    handler runs inside the step's transaction, and the rows it writes through ``call.session``
+    commit with the task's completion."""
+
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
+        self._remote: dict[str, Remote] = {}
 
-    def register(self, operator: str) -> Callable[[Handler], Handler]:
-        """Decorator: ``@registry.register("pms.create_project")``."""
+    def register(self, operator: str, *, remote: Remote = False) -> Callable[[Handler], Handler]:
+        """Decorator: ``@registry.register("pms.create_project", remote=True)``."""
 
         def decorate(fn: Handler) -> Handler:
-            self._handlers[operator] = fn
+            self.add(operator, fn, remote=remote)
             return fn
 
         return decorate
 
-    def add(self, operator: str, fn: Handler) -> None:
+    def add(self, operator: str, fn: Handler, *, remote: Remote = False) -> None:
         self._handlers[operator] = fn
+        self._remote[operator] = remote
 
     def remove(self, operator: str) -> None:
         self._handlers.pop(operator, None)
+        self._remote.pop(operator, None)
+
+    def is_remote(self, operator: str | None, platform: Any) -> bool:
+        remote = self._remote.get(operator or "", False)
+        return bool(remote(platform)) if callable(remote) else bool(remote)
 
     def get(self, operator: str) -> Handler | None:
         return self._handlers.get(operator)
@@ -79,6 +96,7 @@ class ServiceRegistry:
         """A registry with the same handlers, to extend without touching this one."""
         other = ServiceRegistry()
         other._handlers.update(self._handlers)
+        other._remote.update(self._remote)
         return other
 
 

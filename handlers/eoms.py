@@ -6,9 +6,10 @@ from typing import Any
 from engine.services import ServiceCall, service
 
 from .outbound import call_system, pick
+from .remote import sends_to
 
 
-@service("eoms.create_work_order")
+@service("eoms.create_work_order", remote=sends_to("eoms"))
 def create_work_order(params: dict[str, Any], call: ServiceCall) -> dict[str, Any]:
     """Open a work order of ``kind`` (e.g. ``fault``, ``activation``) for ``business_key``."""
     values = pick(params, "kind", "business_key", "data")

@@ -6,9 +6,10 @@ from typing import Any
 from engine.services import ServiceCall, service
 
 from .outbound import call_system, pick
+from .remote import sends_to
 
 
-@service("operator_platform.notify")
+@service("operator_platform.notify", remote=sends_to("operator_platform"))
 def notify(params: dict[str, Any], call: ServiceCall) -> dict[str, Any]:
     """Tell operator ``tenant`` about ``event`` on ``business_key``; defaults to the instance's
     tenant and business key when those parameters are missing."""

@@ -26,6 +26,7 @@ from engine.runtime import audit, timer_batch
 from engine.runtime.advance import step_and_save
 from engine.runtime.instance_run import FINAL_STATES, InstanceRun, backoff, derive_state, lock_instance
 from engine.runtime.own_jobs import run_own_jobs
+from engine.runtime.remote_calls import Answer, call_outside
 from engine.runtime.service_calls import call_service
 from engine.runtime.workflow import errored_task, find_task, fire_timer
 
@@ -105,13 +106,16 @@ def _leased_elsewhere(platform: Platform, instance_id: int) -> bool:
 
 
 def run_job(platform: Platform, job_id: int) -> bool:
+    """Run a leased job in one transaction that locks its instance. A remote handler is called
+    before that, with nothing locked (runtime/remote_calls.py); its answer is stored here."""
+    answer = call_outside(platform, job_id)
     try:
         with platform.transaction() as session:
             _lock_instance_of(platform, session, job_id)
             job = _leased_job(platform, session, job_id)
             if job is None:
                 return False
-            _execute(platform, session, job)
+            _execute(platform, session, job, answer)
             job.state = "done"
             job.finished_at = platform.clock.now()
             job.locked_by = None
@@ -144,7 +148,7 @@ def _leased_job(platform: Platform, session: Session, job_id: int) -> Job | None
     return job
 
 
-def _execute(platform: Platform, session: Session, job: Job) -> None:
+def _execute(platform: Platform, session: Session, job: Job, answer: Answer | None = None) -> None:
     run = InstanceRun.open(platform, session, job.instance_id, mirror=True)
     if run.row.state == "suspended":
         raise JobSkipped()
@@ -159,15 +163,15 @@ def _execute(platform: Platform, session: Session, job: Job) -> None:
         job.state = "done"  # before the save, so a cycle timer's next occurrence gets a job of its own
         audit.record(session, run.row.id, None, "timer.fired", element_id=job.element_id, at=now)
     elif job.kind == "service":
-        run_service_job(platform, run, job)
+        run_service_job(platform, run, job, answer)
     step_and_save(run)
 
 
-def run_service_job(platform: Platform, run: InstanceRun, job: Job) -> None:
+def run_service_job(platform: Platform, run: InstanceRun, job: Job, answer: Answer | None = None) -> None:
     task = find_task(run.workflow, job.spiff_task_id)
     if task is None or task.state != TaskState.READY:
         return
-    call_service(platform, run, task, attempt=job.attempts + 1)
+    call_service(platform, run, task, attempt=job.attempts + 1, answer=answer)
 
 
 def _release(platform: Platform, job_id: int) -> None:

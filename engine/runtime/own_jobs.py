@@ -5,8 +5,9 @@ request drains them right after its commit. Run one lease at a time, that is a l
 transaction, then per job a transaction that locks, loads, steps and saves the instance, then
 another look at the queue. Here the instance is locked and loaded once, its due jobs are taken
 under that lock, run, and the instance saved once, round after round while the steps queue
-more. A job another runner holds or a due timer sends the caller back to the one-at-a-time
-path; so does a failure, after its attempt is counted on its job as the job runner counts it.
+more. A job another runner holds, a due timer or a remote handler's call (made outside every
+lock, runtime/remote_calls.py) sends the caller back to the one-at-a-time path; so does a
+failure, after its attempt is counted on its job as the job runner counts it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from sqlalchemy import select
 from engine.models import Job
 from engine.runtime.advance import step_and_save
 from engine.runtime.instance_run import FINAL_STATES, InstanceRun
+from engine.runtime.remote_calls import is_remote
 from engine.runtime.service_calls import INLINE_ROUNDS
+from engine.runtime.workflow import find_task
 
 if TYPE_CHECKING:
     from engine.platform import Platform
@@ -46,6 +49,8 @@ def run_own_jobs(platform: Platform, instance_id: int) -> bool:
                 return False
             if not due:
                 return True
+            if any(_remote(platform, run, job) for job in due):
+                return False  # called outside every lock by the job runner (runtime/remote_calls.py)
             savepoint = session.begin_nested()
             try:
                 for job in due:
@@ -64,6 +69,11 @@ def run_own_jobs(platform: Platform, instance_id: int) -> bool:
     if failed is not None:
         jobs.record_failure(platform, *failed)  # the attempt is counted; the job waits for its backoff
     return False
+
+
+def _remote(platform: Platform, run: InstanceRun, job: Job) -> bool:
+    task = find_task(run.workflow, job.spiff_task_id) if job.kind == "service" else None
+    return task is not None and is_remote(platform, task)
 
 
 def _due_jobs(platform: Platform, session, instance_id: int) -> list[Job]:

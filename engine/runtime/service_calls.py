@@ -25,8 +25,12 @@ from engine.runtime.workflow import check_progress, ready_service_tasks, run_eng
 from engine.services import ServiceCall
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from engine.models import ProcessInstance
     from engine.platform import Platform
     from engine.runtime.instance_run import InstanceRun
+    from engine.runtime.remote_calls import Answer
 
 log = logging.getLogger(__name__)
 
@@ -42,22 +46,23 @@ class InlineFailure:
     error: BaseException
 
 
-def call_service(platform: Platform, run: InstanceRun, task: Task, attempt: int) -> None:
-    """Run the ready service task ``task``: its handler's answer goes into the task's data."""
+def call_service(platform: Platform, run: InstanceRun, task: Task, attempt: int, answer: Answer | None = None) -> None:
+    """Run the ready service task ``task``: its handler's answer goes into the task's data.
+    ``answer``: what the handler already returned, called outside the lock (remote_calls.py);
+    it is used instead of calling again."""
     element_id = task.task_spec.bpmn_id or task.task_spec.name
     row = run.row
 
     def call(spiff_task, operator: str, params: dict[str, Any]) -> Any:
+        if answer is not None and answer.spiff_task_id == str(task.id):
+            if answer.error is not None:
+                raise answer.error
+            return answer.result
         handler = platform.services.get(operator)
         if handler is None:
             raise LookupError(f"no handler is registered for service operator '{operator}'")
-        context = ServiceCall(
-            operator=operator, idempotency_key=f"{row.id}:{task.id}",
-            instance_id=row.id, business_key=row.business_key, tenant=row.tenant,
-            element_id=element_id, attempt=attempt, variables=dict(spiff_task.data), platform=platform,
-            session=run.session,
-        )
-        return handler(params, context)
+        return handler(params, service_call(platform, row, task, operator, attempt, dict(spiff_task.data),
+                                            session=run.session))
 
     run.workflow.script_engine = platform.script_engine(call=call)
     try:
@@ -68,6 +73,16 @@ def call_service(platform: Platform, run: InstanceRun, task: Task, attempt: int)
                  data={"operator": task.task_spec.operation_name, "attempt": attempt,
                        "result": task.data.get(task.task_spec.result_variable)},
                  at=platform.clock.now())
+
+
+def service_call(platform: Platform, row: ProcessInstance, task: Task, operator: str, attempt: int,
+                 variables: dict[str, Any], session: Session | None) -> ServiceCall:
+    """What the handler gets besides its parameters; the key names the instance and the task."""
+    return ServiceCall(
+        operator=operator, idempotency_key=f"{row.id}:{task.id}", instance_id=row.id,
+        business_key=row.business_key, tenant=row.tenant, element_id=task.task_spec.bpmn_id or task.task_spec.name,
+        attempt=attempt, variables=variables, platform=platform, session=session,
+    )
 
 
 def call_inline(platform: Platform, run: InstanceRun) -> InlineFailure | None:

@@ -44,8 +44,8 @@ def spawn(database_url, rel_dir, tmp_path) -> Iterator:
             started.append(proc)
             return proc.start()
 
-        def worker(self, lease_seconds: float | None = None) -> Worker:
-            worker_env = dict(env)
+        def worker(self, lease_seconds: float | None = None, extra_env: dict[str, str] | None = None) -> Worker:
+            worker_env = {**env, **(extra_env or {})}
             if lease_seconds is not None:
                 worker_env["REL_LEASE_SECONDS"] = str(lease_seconds)
             proc = Worker(database_url, worker_env, tmp_path / f"worker-{len(started)}.log")

@@ -9,6 +9,9 @@ Environment (all optional):
   after the handler returned and before its transaction commits.
 - ``REL_DIR/hang-in-completion``: the next person's change (a task completion through the API)
   removes it and hangs after the engine steps were saved, before the transaction commits.
+- ``REL_REMOTE``: ``rel.book`` is registered as a remote handler, called by the job runner
+  outside every lock (engine/runtime/remote_calls.py); ``hang-after-handler`` then hangs after
+  its answer was applied, before that transaction commits.
 - ``REL_LEASE_SECONDS``: the job lease (default 300 s), so a test need not wait five minutes
   for a killed worker's lease to run out.
 """
@@ -61,13 +64,13 @@ def book_crane(params: dict[str, Any], call) -> dict[str, Any]:
     return {"crane": "C-12", "site": params.get("site")}
 
 
-registry.add("rel.book", book_crane)
+registry.add("rel.book", book_crane, remote=bool(os.environ.get("REL_REMOTE")))
 
 _run_service = jobs.run_service_job
 
 
-def _run_service_then_maybe_hang(platform, run, job) -> None:
-    _run_service(platform, run, job)
+def _run_service_then_maybe_hang(platform, run, job, *args) -> None:
+    _run_service(platform, run, job, *args)
     if _take_flag("hang-after-handler"):
         _hang("after-handler")
 

@@ -1,7 +1,8 @@
 """Crashes: ``kill -9`` of real worker and server processes at the worst moments.
 
-- a worker killed while a handler runs, or after the handler returned but before the commit:
-  the job runs again after the lease runs out, with the same idempotency key, and the person's
+- a worker killed while a handler runs, or after the handler returned but before the commit
+  (a handler called inside the instance's lock, and a remote one called outside it): the job
+  runs again after the lease runs out, with the same idempotency key, and the person's
   completed work before it is intact;
 - a server killed in the middle of a task completion (deterministically, and at random moments
   of a stream of completions): each completion is all or nothing;
@@ -51,9 +52,10 @@ def token_for(platform, name: str, groups: list[str]) -> str:
 
 # --- workers ---------------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("remote", [False, True], ids=["in-the-lock", "remote-outside-the-lock"])
 @pytest.mark.parametrize("flag, where", [("hang-in-handler", "in-handler"), ("hang-after-handler", "after-handler")])
 def test_a_worker_killed_during_a_service_call_leaves_it_to_be_run_again_with_the_same_key(
-        platform, spawn, rel_dir, flag, where):
+        platform, spawn, rel_dir, flag, where, remote):
     platform.inline_services = False  # the person's completion queues the service task as a job (as on SQLite)
     rel_deploy(platform, "rel_service.bpmn")
     instance_id = instances.start(platform, SYSTEM, "rel_service", "ORD-1", {"site_id": "0571-003"})
@@ -62,8 +64,11 @@ def test_a_worker_killed_during_a_service_call_leaves_it_to_be_run_again_with_th
     tasks.complete(platform, CLERK, approve, {"approved": True, "comment": "crane on Tuesday"})
     (rel_dir / flag).touch()
 
-    doomed = spawn.worker(lease_seconds=LEASE_SECONDS)
+    handler_env = {"REL_REMOTE": "1"} if remote else None
+    doomed = spawn.worker(lease_seconds=LEASE_SECONDS, extra_env=handler_env)
     wait_until(lambda: f"hanging {where} {doomed.pid}" in log_lines(rel_dir), 60, lambda: doomed.output())
+    if remote and where == "in-handler":  # the hung call holds no lock: others write meanwhile (even on SQLite)
+        instances.start(platform, SYSTEM, "rel_service", "ORD-2", {"site_id": "0571-004"})
     doomed.kill9()
 
     with platform.Session() as session:  # nothing of the handler's run was kept, the person's work was
@@ -77,7 +82,7 @@ def test_a_worker_killed_during_a_service_call_leaves_it_to_be_run_again_with_th
         assert session.get(HumanTask, approve).state == "completed"
     assert actions(platform, instance_id)["service.completed"] == 0
 
-    spawn.worker(lease_seconds=LEASE_SECONDS)  # takes the job over once the lease ran out
+    spawn.worker(lease_seconds=LEASE_SECONDS, extra_env=handler_env)  # takes the job over once the lease ran out
 
     def checked() -> bool:
         with platform.Session() as session:
