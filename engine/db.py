@@ -64,3 +64,25 @@ def create_schema(bind: Engine) -> None:
     from engine import models  # noqa: F401
 
     Base.metadata.create_all(bind)
+
+
+def make_replica_engine(url: str, *, connect_timeout: int = 2) -> Engine:
+    """A read-only engine on a PostgreSQL streaming replica (engine/replica.py): a replica that does
+    not answer is given up after ``connect_timeout`` seconds (the primary answers instead), and
+    every transaction is read-only, so a replica URL that names the primary by mistake cannot be
+    written through either."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(sqlalchemy_url(url))
+    if "connect_timeout" not in parsed.query:
+        parsed = parsed.update_query_dict({"connect_timeout": str(connect_timeout)})
+    engine = make_engine(parsed.render_as_string(hide_password=False))
+
+    @event.listens_for(engine, "connect")
+    def _read_only(dbapi_connection, _record):
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        dbapi_connection.execute("SET default_transaction_read_only = on")
+        dbapi_connection.autocommit = autocommit
+
+    return engine

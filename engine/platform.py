@@ -26,6 +26,7 @@ from engine.definitions.tasks_props import human_task_fields
 from engine.lifecycle import Lifecycle
 from engine.models import HumanTask, ProcessDefinition, ProcessInstance, TaskCandidate
 from engine.plugins import Plugin
+from engine.replica import PRIMARY, Replica
 from engine.runtime.workflow import PlatformScriptEngine
 from engine.services import ServiceRegistry
 from engine.settings import Settings
@@ -70,6 +71,8 @@ class Platform:
         self._spec_objects: dict[int, tuple] = {}
         # counts this process's deployments: caches of names and labels compare it (web/labels.py)
         self.deployments_seen = 0
+        # lists, the dashboard and reports may read a streaming replica (engine/replica.py)
+        self.replica = Replica(settings.read_replica_url, self.engine) if settings.read_replica_url else None
 
     def versions_deployed(self, process_keys: list[str]) -> None:
         """New versions were stored: arm those that start on a timer (definitions sit below the
@@ -102,10 +105,23 @@ class Platform:
         finally:
             session.close()
 
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A session for reads that may lag a few seconds (lists, the dashboard, reports): on the
+        read replica when one is set and reachable, else like ``Session``. ``session.info["replica"]``
+        says which (a ``ReplicaState``); ``engine.replica.read`` also falls back when the replica
+        fails mid-read. Whatever must see its own writes uses ``Session``."""
+        state = self.replica.state() if self.replica is not None else PRIMARY
+        with (self.replica.Session if state.source == "replica" else self.Session)() as session:
+            session.info["replica"] = state
+            yield session
+
     def close(self) -> None:
         """Close every pooled connection (tests, and processes that stop)."""
         self.engine.dispose()
         self.read_engine.dispose()
+        if self.replica is not None:
+            self.replica.close()
 
     def real_now(self) -> datetime:
         return datetime.now(UTC).replace(tzinfo=None)

@@ -19,6 +19,7 @@ from engine.queries import stats
 from ..assets import VENDOR_FILES, missing_assets
 from ..labels import group_label
 from .helpers import platform, principal, require_groups
+from .replica_notice import read_lagging
 
 bp = Blueprint("dashboard", __name__)
 
@@ -38,8 +39,8 @@ COLORS = {"running": "#0b5cab", "waiting": "#7fb5ea", "suspended": "#b7791f", "e
 @require_groups("supervisor")
 def index():
     pf = platform()
-    with pf.Session() as session:
-        data = stats.dashboard(session, principal(), pf.clock.now())
+    actor, now = principal(), pf.clock.now()
+    data = read_lagging(lambda session: stats.dashboard(session, actor, now))  # the replica's, when set
     names = data["process_names"]
     return render_template(
         "dashboard/index.html", data=data, charts=chart_data(data),

@@ -29,8 +29,9 @@ def headers(variables: list[str]) -> list[str]:
             _("Started"), _("Ended")] + [variable_label(name) for name in variables]
 
 
-def workbook(export: Export) -> bytes:
-    """One sheet: a header row, one row per instance, and a note first when the list was capped."""
+def workbook(export: Export, note: str | None = None) -> bytes:
+    """One sheet: a header row, one row per instance, and notes first: ``note`` (the rows were read
+    from a replica that is behind, web/ui/replica_notice.py), and when the list was capped."""
     # imported here, not with the module: openpyxl is about a sixth of a server's memory (issue 16)
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
@@ -38,6 +39,10 @@ def workbook(export: Export) -> bytes:
 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(_("Process instances"))
+    if note:
+        cell = WriteOnlyCell(ws, value=note)
+        cell.font = Font(bold=True, color="C00000")
+        ws.append([cell])
     if export.capped:
         note = WriteOnlyCell(ws, value=_("Only the newest %(n)s of %(total)s instances are in this file; "
                                          "narrow the filter to export the rest.", n=len(export.rows),

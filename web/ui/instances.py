@@ -14,7 +14,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
@@ -33,6 +33,7 @@ from ..error_text import say
 from ..labels import group_label, tenant_label, value_label, variable_label
 from . import instance_export, instance_search
 from .helpers import pager, platform, principal, require_groups
+from .replica_notice import read_lagging
 
 bp = Blueprint("instances", __name__, url_prefix="/instances")
 
@@ -122,7 +123,8 @@ def index():
     query = query_from_args()
     page = pager()
     now = platform().clock.now()
-    with platform().Session() as session:
+
+    def listed(session):  # the replica's, when one is set: a list may lag a few seconds
         rows, page.total = instances.list_instances(session, actor, query, page.offset, page.size, now)
         flags = insight.instance_flags(session, [r.id for r in rows], now)
         keys = session.scalars(select(ProcessDefinition.key).distinct().order_by(ProcessDefinition.key)).all()
@@ -134,14 +136,16 @@ def index():
                                offer=offer, parents=instance_list.parents(session, rows),
                                conditions=query.variables, ops=instance_search.OPS)
 
+    return read_lagging(listed)
+
 
 @bp.get("/export.xlsx")
 @login_required
 def export():
     """The filtered list as an Excel file (the same query string as the list)."""
-    with platform().Session() as session:
-        found = instance_list.export(session, principal(), query_from_args(), platform().clock.now())
-        data = instance_export.workbook(found)
+    actor, query, now = principal(), query_from_args(), platform().clock.now()
+    found = read_lagging(lambda session: instance_list.export(session, actor, query, now))  # may lag, says so
+    data = instance_export.workbook(found, note=g.replica_notice)
     return instance_export.response(data, _("Process instances") + ".xlsx")
 
 
