@@ -43,14 +43,20 @@ def create_app(config: dict[str, Any] | None = None, platform: Platform | None =
     if platform.settings.secret_key and not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = platform.settings.secret_key
 
+    from .health import register_health
+    from .logs import register_request_ids
+    from .metrics import register_metrics
+
+    register_request_ids(app)  # first: every later hook and log line sees the request id
+    register_metrics(app, platform)
+    register_health(app)
+
     from .api import register_api
     from .errors import register_error_handlers
-    from .security import register_security
     from .ui import register_ui
 
     register_ui(app, api_blueprints=register_api(app))
     register_error_handlers(app)
-    register_security(app, platform.settings.cookie_secure)
 
     if app.config["START_CLOCK"]:
         from .clock import start_clock

@@ -139,6 +139,17 @@ def _few_malloc_arenas(arenas: int = 2) -> None:
         pass
 
 
+def _observe(ctx: click.Context, role: str) -> None:
+    """Logs as TOWERFLOW_LOG_FORMAT says, with request ids; metrics in TOWERFLOW_METRICS_DIR (set
+    before prometheus_client is imported, so several processes add up). docs/operations.md"""
+    from .logs import configure_logging
+    from .metrics import init
+
+    settings = ctx.find_root().obj["settings"]
+    configure_logging(settings)
+    init(settings, role=role)
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -150,6 +161,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, no_clock: bool
     from waitress import serve as waitress_serve
 
     _few_malloc_arenas()
+    _observe(ctx, "serve")
     platform = _platform(ctx)
     app = create_app({"START_CLOCK": not no_clock}, platform=platform)
     click.echo(f"TowerFlow on http://{host}:{port}/ (API: http://{host}:{port}/api/v1/openapi.json)")
@@ -164,6 +176,7 @@ def worker(ctx: click.Context, tick: float | None) -> None:
     """Run timers, service tasks and retries without serving HTTP."""
     from .clock import start_clock
 
+    _observe(ctx, "worker")
     platform = _platform(ctx)
     if tick is not None and tick <= 0:
         raise click.BadParameter("must be a positive number of seconds", param_hint="--tick")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from weakref import WeakKeyDictionary
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -11,6 +13,14 @@ from engine.runtime import jobs
 
 log = logging.getLogger(__name__)
 TICK_SECONDS = 0.25
+_last_tick: WeakKeyDictionary[Platform, float] = WeakKeyDictionary()  # time.monotonic() of each clock's last tick
+
+
+def seconds_since_tick(platform: Platform) -> float | None:
+    """How long ago this process's clock of ``platform`` last ticked (or finished a round of
+    jobs); None when no clock runs here for it (web/health.py's readiness)."""
+    last = _last_tick.get(platform)
+    return None if last is None else time.monotonic() - last
 
 
 def start_clock(platform: Platform, tick_seconds: float = TICK_SECONDS) -> BackgroundScheduler:
@@ -18,13 +28,15 @@ def start_clock(platform: Platform, tick_seconds: float = TICK_SECONDS) -> Backg
     scheduler = BackgroundScheduler(daemon=True)
     scheduler.add_job(_tick, "interval", seconds=tick_seconds, args=[platform], max_instances=1,
                       coalesce=True, id="towerflow-jobs")
+    _last_tick[platform] = time.monotonic()
     scheduler.start()
     return scheduler
 
 
 def _tick(platform: Platform) -> None:
+    _last_tick[platform] = time.monotonic()
     try:
         while jobs.run_due_jobs(platform, limit=20) == 20:
-            pass
+            _last_tick[platform] = time.monotonic()
     except Exception:  # the clock must keep ticking whatever one round does
         log.exception("job round failed")

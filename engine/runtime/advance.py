@@ -9,6 +9,7 @@ runs the engine steps again from the job runner, where a failure becomes an inci
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import observe, request_context
 from engine.errors import EngineError
 from engine.models import Job
 from engine.runtime.instance_run import InstanceRun
@@ -46,10 +48,12 @@ def step_and_save(run: InstanceRun, platform: Platform | None = None) -> None:
     """Run the engine on and save; with ``platform``, a person's step: the service tasks it
     readied are called first, inline, where the platform allows it (runtime/service_calls.py).
     A failed call leaves them queued as jobs, the failing one an attempt down."""
+    started = time.perf_counter()
     run_engine_steps(run.workflow)
     check_progress(run.workflow)
     failure = call_inline(platform, run) if platform is not None else None
     run.save()
+    observe.step_done.send(time.perf_counter() - started)
     if failure is not None:
         _count_inline_failure(platform, run, failure)
 
@@ -130,5 +134,5 @@ def _change_alone(platform: Platform, session: Session, open_run: Opener, change
 def queue_step(platform: Platform, run: InstanceRun) -> None:
     now = platform.clock.now()
     run.session.add(Job(instance_id=run.row.id, kind="step", spiff_task_id="", element_id="",
-                        due_at=now, max_attempts=1, created_at=now))
+                        due_at=now, max_attempts=1, created_at=now, request_id=request_context.current()))
     run.session.flush()

@@ -19,6 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.session import make_transient_to_detached
 
+from engine import request_context
 from engine.definitions.serialization import SERIALIZER_VERSION, workflow_from_json, workflow_to_json
 from engine.errors import Conflict, NotFound
 from engine.lifecycle import InstanceEvent, TaskEvent
@@ -297,7 +298,8 @@ class InstanceRun:
             if job is None:
                 self.session.add(Job(instance_id=self.row.id, kind="timer", spiff_task_id=task_id,
                                      element_id=task.task_spec.bpmn_id or task.task_spec.name,
-                                     due_at=due_at, max_attempts=1, created_at=now))
+                                     due_at=due_at, max_attempts=1, created_at=now,
+                                     request_id=request_context.current()))
             elif cycle and abs((job.due_at - due_at).total_seconds()) > 1:
                 # A duration or date never moves once the timer started: recomputing it would
                 # shift it by however far a manual clock moved since.
@@ -330,7 +332,8 @@ class InstanceRun:
             task = ready[task_id]
             self.session.add(Job(instance_id=self.row.id, kind="service", spiff_task_id=task_id,
                                  element_id=task.task_spec.bpmn_id or task.task_spec.name,
-                                 due_at=now, max_attempts=service_retries(task), created_at=now))
+                                 due_at=now, max_attempts=service_retries(task), created_at=now,
+                                 request_id=request_context.current()))
             queued = True
         return queued or any(job.state == "pending" for job in pending.values())
 

@@ -10,6 +10,7 @@ its lease when it expires, and another runs the job again with the same idempote
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import traceback
 from datetime import timedelta
@@ -19,6 +20,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from engine import observe, request_context
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.models import Incident, Job, ProcessInstance
 from engine.principal import Principal
@@ -36,6 +38,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+_leased_here = threading.local()  # .request_ids: {job id: the id of the request that queued it}
+
+
 class JobSkipped(Exception):
     """The job cannot run now (instance suspended); leave it pending."""
 
@@ -50,7 +55,7 @@ def _lease_due(platform: Platform, limit: int, instance_id: int | None) -> list[
     now = platform.clock.now()
     with platform.transaction() as session:
         stmt = (
-            select(Job.id, Job.kind).join(ProcessInstance, ProcessInstance.id == Job.instance_id)
+            select(Job.id, Job.kind, Job.request_id).join(ProcessInstance, ProcessInstance.id == Job.instance_id)
             .where(Job.state == "pending", Job.due_at <= now, ProcessInstance.state != "suspended",
                    or_(Job.locked_until.is_(None), Job.locked_until < now))
             .order_by(Job.due_at, Job.id).limit(limit)
@@ -59,7 +64,9 @@ def _lease_due(platform: Platform, limit: int, instance_id: int | None) -> list[
             stmt = stmt.where(Job.instance_id == instance_id)
         if platform.is_postgres:
             stmt = stmt.with_for_update(skip_locked=True, of=Job)
-        leased = [(row.id, row.kind) for row in session.execute(stmt)]
+        rows = session.execute(stmt).all()
+        _leased_here.request_ids = {row.id: row.request_id for row in rows if row.request_id}
+        leased = [(row.id, row.kind) for row in rows]
         if leased:
             session.execute(update(Job).where(Job.id.in_([job_id for job_id, _kind in leased])).values(
                 locked_by=platform.worker_id, locked_until=now + timedelta(seconds=platform.lease_seconds)))
@@ -106,6 +113,13 @@ def _leased_elsewhere(platform: Platform, instance_id: int) -> bool:
 
 
 def run_job(platform: Platform, job_id: int) -> bool:
+    """``_run_job`` with the id of the request that queued the job (read with its lease by this
+    thread) in the log context, so the run's log lines carry it."""
+    with request_context.using(getattr(_leased_here, "request_ids", {}).get(job_id)):
+        return _run_job(platform, job_id)
+
+
+def _run_job(platform: Platform, job_id: int) -> bool:
     """Run a leased job in one transaction that locks its instance. A remote handler is called
     before that, with nothing locked (runtime/remote_calls.py); its answer is stored here."""
     answer = call_outside(platform, job_id)
@@ -120,6 +134,7 @@ def run_job(platform: Platform, job_id: int) -> bool:
             job.finished_at = platform.clock.now()
             job.locked_by = None
             job.locked_until = None
+        observe.job_ran.send(job.kind, "done")
         return True
     except JobSkipped:
         _release(platform, job_id)
@@ -160,6 +175,7 @@ def _execute(platform: Platform, session: Session, job: Job, answer: Answer | No
         if task is None or task.state != TaskState.WAITING:
             return
         fire_timer(run.workflow, task)
+        observe.timer_fired.send((now - job.due_at).total_seconds())
         job.state = "done"  # before the save, so a cycle timer's next occurrence gets a job of its own
         audit.record(session, run.row.id, None, "timer.fired", element_id=job.element_id, at=now)
     elif job.kind == "service":
@@ -193,6 +209,7 @@ def count_failure(platform: Platform, session: Session, job: Job, exc: BaseExcep
     """``record_failure`` inside the caller's transaction, which holds the instance's lock."""
     message = _describe(exc)
     now = platform.clock.now()
+    observe.job_ran.send(job.kind, "failed")
     job.attempts += 1
     job.last_error = message
     job.locked_by = None

@@ -25,6 +25,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from engine import observe, request_context
 from engine.models import AuditEvent, Job, ProcessInstance
 from engine.runtime import audit, jobs
 from engine.runtime.advance import step_and_save
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     from engine.platform import Platform
 
 log = logging.getLogger(__name__)
+LATENESS = "timer_lateness"  # session.info: how late each timer of the batch fired, reported once committed
+
 
 def fire_timers(platform: Platform, job_ids: Sequence[int]) -> int:
     """Fire the timer jobs ``job_ids`` (leased by this runner) together; how many ran, counted
@@ -44,9 +47,16 @@ def fire_timers(platform: Platform, job_ids: Sequence[int]) -> int:
     if len(job_ids) > 1:
         try:
             with platform.transaction() as session:
-                return _fire_batch(platform, session, job_ids)
+                ran = _fire_batch(platform, session, job_ids)
+                lateness = session.info.pop(LATENESS, [])
         except Exception:
             log.info("a batch of %d timers failed; running them one at a time", len(job_ids), exc_info=True)
+        else:  # measured once committed: a batch rolled back fires again one at a time below
+            for seconds in lateness:
+                observe.timer_fired.send(seconds)
+            for _ in range(ran):
+                observe.job_ran.send("timer", "done")
+            return ran
     return sum(1 for job_id in job_ids if jobs.run_job(platform, job_id))
 
 
@@ -144,11 +154,13 @@ def _fire_instance(platform: Platform, session: Session, row: ProcessInstance, r
             continue
         task = find_task(run.workflow, job.spiff_task_id)
         if task is not None and task.state == TaskState.WAITING:
-            fire_timer(run.workflow, task)
-            if job.id not in recorded:
-                audit.record(session, row.id, None, "timer.fired", element_id=job.element_id,
-                             at=platform.clock.now())
-            step_and_save(run)
+            with request_context.using(job.request_id):  # the log lines of the request that queued it
+                fire_timer(run.workflow, task)
+                now = platform.clock.now()
+                session.info.setdefault(LATENESS, []).append((now - job.due_at).total_seconds())
+                if job.id not in recorded:
+                    audit.record(session, row.id, None, "timer.fired", element_id=job.element_id, at=now)
+                step_and_save(run)
     return ran
 
 

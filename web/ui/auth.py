@@ -16,6 +16,7 @@ from engine.models import User
 from engine.principal import Principal
 
 from ..i18n import LANGUAGES
+from ..metrics import count_signin_failure, count_signin_throttled
 from . import login_manager
 from .helpers import platform
 
@@ -67,6 +68,7 @@ def login():
                 user = identity.sign_in(db, form.username.data.strip(), form.password.data, pf.clock.now())
                 web_user = WebUser.of(user) if user is not None else None
         except identity.TooManyAttempts as exc:
+            count_signin_throttled("page")
             flash(_("Too many failed sign-ins. Try again in %(seconds)s s.", seconds=exc.retry_after), "error")
             response = make_response(render_template("login.html", form=form), 429)
             response.headers["Retry-After"] = str(exc.retry_after)
@@ -74,6 +76,7 @@ def login():
         if web_user is not None:
             login_user(web_user)
             return redirect(_safe_next(request.args.get("next")))
+        count_signin_failure("page")
         flash(_("Wrong username or password."), "error")
     return render_template("login.html", form=form)
 
