@@ -269,6 +269,24 @@ def reindex(ctx: click.Context) -> None:
     click.echo(f"{run_reindex(platform)} instances indexed")
 
 
+@main.command()
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def backup(ctx: click.Context, target: Path) -> None:
+    """Copy the embedded SQLite database to TARGET, safely while servers and workers run: one
+    consistent snapshot (sqlite3's online backup API; in WAL mode writers go on meanwhile), checked,
+    then moved into place, so TARGET is whole or absent. For PostgreSQL use pg_dump (docs/deploy.md)."""
+    from engine.backup import BackupError, backup_sqlite
+
+    url = ctx.find_root().obj["settings"].database_url
+    try:
+        copied = backup_sqlite(url, target)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"backed up {copied.source} to {target}: {copied.pages} pages, {copied.size / 2**20:.1f} MiB, "
+               "integrity ok")
+
+
 @main.group()
 def db() -> None:
     """The database schema's version: Alembic revisions in migrations/ (see docs/migrations.md)."""
