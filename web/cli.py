@@ -139,6 +139,22 @@ def _few_malloc_arenas(arenas: int = 2) -> None:
         pass
 
 
+def _serve_probes(platform, host: str, port: int) -> None:
+    """The worker's /healthz, /readyz and /metrics, served by waitress in a thread of their own."""
+    import threading
+
+    from waitress.server import create_server
+
+    from .health import probe_app
+
+    try:
+        server = create_server(probe_app(platform), host=host, port=port, threads=2)
+    except OSError as exc:
+        raise click.ClickException(f"--http-port {port}: {exc}") from None
+    threading.Thread(target=server.run, name="towerflow-probes", daemon=True).start()
+    click.echo(f"worker probes on http://{host}:{port}/healthz, /readyz, /metrics")
+
+
 def _observe(ctx: click.Context, role: str) -> None:
     """Logs as TOWERFLOW_LOG_FORMAT says, with request ids; metrics in TOWERFLOW_METRICS_DIR (set
     before prometheus_client is imported, so several processes add up). docs/operations.md"""
@@ -171,9 +187,12 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, no_clock: bool
 @main.command()
 @click.option("--tick", default=None, type=float,
               help="Seconds between polls of the job table (default: TOWERFLOW_CLOCK_TICK, else 0.25).")
+@click.option("--http-port", default=None, type=int,
+              help="Serve /healthz, /readyz and /metrics on this port (default: no HTTP at all).")
+@click.option("--http-host", default="127.0.0.1", show_default=True, help="Address for --http-port.")
 @click.pass_context
-def worker(ctx: click.Context, tick: float | None) -> None:
-    """Run timers, service tasks and retries without serving HTTP."""
+def worker(ctx: click.Context, tick: float | None, http_port: int | None, http_host: str) -> None:
+    """Run timers, service tasks and retries without serving the app (optionally its probes)."""
     from .clock import start_clock
 
     _observe(ctx, "worker")
@@ -181,6 +200,8 @@ def worker(ctx: click.Context, tick: float | None) -> None:
     if tick is not None and tick <= 0:
         raise click.BadParameter("must be a positive number of seconds", param_hint="--tick")
     start_clock(platform, tick or platform.settings.clock_tick)
+    if http_port is not None:
+        _serve_probes(platform, http_host, http_port)
     click.echo(f"worker {platform.worker_id} running; Ctrl-C to stop")
     try:
         while True:

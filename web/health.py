@@ -128,3 +128,17 @@ def _no_store(response, status: int):
 
 def register_health(app: Flask) -> None:
     app.register_blueprint(bp)
+
+
+def probe_app(platform: Platform) -> Flask:
+    """The worker's small app: ``/healthz``, ``/readyz`` (its clock included) and ``/metrics``,
+    for ``towerflow worker --http-port``; nothing else, no pages, no API."""
+    from .logs import register_request_ids
+    from .metrics import register_metrics
+
+    app = Flask(__name__)
+    app.extensions["towerflow"] = platform
+    register_request_ids(app)
+    register_metrics(app, platform)
+    register_health(app)
+    return app

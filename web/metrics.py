@@ -45,6 +45,7 @@ REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 STEP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 LATENESS_BUCKETS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 _PID_IN_FILE = re.compile(r"_(\d+)\.db$")
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})  # any other: "other"
 
 
 class Metrics:
@@ -178,7 +179,8 @@ def register_metrics(app: Flask, platform: Platform) -> None:
         started = g.get("metrics_started")
         if started is not None:
             route = request.url_rule.rule if request.url_rule is not None else "(unmatched)"
-            m.requests.labels(route, request.method, str(response.status_code)).observe(
+            method = request.method if request.method in METHODS else "other"  # a label set stays small
+            m.requests.labels(route, method, str(response.status_code)).observe(
                 time.perf_counter() - started)
         return response
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from helpers import PG_URL
-from observe_help import free_port, http, live_server
+from observe_help import free_port, http, live_server, scrape, value
+from reliability.relhelp import Proc, wait_until
 from sqlalchemy import text
 
 from engine import schema
@@ -81,3 +83,21 @@ def test_readyz_notices_a_clock_that_stopped(app, platform, monkeypatch):
     assert status == 503, body
     assert body["failed"] == ["clock"]
     assert "not ticked" in body["checks"]["clock"]["error"]
+
+
+def test_a_worker_answers_its_probes_with_its_clock(platform, database_url, tmp_path):
+    port = free_port()
+    env = {**os.environ, "TOWERFLOW_METRICS_DIR": str(tmp_path / "metrics"), "PYTHONUNBUFFERED": "1"}
+    worker = Proc(["--database", database_url, "worker", "--tick", "0.1", "--http-port", str(port)], env,
+                  tmp_path / "worker.log").start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: "running" in worker.output(), 60, worker.output)
+        status, _, body = http("GET", f"{base}/readyz")
+        assert status == 200, body
+        assert body["checks"]["clock"]["runs_here"] is True and body["checks"]["clock"]["ok"]
+        assert http("GET", f"{base}/healthz")[0] == 200
+        assert value(scrape(base), "towerflow_processes", role="worker") == 1
+        assert http("GET", f"{base}/api/v1/openapi.json")[0] == 404  # probes only, not the app
+    finally:
+        worker.stop()
