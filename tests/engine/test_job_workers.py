@@ -4,6 +4,7 @@ died is taken over by another, which calls the handler with the same idempotency
 from __future__ import annotations
 
 import multiprocessing
+import queue
 import threading
 import time
 from collections import Counter
@@ -23,6 +24,7 @@ from web.app import build_platform
 
 INSTANCES = 200
 WORKERS = 3
+WAIT_LIMIT_SECONDS = 120  # only a bound on waits (each takes a second or less here), never a timing target
 
 
 @pytest.fixture(autouse=True)
@@ -41,7 +43,7 @@ def run_jobs_until_none_left(url: str, clock_offset_seconds: float, go, results)
     clock = ManualClock()
     clock.advance(timedelta(seconds=clock_offset_seconds))
     platform = build_platform(url, services=registry, clock=clock)
-    go.wait(60)
+    go.wait(WAIT_LIMIT_SECONDS)
     ran = 0
     try:
         while (n := jobs.run_due_jobs(platform, limit=5)) > 0:
@@ -66,10 +68,13 @@ def test_three_processes_run_200_due_timers_exactly_once(platform, database_url)
     for worker in workers:
         worker.start()
     go.set()
-    ran = dict(results.get(timeout=120) for _ in workers)
+    try:
+        ran = dict(results.get(timeout=WAIT_LIMIT_SECONDS * 2) for _ in workers)
+    except queue.Empty:
+        pytest.fail("a worker process never reported: it never ran out of due jobs, or it died")
     for worker in workers:
-        worker.join(timeout=30)
-        assert worker.exitcode == 0
+        worker.join(timeout=WAIT_LIMIT_SECONDS)
+        assert worker.exitcode == 0, f"a worker process ended with {worker.exitcode}"
 
     assert len(ran) == WORKERS
     print("jobs run per worker:", ran)
@@ -183,7 +188,7 @@ def test_timer_coming_due_while_the_task_is_completed_neither_deadlocks_nor_rais
                               .where(AuditEvent.action == "timer.fired")) == 0
 
 
-def wait_until_blocked_by(platform: Platform, pid: int, limit_seconds: float = 10) -> bool:
+def wait_until_blocked_by(platform: Platform, pid: int, limit_seconds: float = WAIT_LIMIT_SECONDS) -> bool:
     """Bounded wait until some other database session waits for a lock ``pid`` holds."""
     deadline = time.monotonic() + limit_seconds
     with platform.engine.connect() as conn:
@@ -197,10 +202,13 @@ def wait_until_blocked_by(platform: Platform, pid: int, limit_seconds: float = 1
 
 
 def test_a_request_waits_for_its_service_task_leased_by_another_workers_clock(platform, services, clock,
-                                                                             database_url):
+                                                                             database_url, monkeypatch):
     """A server's clock (another process's, or this one's own thread) can lease a step's service
     task before the request's own drain runs it: the request then waits for that run, so its
-    answer shows where the instance went instead of the step still running."""
+    answer shows where the instance went instead of the step still running.
+
+    The other run starts only once the drain has seen the lease and is waiting (no sleep decides
+    the order), and the drain may wait long enough for a machine many times slower than this one."""
     booked = []
     services.add("test.book", lambda params, call: booked.append(params["site"]) or {"crane": "C-7"})
     deploy(platform, "jobs_lease.bpmn")
@@ -209,18 +217,33 @@ def test_a_request_waits_for_its_service_task_leased_by_another_workers_clock(pl
     other.worker_id = platform.worker_id  # the same process's clock thread shares the worker id
     [job_id] = jobs.lease_due_jobs(other, instance_id=iid)  # the clock got there first
 
-    def run_a_moment_later():
-        time.sleep(0.3)
-        jobs.run_job(other, job_id)
+    drain_waits = threading.Event()
+    leased_elsewhere = jobs._leased_elsewhere
 
-    worker = threading.Thread(target=run_a_moment_later)
+    def seen_by_the_drain(platform_, instance_id):
+        found = leased_elsewhere(platform_, instance_id)
+        if found:
+            drain_waits.set()
+        return found
+
+    monkeypatch.setattr(jobs, "_leased_elsewhere", seen_by_the_drain)
+    monkeypatch.setattr(jobs, "DRAIN_WAIT_SECONDS", WAIT_LIMIT_SECONDS)
+    ran = []
+
+    def run_once_the_drain_waits():
+        if drain_waits.wait(WAIT_LIMIT_SECONDS):
+            ran.append(jobs.run_job(other, job_id))
+
+    worker = threading.Thread(target=run_once_the_drain_waits)
     worker.start()
     try:
         jobs.drain(platform, iid)
         with platform.Session() as session:
             state_when_drain_returned = session.get(ProcessInstance, iid).state
     finally:
-        worker.join()
+        drain_waits.set()  # (if the drain never waited, the worker must not hang the test)
+        worker.join(WAIT_LIMIT_SECONDS)
         other.close()
+    assert ran == [True], "the drain never waited for the other run"
     assert booked == ["S-1"]
     assert state_when_drain_returned == "completed"
