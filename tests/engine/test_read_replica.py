@@ -2,23 +2,19 @@
 on the primary; the lag is measured from WAL positions; a replica that is down or fails mid-read
 leaves the reads to the primary (engine/replica.py, docs/deploy.md).
 
-Needs TOWERFLOW_TEST_DATABASE_URL and TOWERFLOW_TEST_REPLICA_URL: a streaming replica of that
+Needs TOWERFLOW_TEST_DATABASE_URL and TOWERFLOW_TEST_REPLICA_DATABASE_URL: a streaming replica of that
 server's cluster, as ``.ci/replica`` starts (port 5433). Replay is paused by some tests and
 always resumed."""
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Callable
-
 import pytest
 from helpers import PG_URL, deploy
+from replica_help import NEEDS_REPLICA, REPLICA_URL, eventually, replay_paused, replica_url_for
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from engine import replica
-from engine.db import make_engine
 from engine.models import ProcessInstance
 from engine.principal import SYSTEM
 from engine.replica import Replica
@@ -26,41 +22,7 @@ from engine.runtime import instances
 from engine.settings import Settings
 from web.app import build_platform
 
-REPLICA_URL = os.environ.get("TOWERFLOW_TEST_REPLICA_URL")
-
-pytestmark = pytest.mark.skipif(
-    not (PG_URL and REPLICA_URL),
-    reason="needs TOWERFLOW_TEST_DATABASE_URL and TOWERFLOW_TEST_REPLICA_URL (a streaming replica: .ci/replica)")
-
-
-def replica_url_for(database_url: str, base: str | None = None) -> str:
-    """The replica URL with the test database's own options (its schema on the search path)."""
-    query = database_url.split("?", 1)[1] if "?" in database_url else ""
-    base = base or REPLICA_URL
-    return f"{base}{'&' if '?' in base else '?'}{query}" if query else base
-
-
-def eventually(condition: Callable[[], bool], what: str, limit: float = 60.0) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"never: {what}")
-
-
-@pytest.fixture
-def paused_replay():
-    """Replay on the replica held for the test; resumed whatever happens."""
-    engine = make_engine(REPLICA_URL)
-
-    def set_paused(paused: bool) -> None:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT pg_wal_replay_pause()" if paused else "SELECT pg_wal_replay_resume()"))
-
-    yield set_paused
-    set_paused(False)
-    engine.dispose()
+pytestmark = pytest.mark.skipif(not (PG_URL and REPLICA_URL), reason=NEEDS_REPLICA)
 
 
 @pytest.fixture
@@ -121,20 +83,19 @@ def test_nothing_can_be_written_through_the_replica_engine(replicated):
         mistaken.close()
 
 
-def test_while_replay_is_paused_the_list_lacks_the_new_row_and_the_lag_grows(replicated, paused_replay):
+def test_while_replay_is_paused_the_list_lacks_the_new_row_and_the_lag_grows(replicated):
     deploy(replicated, "approval.bpmn")
     started(replicated, "BEFORE")
     eventually(lambda: caught_up(replicated), "the replica caught up")
-    paused_replay(True)
-    started(replicated, "WHILE-PAUSED")
-    with replicated.Session() as session:
-        assert business_keys(session) == {"BEFORE", "WHILE-PAUSED"}
-    eventually(lambda: replicated.replica.state().lagging, "the lag passed the notice threshold")
-    with replicated.read_session() as session:
-        state = session.info["replica"]
-        assert state.source == "replica" and state.lag_seconds >= 1.0
-        assert business_keys(session) == {"BEFORE"}
-    paused_replay(False)
+    with replay_paused():
+        started(replicated, "WHILE-PAUSED")
+        with replicated.Session() as session:
+            assert business_keys(session) == {"BEFORE", "WHILE-PAUSED"}
+        eventually(lambda: replicated.replica.state().lagging, "the lag passed the notice threshold")
+        with replicated.read_session() as session:
+            state = session.info["replica"]
+            assert state.source == "replica" and state.lag_seconds >= 1.0
+            assert business_keys(session) == {"BEFORE"}
     eventually(lambda: caught_up(replicated), "the replica caught up after replay resumed")
     with replicated.read_session() as session:
         assert not session.info["replica"].lagging
