@@ -229,3 +229,94 @@ def test_every_text_has_a_chinese_translation():
         method = "python" if source.suffix == ".py" else "jinja2.ext:babel_extract"
         found += [message for _, message, _, _ in extract_from_file(method, str(source), keywords=keywords)]
     assert found and [message for message in found if message not in known] == []
+
+
+# --------------------------------------------------------------------------------------------
+# API tokens and the admin log (issue 17)
+
+
+def test_an_admin_sees_a_users_tokens_in_words_and_revokes_one_which_stops_at_once(admin, add, app, platform):
+    add("wang", ["supervisor"])
+    with platform.transaction() as session:
+        kept = identity.create_token(session, "wang", name="cli")
+        revoked = identity.create_token(session, "wang", name="pms integration", days=7)
+        revoked_id = identity.find_token(session, revoked).id
+    api = app.test_client()
+    for value in (kept, revoked):
+        assert api.get("/api/v1/tasks", headers={"Authorization": f"Bearer {value}"}).status_code == 200
+    page = text(admin.get("/admin/users/wang"))
+    assert "命令行创建" in page and "pms integration" in page and "有效期至" in page and "最近使用" in page
+    assert page.count('data-testid="revoke-token"') == 2
+    assert "cli" not in re.sub(r"<[^>]+>", "", page).split("API 令牌", 1)[1].split("该用户的变更记录")[0]
+
+    response = post(admin, f"/admin/users/wang/tokens/{revoked_id}/revoke", {}, page="/admin/users/wang")
+    assert response.status_code == 302
+    page = text(admin.get("/admin/users/wang"))
+    assert "wang 的 API 令牌“pms integration”已吊销，即刻失效。" in page
+    assert page.count('data-testid="revoke-token"') == 1 and "已吊销" in page
+    assert api.get("/api/v1/tasks", headers={"Authorization": f"Bearer {revoked}"}).status_code == 401
+    assert api.get("/api/v1/tasks", headers={"Authorization": f"Bearer {kept}"}).status_code == 200
+    # a token of another user cannot be revoked through this user's page
+    add("li", ["supervisor"])
+    with platform.transaction() as session:
+        other = identity.find_token(session, identity.create_token(session, "li")).id
+    assert post(admin, f"/admin/users/wang/tokens/{other}/revoke", {}, page="/admin/users/wang").status_code == 404
+    with platform.Session() as session:
+        assert identity.find_token(session, other).revoked_at is None
+
+
+def test_only_admins_revoke_tokens_and_read_the_log(admin, add, client_for, platform):
+    add("wang", ["supervisor"])
+    with platform.transaction() as session:
+        token_id = identity.find_token(session, identity.create_token(session, "wang")).id
+    wang = client_for("wang")
+    assert wang.get("/admin/events").status_code == 403
+    assert post(wang, f"/admin/users/wang/tokens/{token_id}/revoke", {}, page="/inbox").status_code == 403
+    with platform.Session() as session:
+        assert identity.find_token(session, token_id).revoked_at is None
+
+
+def test_every_admin_action_is_in_the_log_newest_first_in_chinese_without_secrets(admin, client_for, platform):
+    post(admin, "/admin/users/new", {"username": "zhang", "display_name": "张三", "password": "first-secret",
+                                     "groups": ["operator"], "tenant": "china_mobile"}, page="/admin/users/new")
+    post(admin, "/admin/users/zhang/access", {"groups": ["operator", "customer_manager"], "tenant": "china_unicom"},
+         page="/admin/users/zhang")
+    post(admin, "/admin/users/zhang/password", {"password": "second-secret"}, page="/admin/users/zhang")
+    post(admin, "/admin/users/zhang/disabled", {"disabled": "1"})
+    post(admin, "/admin/users/zhang/disabled", {"disabled": "0"})
+    with platform.transaction() as session:
+        token = identity.create_token(session, "zhang", name="pms", actor="root")
+        token_id = identity.find_token(session, token).id
+    post(admin, f"/admin/users/zhang/tokens/{token_id}/revoke", {}, page="/admin/users/zhang")
+
+    page = text(admin.get("/admin/events"))
+    actions = re.findall(r'data-testid="event-action">([^<]+)<', page)
+    assert actions == ["吊销 API 令牌", "创建 API 令牌", "启用用户", "停用用户", "重置密码", "更改租户", "更改组",
+                       "添加用户", "添加用户"]  # the last: root, added by the test (no actor: "命令行或系统")
+    assert "命令行或系统" in page
+    assert "由 运营商客户 改为 运营商客户、客户经理" in page or "由 运营商客户 改为 客户经理、运营商客户" in page
+    assert "由 中国移动 改为 中国联通" in page
+    assert "令牌“pms”" in page and "操作人" in page and "root" in page
+    for secret in ("first-secret", "second-secret", token):
+        assert secret not in page
+    for code in ("user.created", "token.revoked", "groups_changed"):
+        assert code not in page
+    assert not re.search(r"[A-Za-z]{4,}", re.sub(r"<[^>]+>|UTC|zhang|root|pms|API", "", page.split('id="main">', 1)[1]))
+    with platform.Session() as session:
+        from sqlalchemy import select
+
+        from engine.models import AdminEvent
+        stored = [str(event.data) for event in session.scalars(select(AdminEvent))]
+    assert stored and not any(secret in row for row in stored for secret in ("first-secret", "second-secret", token))
+    # one user's changes on their own page, and the log filtered to them
+    assert "该用户的变更记录" in text(admin.get("/admin/users/zhang"))
+    assert re.findall(r'data-testid="event-action">', text(admin.get("/admin/events?user=zhang"))).__len__() == 8
+    assert 'data-testid="no-events"' in text(admin.get("/admin/events?user=nobody"))
+
+
+def test_a_change_that_changes_nothing_leaves_no_event_and_a_refused_one_neither(admin, add, platform):
+    add("li", ["operator"], tenant="china_mobile")
+    post(admin, "/admin/users/li/access", {"groups": ["operator"], "tenant": "china_mobile"}, page="/admin/users/li")
+    post(admin, "/admin/users/li/access", {"groups": ["operator"], "other_groups": "-bad", "tenant": "x"},
+         page="/admin/users/li")
+    assert re.findall(r'data-testid="event-action">([^<]+)<', text(admin.get("/admin/events?user=li"))) == ["添加用户"]

@@ -1,5 +1,6 @@
 """User administration for admins: list, add, disable and enable users, set their groups and
-tenant, reset passwords.
+tenant, reset passwords, list and revoke a user's API tokens, and read the log of all of these
+(``admin_events``, engine/admin_log.py: ``engine.identity`` records each change, naming the admin).
 
 Every change goes through ``engine.identity``, which checks the input; its problems are shown
 next to the field they concern, translated, with everything the admin typed kept. Forms are
@@ -15,11 +16,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from engine import identity
+from engine import admin_log, identity
 from engine.errors import Conflict, EngineError, NotFound, ValidationFailed
 from engine.models import Tenant, User
 
-from ..labels import KNOWN_GROUP_IDS, KNOWN_GROUPS, group_label
+from ..labels import KNOWN_GROUP_IDS, KNOWN_GROUPS, group_label, tenant_label
 from .helpers import pager, platform, principal, require_groups
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -107,7 +108,8 @@ def set_access(username: str):
 @bp.post("/users/<username>/password")
 @require_groups("admin")
 def reset_password(username: str):
-    errors = _change(lambda session: identity.set_password(session, username, request.form.get("password", "")))
+    errors = _change(lambda session: identity.set_password(session, username, request.form.get("password", ""),
+                                                           actor=principal().username))
     if errors:
         return _edit_page(username, password_errors=errors)
     flash(_("The password of %(name)s was reset.", name=username), "success")
@@ -121,11 +123,40 @@ def set_disabled(username: str):
     if disable and username == principal().username:
         flash(_("You cannot disable your own account."), "error")
     else:
-        _change(lambda session: identity.set_disabled(session, username, disable))
+        _change(lambda session: identity.set_disabled(session, username, disable, actor=principal().username))
         message = _("%(name)s is disabled and signed out.", name=username) if disable \
             else _("%(name)s is enabled again.", name=username)
         flash(message, "success")
     return redirect(_back(username))
+
+
+@bp.post("/users/<username>/tokens/<int:token_id>/revoke")
+@require_groups("admin")
+def revoke_token(username: str, token_id: int):
+    """Revoke one of the user's tokens: it stops working at once, in every server process."""
+    with platform().transaction() as session:
+        try:
+            api_token, owner = identity.token_with_owner(session, token_id)
+        except NotFound:
+            abort(404)
+        if owner != username:
+            abort(404)
+        identity.revoke_token(session, token_id, actor=principal().username)
+        name = api_token.name
+    flash(_("The API token %(name)s of %(user)s was revoked; it no longer works.",
+            name=token_name(name), user=username), "success")
+    return redirect(url_for("admin.edit_user", username=username))
+
+
+@bp.get("/events")
+@require_groups("admin")
+def events():
+    """The log of admin actions, newest first; ``?user=`` keeps those about one user."""
+    target = request.args.get("user", "").strip() or None
+    with platform().Session() as session:
+        page = pager(admin_log.count(session, target), default_size=50)
+        rows = [event_row(event) for event in admin_log.recent(session, page.offset, page.size, target)]
+    return render_template("admin/events.html", events=rows, pager=page, target=target)
 
 
 # --------------------------------------------------------------------------------------------
@@ -134,7 +165,8 @@ def set_disabled(username: str):
 
 def _add(typed: UserInput, password: str) -> dict[str, list[str]]:
     return _change(lambda session: identity.add_user(session, typed.username, password, typed.all_groups,
-                                                     typed.tenant_or_none, display_name=typed.display_name))
+                                                     typed.tenant_or_none, display_name=typed.display_name,
+                                                     actor=principal().username))
 
 
 def _set_access(username: str, typed: UserInput) -> dict[str, list[str]]:
@@ -142,8 +174,8 @@ def _set_access(username: str, typed: UserInput) -> dict[str, list[str]]:
         return {"groups": [_("You cannot remove the admin group from your own account.")]}
 
     def change(session):
-        identity.set_groups(session, username, typed.all_groups)
-        identity.set_tenant(session, username, typed.tenant_or_none)
+        identity.set_groups(session, username, typed.all_groups, actor=principal().username)
+        identity.set_tenant(session, username, typed.tenant_or_none, actor=principal().username)
 
     return _change(change)
 
@@ -213,13 +245,16 @@ def _edit_page(username: str, typed: UserInput | None = None, errors: dict | Non
         except NotFound:
             abort(404)
         row = _user_row(user)
-        tokens = [{"name": t.name, "created_at": t.created_at, "revoked_at": t.revoked_at}
-                  for t in identity.list_tokens(session, username)]
+        now = platform().clock.now()
+        tokens = [{"id": t.id, "name": token_name(t.name), "created_at": t.created_at, "expires_at": t.expires_at,
+                   "last_used_at": t.last_used_at, "revoked_at": t.revoked_at,
+                   "state": identity.token_state(t, now)} for t in identity.list_tokens(session, username)]
+        history = [event_row(event) for event in admin_log.recent(session, 0, 10, username)]
         typed = typed or UserInput.of(user)
     status = 422 if errors or password_errors else 200
     return render_template("admin/edit_user.html", user=row, typed=typed, errors=errors or {},
-                           password_errors=password_errors or {}, tokens=tokens, me=principal().username,
-                           **_form_context()), status
+                           password_errors=password_errors or {}, tokens=tokens, history=history,
+                           me=principal().username, token_states=TOKEN_STATES, **_form_context()), status
 
 
 def _form_context() -> dict:
@@ -249,3 +284,63 @@ def _back(username: str) -> str:
     if target.startswith("/") and not target.startswith("//"):
         return target
     return url_for("admin.edit_user", username=username)
+
+
+# --------------------------------------------------------------------------------------------
+# The admin log and tokens in words
+
+# Each action of engine/admin_log.py in the reader's language (a page never shows the code).
+ACTION_LABELS = {
+    "user.created": lambda: _("Added the user"),
+    "user.groups_changed": lambda: _("Changed the groups"),
+    "user.tenant_changed": lambda: _("Changed the tenant"),
+    "user.password_changed": lambda: _("Reset the password"),
+    "user.disabled": lambda: _("Disabled the user"),
+    "user.enabled": lambda: _("Enabled the user"),
+    "token.created": lambda: _("Created an API token"),
+    "token.revoked": lambda: _("Revoked an API token"),
+}
+TOKEN_STATES = {
+    "active": lambda: _("Valid"),
+    "expired": lambda: _("Expired"),
+    "revoked": lambda: _("Revoked token"),
+}
+# Names the platform itself gives tokens (web/api/auth.py, web/cli.py, tests)
+TOKEN_NAMES = {"api": lambda: _("signed in through the API"), "cli": lambda: _("made on the command line"),
+               "": lambda: _("no name")}
+
+
+def token_name(name: str | None) -> str:
+    known = TOKEN_NAMES.get(name or "")
+    return known() if known else str(name)
+
+
+def event_row(event) -> dict:
+    """An admin event as the log shows it: who, what, whom and the facts, all in words."""
+    label = ACTION_LABELS.get(event.action)
+    return {"at": event.at, "actor": event.actor, "action": label() if label else _("Another change"),
+            "target": event.target, "details": _event_details(event.action, event.data or {})}
+
+
+def _groups(groups) -> str:
+    return "、".join(group_label(g) for g in groups or []) or _("no group")
+
+
+def _tenant(tenant) -> str:
+    return tenant_label(tenant) if tenant else _("all tenants")
+
+
+def _event_details(action: str, data: dict) -> str:
+    if action == "user.created":
+        return _("groups: %(groups)s; tenant: %(tenant)s", groups=_groups(data.get("groups")),
+                 tenant=_tenant(data.get("tenant")))
+    if action == "user.groups_changed":
+        return _("from %(before)s to %(after)s", before=_groups(data.get("before")), after=_groups(data.get("after")))
+    if action == "user.tenant_changed":
+        return _("from %(before)s to %(after)s", before=_tenant(data.get("before")), after=_tenant(data.get("after")))
+    if action == "token.created":
+        expires = str(data.get("expires_at") or "")[:16].replace("T", " ")
+        return _("token %(name)s, valid until %(expires)s UTC", name=token_name(data.get("name")), expires=expires)
+    if action == "token.revoked":
+        return _("token %(name)s", name=token_name(data.get("name")))
+    return ""
