@@ -3,7 +3,12 @@
 
 from __future__ import annotations
 
+import http.cookiejar as http_cookies
 import os
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
 from datetime import timedelta
 
 from helpers import set_settings
@@ -154,3 +159,28 @@ def test_two_serve_processes_sharing_a_metrics_folder_add_up(platform, database_
     finally:
         first.stop()
         second.stop()
+
+
+def test_sign_in_failures_on_the_page_are_counted(platform, app):
+    with platform.transaction() as session:
+        identity.add_user(session, "li", "password123", ["clerk"], None)
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http_cookies.CookieJar()))
+
+    def sign_in(password: str) -> int:
+        page = browser.open(f"{base}/login", timeout=60).read().decode()
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+        form = urllib.parse.urlencode({"csrf_token": token, "username": "li", "password": password}).encode()
+        try:
+            return browser.open(f"{base}/login", data=form, timeout=60).status
+        except urllib.error.HTTPError as err:
+            return err.code
+
+    with live_server(app) as base:
+        before = scrape(base)
+        statuses = [sign_in("wrong") for _ in range(identity.FREE_LOGIN_FAILURES + 1)]
+        after = scrape(base)
+    assert statuses[0] == 200 and statuses[-1] == 429  # the page again with its message, then throttled
+    assert value(after, "towerflow_signin_failures_total", via="page") == \
+        value(before, "towerflow_signin_failures_total", via="page") + identity.FREE_LOGIN_FAILURES
+    assert value(after, "towerflow_signin_throttled_total", via="page") == \
+        value(before, "towerflow_signin_throttled_total", via="page") + 1
