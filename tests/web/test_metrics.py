@@ -184,3 +184,13 @@ def test_sign_in_failures_on_the_page_are_counted(platform, app):
         value(before, "towerflow_signin_failures_total", via="page") + identity.FREE_LOGIN_FAILURES
     assert value(after, "towerflow_signin_throttled_total", via="page") == \
         value(before, "towerflow_signin_throttled_total", via="page") + 1
+
+
+def test_a_metrics_token_when_set_is_required(platform, app):
+    set_settings(platform, TOWERFLOW_METRICS_TOKEN="a-long-random-secret")
+    with live_server(app) as base:
+        assert http("GET", f"{base}/metrics")[0] == 401
+        assert http("GET", f"{base}/metrics", headers={"Authorization": "Bearer wrong"})[0] == 401
+        status, _, text = http("GET", f"{base}/metrics", headers={"Authorization": "Bearer a-long-random-secret"})
+        assert status == 200 and value(text, "towerflow_database_up") == 1
+        assert http("GET", f"{base}/readyz")[0] == 200  # the probes stay open
