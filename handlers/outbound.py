@@ -3,9 +3,11 @@
 A handler calls :func:`call_system` with its system, operation and parameters:
 
 - when the platform's settings give the system a URL (``TOWERFLOW_<SYSTEM>_URL``), the call is
-  POSTed there as JSON with an ``Idempotency-Key`` header; a non-2xx answer, a network error or
-  a timeout (``TOWERFLOW_HTTP_TIMEOUT`` seconds, 10 by default) raises :class:`OutboundError`, so the
-  engine retries the service task with backoff and raises an incident when attempts run out;
+  POSTed there as JSON with an ``Idempotency-Key`` header, through the system's pooled httpx
+  client (``handlers/http_clients.py``); a non-2xx answer, a network error, a connect timeout
+  (``TOWERFLOW_HTTP_CONNECT_TIMEOUT``, 3 s by default) or a read timeout
+  (``TOWERFLOW_HTTP_TIMEOUT``, 10 s by default) raises :class:`OutboundError`, so the engine
+  retries the service task with backoff and raises an incident when attempts run out;
 - without a URL the call is only recorded in the outbox (``status = "recorded"``).
 
 Where the outbox row is written. A handler runs inside the job runner's transaction, which
@@ -23,17 +25,17 @@ from __future__ import annotations
 
 import json
 import logging
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import httpx
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from engine.runtime import outbox
 from engine.services import ServiceCall
 from engine.settings import Settings
+from handlers.http_clients import ClientConfig, clients
 
 if TYPE_CHECKING:
     from engine.platform import Platform
@@ -56,7 +58,16 @@ class OutboundError(RuntimeError):
 
 
 class OutboundTimeout(OutboundError, TimeoutError):
-    """The external system did not answer within ``TOWERFLOW_HTTP_TIMEOUT`` seconds."""
+    """The external system could not be reached, or did not answer, in time.
+
+    ``phase`` says which: ``"connect"`` (no connection within ``TOWERFLOW_HTTP_CONNECT_TIMEOUT``:
+    nothing was sent), ``"read"`` (sent, but no answer within ``TOWERFLOW_HTTP_TIMEOUT``: the
+    system may have done the work, so the retry carries the same ``Idempotency-Key``) or
+    ``"pool"`` (every pooled connection stayed busy)."""
+
+    def __init__(self, system: str, url: str, message: str, phase: str):
+        super().__init__(system, url, message)
+        self.phase = phase
 
 
 def configure(platform: Platform | None) -> None:
@@ -84,6 +95,11 @@ def http_timeout(settings: Settings) -> float:
     return settings.http_timeout
 
 
+def connect_timeout(settings: Settings) -> float:
+    """``TOWERFLOW_HTTP_CONNECT_TIMEOUT`` in seconds (3 by default)."""
+    return settings.http_connect_timeout
+
+
 # --- the call ---------------------------------------------------------------------------
 
 
@@ -108,7 +124,8 @@ def call_system(system: str, operation: str, params: dict[str, Any], call: Servi
         row_id = _write(system, operation, call, payload, url=None, status="recorded")
         return {"status": "recorded", "outbox_id": row_id}
     try:
-        response = post_json(system, url, payload, call.idempotency_key, http_timeout(settings))
+        response = post_json(system, url, payload, call.idempotency_key, http_timeout(settings),
+                             connect_timeout(settings))
     except OutboundError as exc:
         _write_failure_later(system, operation, call, payload, url, str(exc))
         raise
@@ -116,46 +133,51 @@ def call_system(system: str, operation: str, params: dict[str, Any], call: Servi
     return {"status": "sent", "response": response, "outbox_id": row_id}
 
 
-def post_json(system: str, url: str, payload: dict[str, Any], idempotency_key: str, timeout: float) -> Any:
-    """POST ``payload`` as JSON; the parsed JSON answer (or its text), or OutboundError."""
+def post_json(system: str, url: str, payload: dict[str, Any], idempotency_key: str, timeout: float,
+              connect_timeout: float | None = None) -> Any:
+    """POST ``payload`` as JSON through the system's pooled client; the parsed JSON answer (or
+    its text), or OutboundError. ``timeout`` bounds the wait for the answer (each read), and
+    ``connect_timeout`` (``timeout`` when not given) the wait for a connection."""
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json", "Accept": "application/json",
-        "Idempotency-Key": idempotency_key,
-    })
+    headers = {"Content-Type": "application/json", "Accept": "application/json",
+               "Idempotency-Key": idempotency_key}
+    connect = timeout if connect_timeout is None else connect_timeout
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
-            status = answer.status
-            raw = answer.read()
-            content_type = answer.headers.get("Content-Type", "")
-    except urllib.error.HTTPError as exc:
-        try:
-            detail = _text(exc.read() if exc.fp else b"")[:500].strip()
-        except OSError:  # the error body did not come in time either
-            detail = ""
-        raise OutboundError(system, url, f"{system}: POST {url} answered HTTP {exc.code}"
-                            + (f": {detail}" if detail else ""), status=exc.code) from exc
-    except TimeoutError as exc:
+        with clients.lease(system, ClientConfig.of(url, connect, timeout)) as client:
+            answer = client.post(url, content=body, headers=headers)
+    except httpx.ConnectTimeout as exc:
+        raise OutboundTimeout(system, url, f"{system}: POST {url} timed out connecting after {connect:g} s "
+                              "(connect timeout; nothing sent; status: no answer)", "connect") from exc
+    except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
         raise OutboundTimeout(system, url, f"{system}: POST {url} timed out after {timeout:g} s "
-                              "(status: no answer)") from exc
-    except urllib.error.URLError as exc:
-        if isinstance(exc.reason, TimeoutError):
-            raise OutboundTimeout(system, url, f"{system}: POST {url} timed out after {timeout:g} s "
-                                  "(status: no answer)") from exc
-        raise OutboundError(system, url, f"{system}: POST {url} failed (status: no answer): {exc.reason}") from exc
-    except (OSError, ValueError) as exc:  # connection reset, a malformed URL and the like
-        raise OutboundError(system, url, f"{system}: POST {url} failed (status: no answer): {exc}") from exc
-    if not 200 <= status < 300:  # urllib raises for most; 1xx/3xx left over are not a success
-        raise OutboundError(system, url, f"{system}: POST {url} answered HTTP {status}", status=status)
-    text = _text(raw)
+                              "waiting for the answer (read timeout; status: no answer)", "read") from exc
+    except httpx.PoolTimeout as exc:
+        raise OutboundTimeout(system, url, f"{system}: POST {url} timed out after {timeout:g} s waiting for a "
+                              "free connection (pool timeout; nothing sent; status: no answer)", "pool") from exc
+    except httpx.ConnectError as exc:
+        raise OutboundError(system, url, f"{system}: POST {url} failed to connect (status: no answer): "
+                            f"{_reason(exc)}") from exc
+    except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:  # reset, bad URL and the like
+        raise OutboundError(system, url, f"{system}: POST {url} failed (status: no answer): {_reason(exc)}") from exc
+    status = answer.status_code
+    if not 200 <= status < 300:  # a 3xx is not followed: a redirected POST would lose its body
+        detail = _text(answer.content)[:500].strip()
+        raise OutboundError(system, url, f"{system}: POST {url} answered HTTP {status}"
+                            + (f": {detail}" if detail else ""), status=status)
+    text = _text(answer.content)
     if not text.strip():
         return None
-    if "json" in content_type or text.lstrip()[:1] in ("{", "["):
+    if "json" in answer.headers.get("Content-Type", "") or text.lstrip()[:1] in ("{", "["):
         try:
             return json.loads(text)
         except ValueError:
             pass
     return text
+
+
+def _reason(exc: BaseException) -> str:
+    """The error's own words, or its kind when it has none (httpx leaves some empty)."""
+    return str(exc) or type(exc).__name__
 
 
 # --- the outbox row -----------------------------------------------------------------------
