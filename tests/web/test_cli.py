@@ -102,22 +102,26 @@ def test_serve_answers_real_http(database_url, tmp_path):
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         body = None
-        for _ in range(100):
+        give_up = time.monotonic() + 120  # only a bound on the start-up wait (a few seconds here)
+        while body is None and time.monotonic() < give_up and server.poll() is None:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=2) as r:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=30) as r:
                     body = json.loads(r.read())
-                    break
             except OSError:
                 time.sleep(0.1)
         assert body is not None, "the server never answered"
         assert body["info"]["title"] == "TowerFlow API"
         request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/tasks")
         with pytest.raises(urllib.error.HTTPError) as denied:
-            urllib.request.urlopen(request, timeout=2)
+            urllib.request.urlopen(request, timeout=30)
         assert denied.value.code == 401
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 def _wait_answers(port: int) -> None:
