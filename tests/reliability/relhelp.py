@@ -23,7 +23,7 @@ from engine.services import ServiceCall
 HERE = Path(__file__).parent
 DATA = HERE / "data"
 PROC = HERE / "proc.py"
-STARTUP_SECONDS = 60
+STARTUP_SECONDS = 120  # only a bound on the wait for a process to start (a few seconds here)
 
 
 def rel_read(name: str) -> bytes:
@@ -101,7 +101,7 @@ class Server(Proc):
         if self.popen.poll() is not None:
             raise AssertionError(f"server exited:\n{self.output()}")
         try:
-            with urllib.request.urlopen(f"{self.base}/api/v1/openapi.json", timeout=2) as r:
+            with urllib.request.urlopen(f"{self.base}/api/v1/openapi.json", timeout=30) as r:
                 return r.status == 200
         except (urllib.error.URLError, OSError):
             return False
