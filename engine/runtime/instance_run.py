@@ -33,6 +33,7 @@ from engine.models import (
     TaskCandidate,
 )
 from engine.runtime import audit
+from engine.runtime.batched_writes import held
 from engine.runtime.called import follow_root, owning_call, sync_called
 from engine.runtime.endings import Ending, ending
 from engine.runtime.mirror import Mirror, wanted_subscriptions
@@ -408,12 +409,16 @@ def _write_row(session: Session, row: ProcessInstance) -> None:
     if not changed:
         return
     revision = row.revision
-    values = {f"v_{name}": getattr(row, name) for name in changed}
-    with session.no_autoflush:  # (an autoflush would write the row the ORM's way first)
-        result = session.execute(_write_statement(changed), {"b_id": row.id, "b_revision": revision,
-                                                             "v_revision": revision + 1, **values})
-    if result.rowcount != 1:
-        raise StaleDataError(f"process instance {row.id} was changed by another writer (revision {revision})")
+    params = {"b_id": row.id, "b_revision": revision, "v_revision": revision + 1,
+              **{f"v_{name}": getattr(row, name) for name in changed}}
+    writes = held(session)
+    if writes is not None:  # a batch of timers: sent with the batch, its row count checked then
+        writes.add(row.id, _write_statement(changed), params, rows=1)
+    else:
+        with session.no_autoflush:  # (an autoflush would write the row the ORM's way first)
+            result = session.execute(_write_statement(changed), params)
+        if result.rowcount != 1:
+            raise StaleDataError(f"process instance {row.id} was changed by another writer (revision {revision})")
     for name in changed:
         set_committed_value(row, name, getattr(row, name))
     set_committed_value(row, "revision", revision + 1)

@@ -29,6 +29,7 @@ from engine import observe, request_context
 from engine.models import AuditEvent, Job, ProcessInstance
 from engine.runtime import audit, jobs
 from engine.runtime.advance import step_and_save
+from engine.runtime.batched_writes import batched
 from engine.runtime.instance_run import FINAL_STATES, InstanceRun
 from engine.runtime.workflow import find_task, fire_timer
 
@@ -78,8 +79,9 @@ def _fire_batch(platform: Platform, session: Session, job_ids: Sequence[int]) ->
     _hand_over_pending_jobs(session, runs)
     recorded = _record_first_firings(platform, session, runs)
     ran: list[int] = []
-    for row, run, leased in runs:
-        ran += _fire_instance(platform, session, row, run, leased, recorded)
+    with batched(session):  # the saves' writes, sent together at the end (runtime/batched_writes.py)
+        for row, run, leased in runs:
+            ran += _fire_instance(platform, session, row, run, leased, recorded)
     _mark_done(platform, session, ran)
     return len(ran)
 

@@ -18,11 +18,13 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, delete, insert, select, update
 
 from engine.models import InstanceToken, ProcessInstance
+from engine.runtime.batched_writes import HeldWrites, flush_held, held
 from engine.runtime.called import owning_call
 from engine.runtime.workflow import all_tasks
 
 if TYPE_CHECKING:
     from SpiffWorkflow.bpmn import BpmnWorkflow
+    from sqlalchemy.orm import Session
 
     from engine.runtime.instance_run import InstanceRun
 
@@ -63,6 +65,7 @@ _MOVE = (update(TOKENS).where(TOKENS.c.root_id == bindparam("b_root"), TOKENS.c.
 _DROP = delete(TOKENS).where(TOKENS.c.root_id == bindparam("b_root"),
                              TOKENS.c.spiff_task_id.in_(bindparam("b_tasks", expanding=True)))
 _DROP_ALL = delete(TOKENS).where(TOKENS.c.root_id == bindparam("b_root"))
+_ADD = insert(TOKENS)
 
 
 def sync_tokens(run: InstanceRun, called_rows: dict[str, ProcessInstance], finished: bool, now: datetime,
@@ -72,6 +75,7 @@ def sync_tokens(run: InstanceRun, called_rows: dict[str, ProcessInstance], finis
     root = run.row
     if before is not None and _write_difference(run, called_rows, finished, now, before):
         return
+    flush_held(run.session)  # (a batch's held writes: the rows are read below)
     wanted: dict[tuple[int, str, str], tuple[ProcessInstance, str]] = {}
     if not finished:
         for call_task_id, element, task_id, kind in live_elements(run.workflow):
@@ -102,9 +106,10 @@ def _write_difference(run: InstanceRun, called_rows: dict[str, ProcessInstance],
     """Move, drop and add token rows without reading them; False when the rows were not where
     the mirror said (an instance saved before tokens were kept), so the caller reads them."""
     session, root = run.session, run.row
+    writes = held(session)  # in a batch of timers: sent with the batch (runtime/batched_writes.py)
     if finished:
         if before:
-            session.execute(_DROP_ALL, {"b_root": root.id})
+            _write(session, writes, root.id, _DROP_ALL, {"b_root": root.id})
         return True
     after = {key: kind for key, kind in live_tokens(run.workflow).items()
              if (called_rows.get(key[0], root) if key[0] else root).id is not None}
@@ -112,17 +117,31 @@ def _write_difference(run: InstanceRun, called_rows: dict[str, ProcessInstance],
     new = [key for key, kind in after.items() if before.get(key) != kind]
     for old, key in zip(gone, new, strict=False):
         fields = _token_fields(root, called_rows, key, after[key], now)
-        moved = session.execute(_MOVE, {"b_root": root.id, "b_task": old[2], "b_element": old[1],
-                                        **{f"v_{k}": v for k, v in fields.items() if k != "root_id"}})
-        if moved.rowcount != 1:
+        params = {"b_root": root.id, "b_task": old[2], "b_element": old[1],
+                  **{f"v_{k}": v for k, v in fields.items() if k != "root_id"}}
+        if writes is not None:
+            writes.add(root.id, _MOVE, params, rows=1)
+        elif session.execute(_MOVE, params).rowcount != 1:
             return False
     dropped = [key[2] for key in gone[len(new):]]
-    if dropped and session.execute(_DROP, {"b_root": root.id, "b_tasks": dropped}).rowcount != len(dropped):
-        return False
+    if dropped:
+        flush_held(session)
+        if session.execute(_DROP, {"b_root": root.id, "b_tasks": dropped}).rowcount != len(dropped):
+            return False
     added = [_token_fields(root, called_rows, key, after[key], now) for key in new[len(gone):]]
-    if added:
-        session.execute(insert(TOKENS), added)
+    if added and writes is not None:
+        for one in added:
+            writes.add(root.id, _ADD, one)
+    elif added:
+        session.execute(_ADD, added)
     return True
+
+
+def _write(session: Session, writes: HeldWrites | None, instance_id: int, statement, params: dict) -> None:
+    if writes is not None:
+        writes.add(instance_id, statement, params)
+    else:
+        session.execute(statement, params)
 
 
 def _token_fields(root: ProcessInstance, called_rows: dict[str, ProcessInstance], key: TokenKey, kind: str,

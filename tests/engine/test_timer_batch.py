@@ -162,3 +162,54 @@ def test_a_job_another_runner_holds_is_neither_fired_nor_counted(platform, clock
     taken = {j.id: j for j in timer_jobs(platform, ids)}[leased[1]]
     assert (taken.state, taken.locked_by) == ("pending", "another-worker")
     assert sum(fired(platform, ids).values()) == 2
+
+
+# --- the saves' writes, held and sent together (runtime/batched_writes.py) ---------------------
+
+def history(platform, instance_id: int) -> list[tuple[str, str | None]]:
+    with platform.Session() as session:
+        return [(e.action, e.element_id) for e in session.scalars(
+            select(AuditEvent).where(AuditEvent.instance_id == instance_id).order_by(AuditEvent.id))]
+
+
+def test_a_batch_leaves_the_same_rows_and_history_as_one_timer_at_a_time(platform, clock, monkeypatch):
+    from rows_check import mismatches
+
+    deploy(platform, "jobs_wait.bpmn")
+    alone = start_many(platform, "jobs_wait", 1)[0]
+    clock.advance(timedelta(minutes=31))
+    assert jobs.run_due_jobs(platform, limit=1) == 1  # a batch of one: the one-at-a-time path
+    together = start_many(platform, "jobs_wait", 9)
+    sizes = batches(monkeypatch)
+    clock.advance(timedelta(minutes=31))
+    assert jobs.run_due_jobs(platform, limit=20) == 9
+
+    assert sizes == [9]
+    assert mismatches(platform) == []
+    expected = history(platform, alone)
+    assert ("timer.fired", "pause") in expected
+    assert all(history(platform, i) == expected for i in together), "an instance's history reads as if fired alone"
+    with platform.Session() as session:
+        revisions = set(session.scalars(select(ProcessInstance.revision).where(ProcessInstance.id.in_(together))))
+        assert revisions == {session.get(ProcessInstance, alone).revision}
+
+
+def test_a_token_row_not_where_the_save_expects_sends_the_batch_one_timer_at_a_time(platform, clock, monkeypatch):
+    from rows_check import mismatches
+    from sqlalchemy import delete
+
+    from engine.models import InstanceToken
+
+    deploy(platform, "jobs_wait.bpmn")
+    ids = start_many(platform, "jobs_wait", 6)
+    with platform.transaction() as session:  # e.g. a row lost by hand: the batch's token move touches nothing
+        session.execute(delete(InstanceToken).where(InstanceToken.root_id == ids[3]))
+    sizes = batches(monkeypatch)
+    clock.advance(timedelta(minutes=31))
+    assert jobs.run_due_jobs(platform, limit=20) == 6
+
+    assert sizes == [6], "the batch was tried"
+    assert fired(platform, ids) == Counter({i: 1 for i in ids}), "then each timer fired once, one at a time"
+    assert mismatches(platform) == []
+    with platform.Session() as session:
+        assert session.scalar(select(Incident.id)) is None
