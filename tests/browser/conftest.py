@@ -68,7 +68,7 @@ def new_page(browser, live_server):
     def make(lang: str = "zh"):
         context = browser.new_context(base_url=live_server, locale="zh-CN" if lang == "zh" else "en-US",
                                       viewport={"width": 1400, "height": 900})
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(60_000)  # only a bound on each wait: a busy machine must pass
         contexts.append(context)
         page = context.new_page()
         if lang != "zh":

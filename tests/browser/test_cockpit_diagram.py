@@ -50,7 +50,7 @@ def negotiation(world):
 def open_page(browser, world, viewport: str):
     context = browser.new_context(base_url=world["url"], locale="zh-CN", viewport=VIEWPORTS[viewport],
                                   has_touch=viewport == "phone", is_mobile=viewport == "phone")
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(60_000)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))

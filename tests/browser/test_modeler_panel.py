@@ -13,6 +13,7 @@ import re
 
 import pytest
 from pages import screenshot, sign_in
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from engine.models import DeploymentFile, ProcessDefinition
@@ -86,7 +87,8 @@ PREPARED = """<?xml version="1.0" encoding="UTF-8"?>
 """  # noqa: E501 (the diagram's lines as a modeler writes them)
 
 LATIN = re.compile(r"[A-Za-z]")
-DEBOUNCE_MS = 450  # the panel commits typed text after 300 ms (web/frontend/modeler/panel/debounce.js)
+DEBOUNCE_MS = 300  # the panel commits typed text 300 ms after the last keystroke (modeler/panel/debounce.js)
+TEXT_WAIT_MS = 60_000  # only a bound on waiting for a text to show, not a timing target
 
 
 def watch_errors(page) -> list[str]:
@@ -100,8 +102,15 @@ def field(entry_id: str) -> str:
 
 
 def settle(page) -> None:
-    """Let the panel commit what was typed (it debounces input)."""
-    page.wait_for_timeout(DEBOUNCE_MS)
+    """Let the panel commit what was typed (it debounces input). A timer set in the page after
+    the panel's own and with the same delay runs after it (a page runs its timers in that order),
+    so this waits for the commit itself however busy the machine is, not for a guess of the time."""
+    page.evaluate("ms => new Promise(done => setTimeout(done, ms))", DEBOUNCE_MS)
+
+
+def shows(page, selector: str, text: str) -> None:
+    """Wait (bounded) until the element says exactly ``text``."""
+    expect(page.locator(selector)).to_have_text(text, timeout=TEXT_WAIT_MS)
 
 
 MIDDLE_OF_FIRST_SEGMENT = """id => {
@@ -176,7 +185,7 @@ def set_everything(page) -> None:
     page.fill(field("tf-dueIn"), "P2D")
     page.fill(field("tf-priority"), "70")
     settle(page)
-    assert page.inner_text("[data-testid=due-meaning]") == "任务就绪 2 天后到期"
+    shows(page, "[data-testid=due-meaning]", "任务就绪 2 天后到期")
 
     select_element(page, "notify")
     page.select_option(field("tf-operator"), "sms.send")
@@ -200,7 +209,7 @@ def set_everything(page) -> None:
     page.select_option(field("tf-timer-type"), "timeDuration")
     page.fill(field("tf-timer-value"), "PT15M")
     settle(page)
-    assert page.inner_text("[data-testid=timer-meaning]") == "15 分钟后"
+    shows(page, "[data-testid=timer-meaning]", "15 分钟后")
 
 
 def check_everything(page) -> None:
@@ -229,7 +238,7 @@ def check_everything(page) -> None:
     select_element(page, "remind")
     assert page.input_value(field("tf-timer-type")) == "timeDuration"
     assert page.input_value(field("tf-timer-value")) == "PT15M"
-    assert page.inner_text("[data-testid=timer-meaning]") == "15 分钟后"
+    shows(page, "[data-testid=timer-meaning]", "15 分钟后")
 
 
 def deployed_xml(platform, key: str, version: int) -> str:
@@ -348,7 +357,7 @@ def test_the_english_modeler_speaks_english(new_page, users, platform):
     page.select_option(field("tf-timer-type"), "timeCycle")
     page.fill(field("tf-timer-value"), "R/P1D")
     settle(page)
-    assert page.inner_text("[data-testid=timer-meaning]") == "every day"
+    shows(page, "[data-testid=timer-meaning]", "every day")
 
 
 MORE = """<?xml version="1.0" encoding="UTF-8"?>

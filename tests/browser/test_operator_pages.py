@@ -25,7 +25,7 @@ def operator_page(browser, live_server):
         width, height = VIEWPORTS[size]
         context = browser.new_context(base_url=live_server, locale="zh-CN", viewport={"width": width, "height": height},
                                       is_mobile=size == "phone", has_touch=size == "phone")
-        context.set_default_timeout(15_000)
+        context.set_default_timeout(60_000)
         contexts.append(context)
         page = context.new_page()
         page.errors = []

@@ -245,7 +245,7 @@ def test_every_page_fits_the_screen(browser, world, kind, viewport):
     size = VIEWPORTS[viewport]
     context = browser.new_context(base_url=world["url"], locale="zh-CN", viewport=size,
                                   has_touch=viewport == "phone")
-    context.set_default_timeout(20_000)
+    context.set_default_timeout(60_000)
     try:
         page = context.new_page()
         errors = watch_errors(page)
@@ -280,7 +280,7 @@ def test_phone_screenshots(browser, world):
     """The phone pages of the README: the inbox, a task form, the demands, an instance."""
     context = browser.new_context(base_url=world["url"], locale="zh-CN", viewport=VIEWPORTS["phone"],
                                   has_touch=True)
-    context.set_default_timeout(20_000)
+    context.set_default_timeout(60_000)
     try:
         page = context.new_page()
         sign_in(page, "cmcc", DEMO_PASSWORD)
@@ -306,7 +306,7 @@ def test_the_diagram_is_readable_on_a_phone_and_names_lanes_by_group(browser, wo
         fault = session.scalar(select(ProcessInstance.id).where(ProcessInstance.process_key == "fault_dispatch")
                                .order_by(ProcessInstance.id))
     context = browser.new_context(base_url=world["url"], locale="zh-CN", viewport=VIEWPORTS["phone"], has_touch=True)
-    context.set_default_timeout(20_000)
+    context.set_default_timeout(60_000)
     try:
         page = context.new_page()
         sign_in(page, "supervisor", DEMO_PASSWORD)
