@@ -47,7 +47,10 @@ def probe_engine(platform: Platform) -> Engine:
         engine = _probe_engines.get(platform)
         if engine is None:
             engine = _probe_engines[platform] = create_engine(
-                platform.engine.url, poolclass=NullPool, connect_args={"connect_timeout": TIMEOUT_SECONDS})
+                platform.engine.url, poolclass=NullPool,
+                # tcp_user_timeout: a query sent to a database that vanished mid-probe (network cut,
+                # not refused) gives up too, instead of waiting minutes for TCP
+                connect_args={"connect_timeout": TIMEOUT_SECONDS, "tcp_user_timeout": TIMEOUT_SECONDS * 1000})
         return engine
 
 
