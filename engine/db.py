@@ -18,17 +18,93 @@ class Base(DeclarativeBase):
     pass
 
 
-def make_engine(url: str, *, for_writing: bool = True, sqlite_synchronous: str = "normal") -> Engine:
+def make_engine(url: str, *, for_writing: bool = True, sqlite_synchronous: str = "normal",
+                answer_timeout: float = 60.0) -> Engine:
     """An engine; on SQLite, ``for_writing=False`` gives one whose transactions are plain
     (deferred) snapshots, so readers never wait for a writer, and ``sqlite_synchronous`` is
-    the WAL's sync mode (settings.py)."""
+    the WAL's sync mode (settings.py). On PostgreSQL ``answer_timeout`` bounds every wait for
+    the server (0: none), see ``_recover_from_outages``."""
     url = sqlalchemy_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
         _take_over_sqlite_transactions(engine, "BEGIN IMMEDIATE" if for_writing else "BEGIN", sqlite_synchronous)
     else:
-        engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_recycle=3600,
+                               pool_timeout=10, connect_args=_connect_args(url))
+        _recover_from_outages(engine, answer_timeout)
     return engine
+
+
+CONNECT_TIMEOUT_SECONDS = 5  # libpq's connect_timeout unless the URL gives one
+
+
+def _connect_args(url: str) -> dict:
+    """A connection attempt gives up after a few seconds (a database down or a black hole)."""
+    args: dict = {}
+    if "connect_timeout=" not in url:
+        args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+    return args
+
+
+def _recover_from_outages(engine: Engine, answer_timeout: float) -> None:
+    """Survive a restarted or unreachable PostgreSQL without a restart of our own: pooled
+    connections are pinged before use (``pool_pre_ping``), connecting is bounded
+    (``connect_timeout``), and no wait for an answer lasts more than ``answer_timeout``: a server
+    that accepts and never answers (a black hole, a stalled host) fails the statement instead of
+    holding a request's thread for ever. The failed connection is closed, so the pool drops it."""
+    import psycopg
+
+    class AnswerBoundedConnection(psycopg.Connection):
+        def wait(self, gen, interval: float = 0.1, timeout: float | None = None):
+            if timeout is None and answer_timeout > 0:
+                timeout = answer_timeout
+            try:
+                return super().wait(gen, interval=interval, timeout=timeout)
+            except psycopg.errors._WaitTimeout:
+                self.pgconn.finish()  # state unknown mid-statement: never reuse it
+                raise psycopg.OperationalError(
+                    f"the database did not answer within {timeout:g} s; connection closed") from None
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect, _record, cargs, cparams):
+        return AnswerBoundedConnection.connect(*cargs, **cparams)
+
+    @event.listens_for(engine, "connect")
+    def _session_limits(dbapi_connection, _record):
+        """The server ends a session left idle inside a transaction, so the row locks of a client
+        that vanished mid-transaction (cut off, timed out) do not block everyone else."""
+        if answer_timeout <= 0:
+            return
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        seconds = max(int(answer_timeout), 1)
+        dbapi_connection.execute(f"SET idle_in_transaction_session_timeout = '{seconds}s'")
+        dbapi_connection.autocommit = autocommit
+
+
+def unavailable_kind(exc: BaseException) -> str | None:
+    """``"full"`` when the database refused a write for want of disk space, ``"unavailable"`` when
+    it could not be reached or answered (down, restarting, cut off, timed out, locked too long),
+    else None: the request's own fault or a bug. The web layer answers the first two with 503,
+    and job runners leave the job for later instead of counting a failed attempt."""
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, sa_exc.TimeoutError):  # no pooled connection came free
+        return "unavailable"
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return None
+    text = str(exc.orig).lower()
+    if "disk is full" in text or "no space left" in text or type(exc.orig).__name__ == "DiskFull":
+        return "full"
+    if exc.connection_invalidated:
+        return "unavailable"
+    if type(exc.orig).__module__.startswith("sqlite3"):
+        words = ("locked", "disk i/o", "unable to open", "readonly", "read-only")
+        return "unavailable" if isinstance(exc, sa_exc.OperationalError) and any(w in text for w in words) \
+            else None
+    if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)):
+        return "unavailable"
+    return None
 
 
 def is_postgres(engine: Engine) -> bool:

@@ -52,7 +52,8 @@ class Platform:
         self.lifecycle = Lifecycle([*(listener for plugin in self.plugins for listener in plugin.listeners),
                                     *listeners])
         self.migrations = Path(migrations) if migrations else None
-        self.engine = db.make_engine(self.url, sqlite_synchronous=settings.sqlite_synchronous)
+        self.engine = db.make_engine(self.url, sqlite_synchronous=settings.sqlite_synchronous,
+                                     answer_timeout=settings.database_timeout)
         self.is_postgres = db.is_postgres(self.engine)
         self.read_engine = self.engine if self.is_postgres else db.make_engine(
             self.url, for_writing=False, sqlite_synchronous=settings.sqlite_synchronous)

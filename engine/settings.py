@@ -38,6 +38,8 @@ class Settings:
     lease_seconds: float = 300.0  # how long a worker holds a job it took
     clock_tick: float = 0.25  # seconds between two looks at the job table
     token_cache_seconds: float = 5.0  # how long a process trusts a resolved API token; 0: no cache
+    # PostgreSQL: the longest wait for any answer of the database, 0: none (RELIABILITY.md, section 6)
+    database_timeout: float = 60.0
     # "auto": a step calls the service tasks it readied itself on PostgreSQL (only the instance's
     # row is locked meanwhile), and queues them as jobs on SQLite (a call would hold the write lock);
     # "off": always as jobs (docs/engine.md, "Service tasks")
@@ -61,8 +63,8 @@ class Settings:
         for name in ("http_timeout", "http_connect_timeout", "retry_backoff_seconds", "lease_seconds",
                      "clock_tick", "api_token_days"):
             object.__setattr__(self, name, _positive(getattr(self, name), variable(name)))
-        object.__setattr__(self, "token_cache_seconds",
-                           _not_negative(self.token_cache_seconds, variable("token_cache_seconds")))
+        for name in ("token_cache_seconds", "database_timeout"):
+            object.__setattr__(self, name, _not_negative(getattr(self, name), variable(name)))
         if self.sqlite_synchronous not in ("normal", "full"):
             raise SettingsError(f"{variable('sqlite_synchronous')} must be normal or full, "
                                 f"not {self.sqlite_synchronous!r}")

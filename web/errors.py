@@ -7,12 +7,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify, make_response, render_template, request
+from flask import Flask, current_app, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from engine.db import unavailable_kind
 from engine.errors import EngineError
 
 from .error_text import english, say, say_text
@@ -32,6 +34,7 @@ STATUS_TITLES = {
     422: _l("The input has problems"),
     429: _l("Too many attempts"),
     500: _l("Something went wrong on the server"),
+    503: _l("Temporarily unavailable"),
 }
 STATUS_TEXTS = {
     400: _l("The request was not understood. Go back and try again."),
@@ -44,6 +47,23 @@ STATUS_TEXTS = {
     422: _l("The input cannot be used. Go back, correct it and try again."),
     429: _l("Please wait a moment and try again."),
     500: _l("The server could not handle this request. Nothing was changed; please try again later."),
+    503: _l("The server cannot reach its database at the moment. Please try again in a few seconds; if you "
+            "were saving something, reload the page first to see whether it was saved."),
+}
+
+# A database that cannot be reached (down, restarting, cut off) or has no disk space left: 503 with
+# Retry-After, the API's code and English message, the page's title and text (RELIABILITY.md, 6).
+DATABASE_FAULTS = {
+    "unavailable": (5, "database_unavailable",
+                    "the database cannot be reached at the moment; try again in a few seconds (a request "
+                    "answered 503 was not carried out, unless its commit was under way at that very moment)",
+                    STATUS_TITLES[503], STATUS_TEXTS[503]),
+    "full": (60, "storage_full",
+             "the server's disk is full, so nothing can be saved; this request was not carried out, try "
+             "again later",
+             _l("The server's disk is full"),
+             _l("Nothing can be saved at the moment because the server's disk is full. Your change was not "
+                "saved; please try again later or tell the administrator.")),
 }
 
 
@@ -134,6 +154,23 @@ def register_error_handlers(app: Flask) -> None:
             return error_page(422, message)
         return error_response(422, "validation_failed", message)
 
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(PoolTimeout)
+    def _database_fault(exc: Exception):
+        """The database is down, restarting, cut off or full: the transaction was rolled back, so
+        the request was not carried out; say so with 503 and when to come back."""
+        kind = unavailable_kind(exc)
+        if kind is None:
+            return _unexpected(exc)
+        log.warning("database %s: %s", kind, getattr(exc, "orig", exc))
+        retry_after, code, message, title, text = DATABASE_FAULTS[kind]
+        if wants_page():
+            response = make_response(_unavailable_page(str(title), str(text)), 503)
+        else:
+            response = error_response(503, code, message if english() else str(text))
+        response.headers["Retry-After"] = str(retry_after)
+        return response
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled error")
@@ -141,3 +178,13 @@ def register_error_handlers(app: Flask) -> None:
         if wants_page():
             return error_page(500, str(STATUS_TEXTS[500]))
         return error_response(500, "internal_error", message)
+
+
+def _unavailable_page(title: str, text: str) -> str:
+    """The error page without the page frame: the frame reads the signed-in user from the
+    database, which is what just failed (no context processor runs here)."""
+    from .i18n import select_locale
+
+    again = request.url if request.method == "GET" else (request.referrer or "/")
+    return current_app.jinja_env.get_template("unavailable.html").render(
+        lang="zh-CN" if select_locale() == "zh" else "en", title=title, text=text, again=again, code=503)

@@ -21,10 +21,11 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from engine import observe, request_context
+from engine.db import unavailable_kind
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.models import Incident, Job, ProcessInstance
 from engine.principal import Principal
-from engine.runtime import audit, timer_batch
+from engine.runtime import audit, outage_leases, timer_batch
 from engine.runtime.advance import step_and_save
 from engine.runtime.instance_run import FINAL_STATES, InstanceRun, backoff, derive_state, lock_instance
 from engine.runtime.own_jobs import run_own_jobs
@@ -52,6 +53,7 @@ def lease_due_jobs(platform: Platform, limit: int = 20, instance_id: int | None 
 
 def _lease_due(platform: Platform, limit: int, instance_id: int | None) -> list[tuple[int, str]]:
     """``lease_due_jobs`` as (id, kind) pairs, so timers can be run in a batch."""
+    outage_leases.give_back(platform)
     now = platform.clock.now()
     with platform.transaction() as session:
         stmt = (
@@ -77,10 +79,11 @@ def run_due_jobs(platform: Platform, limit: int = 20, instance_id: int | None = 
     """Lease and run due jobs; returns how many ran (successfully or not). The timers among
     them fire together in one transaction (runtime/timer_batch.py), the others one by one."""
     leased = _lease_due(platform, limit, instance_id)
-    ran = timer_batch.fire_timers(platform, [job_id for job_id, kind in leased if kind == "timer"])
-    for job_id, kind in leased:
-        if kind != "timer" and run_job(platform, job_id):
-            ran += 1
+    with outage_leases.kept_if_database_fails(platform, [job_id for job_id, _kind in leased]):
+        ran = timer_batch.fire_timers(platform, [job_id for job_id, kind in leased if kind == "timer"])
+        for job_id, kind in leased:
+            if kind != "timer" and run_job(platform, job_id):
+                ran += 1
     return ran
 
 
@@ -140,6 +143,8 @@ def _run_job(platform: Platform, job_id: int) -> bool:
         _release(platform, job_id)
         return False
     except Exception as exc:
+        if unavailable_kind(exc):  # the database's fault, not the job's: no attempt counted
+            raise
         log.info("job %s failed", job_id, exc_info=True)
         record_failure(platform, job_id, exc)
         return True
