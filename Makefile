@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run test test-pg lint bench screenshots clean
+.PHONY: install run test test-pg lint bench soak screenshots clean
 
 FRONTEND := $(shell find web/frontend -type f)
 
@@ -50,6 +50,9 @@ lint: install
 bench: install  # BENCH_ARGS=--quick for a few minutes; rewrites BENCHMARKS.md
 	$(BIN)/python -c "import pyinstrument" 2>/dev/null || $(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+soak: install  # 10 minutes of steady mixed load on real processes (PostgreSQL; SOAK_ARGS=--sqlite, --minutes N)
+	$(BIN)/python -m benchmarks.soak $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules web/static/build towerflow.db towerflow.db-wal towerflow.db-shm
