@@ -22,6 +22,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from urllib.parse import urlsplit
 
 import httpx
@@ -68,7 +69,6 @@ class ClientPool:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
-        self.created = 0  # clients built so far (tests read it)
 
     @contextmanager
     def lease(self, system: str, config: ClientConfig) -> Iterator[httpx.Client]:
@@ -82,7 +82,6 @@ class ClientPool:
                     stale = entry if entry.users == 0 else None
                 entry = _Entry(_build(config), config)
                 self._entries[system] = entry
-                self.created += 1
             entry.users += 1
         if stale is not None:
             stale.client.close()
@@ -127,6 +126,8 @@ def _build(config: ClientConfig) -> httpx.Client:
         verify=ssl.create_default_context(),
         headers={"User-Agent": USER_AGENT},
         follow_redirects=False,  # a redirected POST would lose its body; a 3xx is a failure
+        # no cookies kept: the client is shared by every instance and tenant, and urllib kept none
+        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         trust_env=True,  # HTTP(S)_PROXY, ALL_PROXY and NO_PROXY apply, as they did with urllib
     )  # no transport retries: the engine retries, with backoff and the same idempotency key
 

@@ -452,6 +452,19 @@ def test_a_2xx_answer_is_parsed_or_kept_as_text(configured, content_type, body, 
     assert row.status == "sent"
 
 
+def test_no_cookie_is_carried_from_one_call_to_the_next(configured):
+    """The client is shared by every instance and tenant: a cookie one answer sets is not sent
+    with the next call."""
+    url = "http://sms.example/api"
+    set_settings(configured, TOWERFLOW_SMS_URL=url)
+    with respx.mock() as fake:
+        route = fake.post(url).mock(return_value=httpx.Response(
+            200, json={"ok": True}, headers={"Set-Cookie": "session=tenant-cmcc; Path=/"}))
+        for key in ("first", "second"):
+            assert registry.get("sms.send")({}, a_call(key=key))["status"] == "sent"
+    assert [call.request.headers.get("Cookie") for call in route.calls] == [None, None]
+
+
 def test_a_dropped_connection_is_a_clear_failure(configured):
     url = "http://eoms.example/api"
     set_settings(configured, TOWERFLOW_EOMS_URL=url)
