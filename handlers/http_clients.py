@@ -1,8 +1,9 @@
 """One pooled ``httpx.Client`` per external system, shared by every thread of the process.
 
-Why a pool: opening a TCP (and TLS) connection for every call costs more than the call itself
-against a nearby system; a client keeps connections open between calls (HTTP keep-alive) and
-hands them to whichever thread calls next. Job-runner threads and web-request threads share the
+Why a pool: a new connection for every call costs a network round trip (two or three with TLS,
+and the handshake's CPU) before the request can leave; a client keeps connections open between
+calls (HTTP keep-alive) and hands them to whichever thread calls next (docs/integrations.md has
+the numbers). Job-runner threads and web-request threads share the
 same client: httpx's connection pool is thread-safe.
 
 A client is built lazily, on a system's first call, from what the platform's settings say about

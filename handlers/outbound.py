@@ -17,8 +17,10 @@ commits together with the task's completion, and rolls back with it when the job
 retry after a crash finds nothing half-done, and records once per idempotency key. The engine
 hands that transaction to the handler as ``call.session``. A failed attempt is written after
 the job's transaction has rolled back, in a short transaction of its own, as
-``status = "failed"`` with the error. Outside any transaction (a handler called directly), the
-platform (``call.platform``, or the one given to :func:`configure`) opens a short transaction.
+``status = "failed"`` with the error. Outside any transaction (a handler called directly, or a
+call the job runner makes outside every lock once a URL is set: engine/runtime/remote_calls.py),
+the platform (``call.platform``, or the one given to :func:`configure`) opens a short
+transaction; the row stays one per idempotency key.
 """
 
 from __future__ import annotations
