@@ -30,7 +30,7 @@ from engine.models import OutboxMessage
 from engine.runtime import jobs
 from engine.services import ServiceCall, registry
 from engine.settings import Settings
-from handlers import outbound
+from handlers import http_clients, outbound
 from handlers.http_clients import ClientConfig, clients
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -166,6 +166,16 @@ def silent():
 def no_configured_urls(monkeypatch):
     for name in SYSTEM_URLS + ["TOWERFLOW_HTTP_TIMEOUT", "TOWERFLOW_HTTP_CONNECT_TIMEOUT"]:
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def idle_connections_kept(monkeypatch):
+    """Idle connections kept for a minute, not 5 s, so that a machine slow enough to pause
+    between two calls does not make the test count a second connection."""
+    monkeypatch.setattr(http_clients, "KEEPALIVE_SECONDS", 60.0)
+    clients.close()
+    yield
+    clients.close()
 
 
 @pytest.fixture
