@@ -8,12 +8,14 @@ from weakref import WeakKeyDictionary
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from engine.db import unavailable_kind
 from engine.platform import Platform
 from engine.runtime import jobs
 
 log = logging.getLogger(__name__)
 TICK_SECONDS = 0.25
 _last_tick: WeakKeyDictionary[Platform, float] = WeakKeyDictionary()  # time.monotonic() of each clock's last tick
+_database_away: WeakKeyDictionary[Platform, str] = WeakKeyDictionary()  # clocks whose database is away now
 
 
 def seconds_since_tick(platform: Platform) -> float | None:
@@ -38,5 +40,14 @@ def _tick(platform: Platform) -> None:
     try:
         while jobs.run_due_jobs(platform, limit=20) == 20:
             _last_tick[platform] = time.monotonic()
-    except Exception:  # the clock must keep ticking whatever one round does
-        log.exception("job round failed")
+    except Exception as exc:  # the clock must keep ticking whatever one round does
+        kind = unavailable_kind(exc)
+        if kind is None:
+            log.exception("job round failed")
+        elif platform not in _database_away:  # once an outage, not at every tick
+            _database_away[platform] = kind
+            log.warning("the database is %s: due jobs wait until it answers (%s)", kind,
+                        (str(getattr(exc, "orig", exc)).strip().splitlines() or [""])[0])
+        return
+    if _database_away.pop(platform, None) is not None:
+        log.warning("the database answers again: due jobs run")
