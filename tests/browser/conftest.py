@@ -22,13 +22,16 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-quic", "--no-first-run", "--disable-sync"]
 PASSWORD = "password123"
+WAIT_MS = 60_000  # only a bound on each wait for the page (seconds here): a busy machine must pass
 
 
 @pytest.fixture(scope="session")
 def browser():
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"browser tests skipped: Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=WAIT_MS)
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
@@ -68,7 +71,7 @@ def new_page(browser, live_server):
     def make(lang: str = "zh"):
         context = browser.new_context(base_url=live_server, locale="zh-CN" if lang == "zh" else "en-US",
                                       viewport={"width": 1400, "height": 900})
-        context.set_default_timeout(60_000)  # only a bound on each wait: a busy machine must pass
+        context.set_default_timeout(WAIT_MS)
         contexts.append(context)
         page = context.new_page()
         if lang != "zh":

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from helpers import deploy, read
 from pages import screenshot, sign_in
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from engine.models import ProcessDefinition
@@ -61,7 +62,7 @@ def test_broken_upload_is_marked_then_a_good_one_becomes_version_2(new_page, use
     assert "新版本" in result.inner_text()
     assert versions(platform, "ui_des_order") == [1, 2]
     page.click("text=返回流程设计")
-    assert page.locator("tr[data-process=ui_des_order][data-version='2'] >> text=最新").count() == 1
+    expect(page.locator("tr[data-process=ui_des_order][data-version='2'] >> text=最新")).to_have_count(1)
 
 
 def test_modeler_edits_a_deployed_process_and_deploys_version_2(new_page, users, platform):

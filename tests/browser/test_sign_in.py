@@ -1,6 +1,7 @@
 """Signing in and out, in Chinese and English, in a real browser."""
 
 from pages import sign_in
+from playwright.sync_api import expect
 
 
 def test_sign_in_shows_who_i_am_then_sign_out(new_page, users):
@@ -29,7 +30,7 @@ def test_english_pages(new_page, users):
     sign_in(page, "wang")
     assert page.locator("button:has-text('Sign out')").count() == 1
     page.click("text=中文")
-    assert page.locator("button:has-text('退出')").count() == 1
+    expect(page.locator("button:has-text('退出')")).to_have_count(1)  # waits for the page in Chinese
 
 
 def test_a_form_without_its_csrf_token_is_refused(live_server, users):
