@@ -1,6 +1,7 @@
 """Every main page passes the Content-Security-Policy (web/security.py) in real Chromium: the designer
 and its modeler, the dashboard's charts, the inbox, an instance's diagram, the repairs pages (a
-variable's editor, bulk actions, incidents by error) and the batch acceptance. A violation is
+variable's editor, bulk actions, incidents by error), the admin log and a user's tokens (which also
+fit a phone's width) and the batch acceptance. A violation is
 both logged in the console and raised as a ``securitypolicyviolation`` event; the test collects
 both, and checks that each page's scripts really ran (diagrams drawn, charts painted)."""
 
@@ -72,6 +73,8 @@ def test_the_supervisor_and_designer_pages_pass_the_policy(browser, world, insta
             ("/incidents", "main"),
             ("/designer/", "main"),
             ("/designer/processes/tower_order/edit", "#tf-modeler[data-ready=true]"),
+            ("/admin/events", "[data-testid=events]"),
+            ("/admin/users/cmcc", "[data-testid=tokens]"),
         ]
         seen: dict[str, list[str]] = {}
         for url, ready in checks:
@@ -81,6 +84,9 @@ def test_the_supervisor_and_designer_pages_pass_the_policy(browser, world, insta
             seen[url] = violations(page, console)
             console.clear()
         assert seen == {url: [] for url, _ in checks}
+        for url in ("/admin/events", "/admin/users/cmcc"):  # the admin log and tokens fit the screen
+            page.goto(url)
+            assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1"), url
         # the moved scripts ran: the page is marked scripted and the editor shows one value field only
         assert "js" in page.evaluate("() => document.documentElement.className")
         page.goto(f"/instances/{instance_id}/variables/{variable}/edit")
