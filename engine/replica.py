@@ -6,13 +6,17 @@ primary, so a user always sees their own writes where they act. A page that read
 says so when the replica is behind, or when it could not be reached and the primary answered
 instead (docs/deploy.md, "Read replica").
 
-How far behind: the primary's WAL position (``pg_current_wal_lsn()``) against the replica's
-replayed one (``pg_last_wal_replay_lsn()``). Replayed at least as far as the primary had written:
-caught up. Otherwise the lag is at least the time since this process first saw the primary at a
-position the replica has not replayed yet. The replica's replay timestamp is not used: it is the
-time of the last transaction replayed, so it grows while the primary is idle although nothing is
-missing. One measurement is kept a few seconds; a replica found down is tried again after a few
-seconds, and meanwhile every read goes to the primary.
+How far behind: the WAL positions decide whether the replica is behind at all, the replay
+timestamp says by how much. Replayed (``pg_last_wal_replay_lsn()``) at least as far as the primary
+had written (``pg_current_wal_lsn()``, read first): caught up, lag 0, however old the last replayed
+transaction is (``pg_last_xact_replay_timestamp()`` ages while the primary is idle, although nothing
+is missing). Behind: looked at again a moment later, and if the replica still has not replayed what
+the primary had written, the lag is the age of the last transaction it replayed. The same answer
+in every server process, from the databases alone. It overstates in one case: a replica that stops
+replaying right after the first write of a long idle spell is reported as old as that spell.
+
+One measurement is kept a few seconds; a replica found down is tried again after a few seconds,
+and meanwhile every read goes to the primary.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ NOTICE_AFTER_SECONDS = 5.0  # pages say the data may be old from this lag on
 MEASURE_EVERY_SECONDS = 2.0  # a measured lag is kept this long
 RETRY_DOWN_AFTER_SECONDS = 5.0  # a replica found unreachable is tried again after this long
 CONNECT_TIMEOUT_SECONDS = 2  # a replica that does not answer is given up quickly: the primary answers
-SAMPLES_KEPT = 1000
+RELOOK_SECONDS = 0.2  # a replica behind is looked at again after this long: is it stuck, or replaying?
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,7 @@ class Replica:
         self._lock = threading.Lock()
         self._state: ReplicaState | None = None
         self._measured_at = 0.0
-        self._behind: list[tuple[float, int]] = []  # (when, primary's WAL position) the replica had not replayed
+        self._stuck_since: float | None = None  # when this process first found it behind (no replay timestamp)
 
     def state(self) -> ReplicaState:
         """The last measurement while it is fresh, else a new one. One thread measures; the others
@@ -105,33 +109,36 @@ class Replica:
         return time.monotonic() - self._measured_at >= keep
 
     def _down(self) -> ReplicaState:
-        self._behind.clear()
+        self._stuck_since = None
         return ReplicaState("primary", down=True, notice_after=self.notice_after)
 
     def _measure(self) -> ReplicaState:
         # the primary's position first: a replica that replayed that far is caught up to this moment
         with self.primary.connect() as conn:
             written = conn.execute(text("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint")).scalar_one()
-        now = time.monotonic()
         try:
-            with self.engine.connect() as conn:
-                recovering, replayed = conn.execute(text(
-                    "SELECT pg_is_in_recovery(), pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')::bigint")).one()
+            replayed, age = self._replayed()
+            if replayed is not None and replayed < written:
+                time.sleep(RELOOK_SECONDS)  # a healthy replica replays within milliseconds
+                replayed, age = self._replayed()
         except DBAPIError:
             return self._down()
-        return ReplicaState("replica", self._lag(now, recovering, replayed, written), notice_after=self.notice_after)
+        if replayed is None or replayed >= written:  # caught up (or not a replica at all: nothing to wait for)
+            self._stuck_since = None
+            return ReplicaState("replica", 0.0, notice_after=self.notice_after)
+        if age is None:  # nothing replayed since the replica started: count from this process's first look
+            self._stuck_since = self._stuck_since or time.monotonic()
+            age = time.monotonic() - self._stuck_since
+        return ReplicaState("replica", max(float(age), 0.0), notice_after=self.notice_after)
 
-    def _lag(self, now: float, recovering: bool, replayed: int | None, written: int) -> float:
-        """Seconds since this process first saw the primary past what the replica has replayed."""
-        if not recovering or replayed is None or replayed >= written:  # caught up (or promoted)
-            self._behind.clear()
-            return 0.0
-        self._behind = [(when, position) for when, position in self._behind if position > replayed]
-        if not self._behind or written > self._behind[-1][1]:
-            self._behind.append((now, written))
-        if len(self._behind) > SAMPLES_KEPT:
-            del self._behind[1]  # the oldest one decides the lag; thin the rest
-        return now - self._behind[0][0]
+    def _replayed(self) -> tuple[int | None, float | None]:
+        """The replica's replayed WAL position (None when it is not in recovery) and the age in
+        seconds of the last transaction it replayed."""
+        with self.engine.connect() as conn:
+            return tuple(conn.execute(text(
+                "SELECT CASE WHEN pg_is_in_recovery()"
+                " THEN pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')::bigint END,"
+                " extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8")).one())
 
 
 def read(platform: Platform, work: Callable[[Session], T]) -> tuple[T, ReplicaState]:

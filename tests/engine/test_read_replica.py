@@ -92,6 +92,11 @@ def test_while_replay_is_paused_the_list_lacks_the_new_row_and_the_lag_grows(rep
         with replicated.Session() as session:
             assert business_keys(session) == {"BEFORE", "WHILE-PAUSED"}
         eventually(lambda: replicated.replica.state().lagging, "the lag passed the notice threshold")
+        other_process = Replica(replicated.settings.read_replica_url, replicated.engine, notice_after=1.0)
+        try:  # another server, looking for the first time, says the same
+            assert other_process.state().lagging
+        finally:
+            other_process.close()
         with replicated.read_session() as session:
             state = session.info["replica"]
             assert state.source == "replica" and state.lag_seconds >= 1.0
