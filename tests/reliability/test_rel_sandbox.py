@@ -13,6 +13,7 @@ from helpers import start
 from engine.definitions import deployments, validation
 from engine.principal import SYSTEM
 
+RUNAWAY_ROUNDS = 10  # at most this many runaway scripts (2 s each) until a request is answered during one
 # (name, script, what the incident must say); refused when compiled, so also refused at deploy
 REFUSED_AT_DEPLOY = [
     ("import", "import os\nresult = os.getcwd()", "import statements are not allowed"),
@@ -132,25 +133,40 @@ def test_a_gateway_condition_that_escapes_becomes_an_incident(platform, clerk, s
 
 
 def test_the_server_keeps_serving_while_a_script_runs_into_its_time_limit(platform, app, clerk, supervisor):
+    """Another client's request is answered from start to end while a completion's runaway
+    script runs. How many fit in the script's 2 s is the machine's speed: on a busy machine
+    perhaps none in one script, so up to RUNAWAY_ROUNDS scripts are run until one holds a whole
+    answer; every answer must be a 200."""
     deployments.deploy(platform, SYSTEM, {"sb_loop.bpmn": script_process("sb_loop", "while True:\n    pass")})
-    started = start(clerk, "sb_loop", "LOOP-1")
-    task_id = started["active_tasks"][0]["id"]
+    completing: list[int | None] = [None]  # the round whose completion (and runaway script) is under way
     done = threading.Event()
-    answers = []
+    answers, answered_meanwhile = [], []
 
     def meanwhile():
         other = app.test_client()
         while not done.is_set():
-            answers.append(other.get("/api/v1/process-definitions", headers=supervisor.headers).status_code)
+            before = completing[0]
+            status = other.get("/api/v1/process-definitions", headers=supervisor.headers).status_code
+            answers.append(status)
+            if before is not None and completing[0] == before:
+                answered_meanwhile.append(status)
 
     reader = threading.Thread(target=meanwhile)
     reader.start()
     try:
-        r = clerk.post(f"/api/v1/tasks/{task_id}/complete", json={"data": {"approved": True}})
+        for round_no in range(RUNAWAY_ROUNDS):
+            task_id = start(clerk, "sb_loop", f"LOOP-{round_no}")["active_tasks"][0]["id"]
+            completing[0] = round_no
+            r = clerk.post(f"/api/v1/tasks/{task_id}/complete", json={"data": {"approved": True}})
+            completing[0] = None
+            assert r.status_code == 200 and r.json["state"] == "error"
+            if answered_meanwhile:
+                break
     finally:
         done.set()
-        reader.join(timeout=30)
-    assert r.status_code == 200 and r.json["state"] == "error"
-    assert answers and set(answers) == {200}, "requests made meanwhile must be answered"
+        reader.join(timeout=60)
+    assert answered_meanwhile, f"no request was answered while any of {RUNAWAY_ROUNDS} runaway scripts ran"
+    assert set(answers) == {200}, "requests made meanwhile must be answered"
     assert supervisor.get("/api/v1/tasks").status_code == 200
-    print(f"requests answered while the runaway script ran: {len(answers)}")
+    print(f"requests answered while a runaway script ran: {len(answered_meanwhile)} "
+          f"(in {round_no + 1} script(s))")
