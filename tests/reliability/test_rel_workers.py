@@ -103,19 +103,22 @@ def log_lines(rel_dir) -> list[list[str]]:
     return [line.split() for line in path.read_text().splitlines()] if path.exists() else []
 
 
+@pytest.mark.parametrize("remote", [False, True], ids=["in-the-lock", "remote-outside-the-lock"])
 def test_while_one_worker_is_held_in_a_handler_the_other_runs_every_job_queued_meanwhile(
-        platform, spawn, rel_dir):
-    if not platform.is_postgres:
-        pytest.skip("on SQLite a handler holds the database's write lock: a held worker stops every writer")
+        platform, spawn, rel_dir, remote):
+    if not platform.is_postgres and not remote:
+        pytest.skip("on SQLite a handler called in the lock holds the database's write lock: a held worker "
+                    "stops every writer (the remote case, called outside every lock, runs here)")
     platform.inline_services = False  # each start queues its service task as a job (as on SQLite)
     rel_deploy(platform, "rel_book.bpmn")
     (rel_dir / "hang-in-handler").touch()
-    held_worker = spawn.worker()  # the default lease (300 s): it holds its job for the whole test
+    handler_env = {"REL_REMOTE": "1"} if remote else None
+    held_worker = spawn.worker(extra_env=handler_env)  # the default lease (300 s): it holds its job for the whole test
     held = instances.start(platform, SYSTEM, "rel_book", "HELD", {"site_id": "0571-000"})
     wait_until(lambda: ["hanging", "in-handler", str(held_worker.pid)] in log_lines(rel_dir), 120,
                lambda: f"the first worker never took the job:\n{held_worker.output()}")
 
-    other = spawn.worker()
+    other = spawn.worker(extra_env=handler_env)
     queued = [instances.start(platform, SYSTEM, "rel_book", f"Q-{n}", {"site_id": f"0571-{n:03d}"})
               for n in range(QUEUED_WHILE_HELD)]
 
