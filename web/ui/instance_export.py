@@ -29,8 +29,8 @@ def headers(variables: list[str]) -> list[str]:
             _("Started"), _("Ended")] + [variable_label(name) for name in variables]
 
 
-def workbook(export: Export, note: str | None = None) -> bytes:
-    """One sheet: a header row, one row per instance, and notes first: ``note`` (the rows were read
+def workbook(export: Export, warning: str | None = None) -> bytes:
+    """One sheet: a header row, one row per instance, and notes first: ``warning`` (the rows were read
     from a replica that is behind, web/ui/replica_notice.py), and when the list was capped."""
     # imported here, not with the module: openpyxl is about a sixth of a server's memory (issue 16)
     from openpyxl import Workbook
@@ -39,8 +39,8 @@ def workbook(export: Export, note: str | None = None) -> bytes:
 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(_("Process instances"))
-    if note:
-        cell = WriteOnlyCell(ws, value=note)
+    if warning:
+        cell = WriteOnlyCell(ws, value=warning)
         cell.font = Font(bold=True, color="C00000")
         ws.append([cell])
     if export.capped:

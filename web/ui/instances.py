@@ -145,7 +145,7 @@ def export():
     """The filtered list as an Excel file (the same query string as the list)."""
     actor, query, now = principal(), query_from_args(), platform().clock.now()
     found = read_lagging(lambda session: instance_list.export(session, actor, query, now))  # may lag, says so
-    data = instance_export.workbook(found, note=g.replica_notice)
+    data = instance_export.workbook(found, warning=g.replica_notice)
     return instance_export.response(data, _("Process instances") + ".xlsx")
 
 

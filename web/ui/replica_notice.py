@@ -35,5 +35,5 @@ def notice(state: ReplicaState) -> str | None:
     if state.down:
         return _("The read copy of the database cannot be reached; this page was read from the main database.")
     if state.lagging:
-        return _("Data may be %(seconds)s seconds or more behind.", seconds=int(state.lag_seconds))
+        return _("Data may be up to %(seconds)s seconds behind.", seconds=int(state.lag_seconds))
     return None
