@@ -299,7 +299,8 @@ def sign_in(session: Session, username: str, password: str, now: datetime | None
 
     Raises ``TooManyAttempts`` without checking the password while the username waits; else
     records the outcome (a failure counts, a success clears the count) in ``session``, which the
-    caller must commit even when the answer is None, so the failure is remembered.
+    caller must commit even when the answer is None, so the failure is remembered. A success
+    also replaces a password hash of an older format or cost (``needs_rehash``).
     """
     now = now or _clock.now()
     record = _login_record(session, _login_key(username))

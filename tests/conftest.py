@@ -108,7 +108,7 @@ def api(app, platform):
 
 @pytest.fixture(autouse=True)
 def cheap_password_hashing(monkeypatch):
-    """Real scrypt at a lower cost: the cost is stored with each hash, so any cost verifies."""
+    """Real argon2 (and scrypt for older hashes) at a lower cost: each hash records its cost, so any verifies."""
     monkeypatch.setattr(identity, "SCRYPT_N", 2**10)
     monkeypatch.setattr(identity, "SCRYPT_P", 1)
     monkeypatch.setattr(identity, "ARGON2_TIME_COST", 1)  # argon2 at its least cost: hashes still verify

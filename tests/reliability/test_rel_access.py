@@ -162,7 +162,7 @@ def test_every_form_needs_its_csrf_token(app, platform, world):
              if "POST" in rule.methods and not rule.rule.startswith("/api/")]
     ids = {**world[TENANT_A], "username": "root", "key": "tasks_tenant", "token": "x", "action": "suspend",
            "filter_id": 1, "demand_no": "XQ-2026-0001", "name": "comment",
-           "source_id": 1}
+           "source_id": 1, "token_id": 1}
     for rule in posts:
         url = rule.build({name: ids[name] for name in rule.arguments})[1]
         r = admin.post(url, data={"comment": "x", "reason": "x"})
@@ -189,11 +189,11 @@ def test_every_post_form_on_the_pages_carries_a_csrf_token(app, platform, world)
     assert forms >= 5
 
 
-def test_passwords_are_stored_only_as_scrypt_hashes(platform, api):
+def test_passwords_are_stored_only_as_argon2id_hashes(platform, api):
     api("li", ["clerk"])
     with platform.Session() as session:
         stored = session.scalar(select(User.password_hash).where(User.username == "li"))
-    assert stored.startswith("scrypt$") and "password123" not in stored
+    assert stored.startswith("$argon2id$") and "password123" not in stored
 
 
 # --- failed sign-ins -------------------------------------------------------------------------------
