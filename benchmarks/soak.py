@@ -65,16 +65,17 @@ class SoakResult:
         return [(n + 1, len(windows.get(n, [])), pct(windows.get(n, []), 50), pct(windows.get(n, []), 95))
                 for n in range(full)]
 
-    def memory(self) -> dict[str, tuple[float, float]]:
-        """Each process's RSS after the warm-up (or the first reading) and at the end."""
+    def memory(self) -> dict[str, tuple[float, float, float]]:
+        """Each process's RSS when the load began, after the warm-up, and at the end."""
         out = {}
         for name, readings in self.rss.items():
             warm = [mb for at, mb in readings if at >= min(WARM_UP_SECONDS, self.seconds / 2)]
-            out[name] = (warm[0] if warm else readings[0][1], readings[-1][1])
+            out[name] = (readings[0][1], warm[0] if warm else readings[0][1], readings[-1][1])
         return out
 
     def memory_flat(self) -> bool:
-        return all(end <= start * (1 + MEMORY_GROWTH_LIMIT) for start, end in self.memory().values())
+        """No process grew by more than 10 % from the warm-up's end to the end."""
+        return all(end <= warm * (1 + MEMORY_GROWTH_LIMIT) for _, warm, end in self.memory().values())
 
     def ok(self) -> bool:
         return not self.errors and not self.problems and self.memory_flat()
@@ -241,15 +242,15 @@ def report(result: SoakResult) -> str:
     loads = dict((int(at // 60), load) for at, load in result.load)
     rows = [[minute, count, f"{count / 60:.1f}", ms(p50), ms(p95), f"{loads.get(minute - 1, float('nan')):.1f}"]
             for minute, count, p50, p95 in result.per_minute()]
-    lines.append(render_table(["minute", "requests", "per s", "p50 ms", "p95 ms", "load"], rows))
+    lines.append(render_table(["minute", "requests", "per s", "p50 ms", "p95 ms", "load average"], rows))
     by_op: dict[str, list[float]] = {}
     for sample in result.samples:
         by_op.setdefault(sample.op, []).append(sample.seconds)
     lines.append(render_table(["request", "count", "p50 ms", "p95 ms"],
                               [[op, len(v), ms(pct(v, 50)), ms(pct(v, 95))] for op, v in sorted(by_op.items())]))
-    lines.append(render_table(["process", "RSS MiB after warm-up", "RSS MiB at end", "growth"],
-                              [[name, f"{start:.1f}", f"{end:.1f}", f"{(end - start) / start * 100:+.1f} %"]
-                               for name, (start, end) in result.memory().items()]))
+    memory = [[name, f"{first:.1f}", f"{warm:.1f}", f"{end:.1f}", f"{(end - warm) / warm * 100:+.1f} %"]
+              for name, (first, warm, end) in result.memory().items()]
+    lines.append(render_table(["process", "RSS MiB at start", "after 1 min", "at end", "growth after 1 min"], memory))
     for error in result.errors[:20]:
         lines.append(f"error: {error}")
     for problem in result.problems[:20]:
