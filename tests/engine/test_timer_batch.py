@@ -213,3 +213,28 @@ def test_a_token_row_not_where_the_save_expects_sends_the_batch_one_timer_at_a_t
     assert mismatches(platform) == []
     with platform.Session() as session:
         assert session.scalar(select(Incident.id)) is None
+
+
+def test_a_batch_of_boundary_timers_cancels_the_tasks_and_keeps_values_searchable(platform, clock, monkeypatch):
+    from rows_check import mismatches
+
+    from engine.models import InstanceValue
+
+    deploy(platform, "jobs_timer_bare.bpmn")  # a review task, its 15-minute boundary timer, timed_out = True
+    alone = start_many(platform, "jobs_timer_bare", 1)[0]
+    clock.advance(timedelta(minutes=16))
+    assert jobs.run_due_jobs(platform, limit=1) == 1
+    together = start_many(platform, "jobs_timer_bare", 8)
+    sizes = batches(monkeypatch)
+    clock.advance(timedelta(minutes=16))
+    assert jobs.run_due_jobs(platform, limit=20) == 8
+
+    assert sizes == [8]
+    assert mismatches(platform) == []
+    assert all(history(platform, i) == history(platform, alone) for i in together)
+    with platform.Session() as session:
+        values = {(v.instance_id, v.name): v.value for v in session.scalars(select(InstanceValue))}
+        assert all(values.get((i, "timed_out")) == "true" for i in [alone, *together])
+        open_reviews = session.scalar(select(HumanTask.id).where(HumanTask.instance_id.in_(together),
+                                                                 HumanTask.state == "open"))
+        assert open_reviews is None, "every review was cancelled by its timer"
