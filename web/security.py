@@ -75,12 +75,17 @@ def _request_values() -> Iterator[tuple[str, str]]:
     """(where, text) of everything a request carries that may reach the database, once each."""
     yield "path", request.path
     for key, value in request.args.items(multi=True):
-        yield f"query:{key}", key + value
+        yield f"query:{key}", _joined(key, value)
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         for key, value in request.form.items(multi=True):
-            yield f"form:{key}", key + value
+            yield f"form:{key}", _joined(key, value)
         for key, upload in request.files.items(multi=True):
-            yield f"file:{key}", key + (upload.filename or "")
+            yield f"file:{key}", _joined(key, upload.filename)
+
+
+def _joined(*parts: object) -> str:
+    """A malformed multipart part may come without a name: None counts as empty."""
+    return "".join(str(part) for part in parts if part is not None)
 
 
 def refused_value() -> str | None:
