@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import observe, request_context
+from engine.db import unavailable_kind
 from engine.errors import EngineError
 from engine.models import Job
 from engine.runtime.instance_run import InstanceRun
@@ -89,7 +90,9 @@ def apply_step(platform: Platform, open_run: Opener, change: Change,
             return Step(run.row.id, result, run.queued, view)
     except EngineError:
         raise
-    except Exception:
+    except Exception as exc:
+        if unavailable_kind(exc):  # the database failed, not the engine: nothing is kept, a 503
+            raise
         log.info("engine steps failed after a change; keeping the change and queueing a step job",
                  exc_info=True)
     with platform.transaction() as session:
@@ -115,7 +118,9 @@ def apply_in_step(platform: Platform, session: Session, open_run: Opener, change
     except EngineError:
         savepoint.rollback()
         raise
-    except Exception:
+    except Exception as exc:
+        if unavailable_kind(exc):  # the database failed, not the engine: the caller's transaction ends
+            raise
         savepoint.rollback()
         log.info("engine steps failed after a change; keeping the change and queueing a step job",
                  exc_info=True)

@@ -27,6 +27,7 @@ from faultwork import (
     assert_clear_503_while_down,
     check_answers,
     check_timers_fired_once,
+    completion_state,
     finish_the_rest,
     open_reviews,
     start_timers,
@@ -42,8 +43,8 @@ from tcp_proxy import TcpProxy
 
 from engine.clock import ManualClock
 from engine.models import AuditEvent, Job
-from engine.principal import SYSTEM
-from engine.runtime import instances, jobs
+from engine.principal import SYSTEM, Principal
+from engine.runtime import instances, jobs, tasks
 from web.app import build_platform
 
 pytestmark = pytest.mark.skipif(
@@ -241,6 +242,40 @@ def test_a_runner_cut_off_right_after_taking_its_lease_gives_it_back_when_the_da
             fired = session.scalar(select(func.count()).select_from(AuditEvent).where(
                 AuditEvent.instance_id == instance_id, AuditEvent.action == "timer.fired"))
         assert fired == 1
+    finally:
+        pf.close()
+        proxy.close()
+
+
+def test_a_connection_lost_during_the_engine_steps_keeps_nothing_of_the_completion(cluster, db_url, services):
+    """A database fault in the middle of a step is not an engine failure: the person's change is
+    not kept alone with a step job queued (what a failing script gets), nothing is kept, the
+    caller gets the error (503 over HTTP) and the same completion works once tried again."""
+    proxy = TcpProxy(own_cluster.PORT).start()
+    pf = build_platform(db_url.replace(f":{own_cluster.PORT}/", f":{proxy.port}/"), services=services)
+    pf.init_db()
+    try:
+        [(task_id, instance_id)] = open_reviews(pf, 1).items()
+        cut = []
+
+        def cut_at_the_next_task(_conn, _cursor, statement, *_args) -> None:
+            if not cut and statement.startswith("INSERT INTO human_tasks"):
+                cut.append(statement)
+                proxy.refuse()  # every open connection closed mid-step ...
+                proxy.heal()  # ... and the database reachable again at once
+
+        event.listen(pf.engine, "before_cursor_execute", cut_at_the_next_task)
+        director = Principal("li0", frozenset({"city_director"}))
+        with pytest.raises(OperationalError):
+            tasks.complete(pf, director, task_id, {"approved": True, "comment": f"ok {instance_id}"})
+        event.remove(pf.engine, "before_cursor_execute", cut_at_the_next_task)
+        assert cut, "the step never reached the next task's INSERT"
+        assert completion_state(pf, task_id, instance_id) == "not done"
+        with pf.Session() as session:
+            assert session.scalars(select(Job).where(Job.instance_id == instance_id)).all() == []
+
+        tasks.complete(pf, director, task_id, {"approved": True, "comment": f"ok {instance_id}"})
+        assert completion_state(pf, task_id, instance_id) == "done"
     finally:
         pf.close()
         proxy.close()
