@@ -149,6 +149,15 @@ class Settings:
             yield name, "********" if _looks_secret(name) else value
 
 
+def hand_to_library(name: str, value: str) -> str | None:
+    """Put ``value`` in this process's environment as ``name``, for a library that reads nothing
+    else (prometheus-client's multiprocess folder); the value it had before. The environment is
+    still read and written in this module only."""
+    before = os.environ.get(name)
+    os.environ[name] = value
+    return before
+
+
 def variable(setting: str) -> str:
     return PREFIX + setting.upper()
 

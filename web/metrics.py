@@ -34,7 +34,7 @@ from sqlalchemy import and_, case, exists, func, select, text
 from engine import observe
 from engine.models import Incident, Job, OutboxMessage, ProcessDefinition, ProcessInstance
 from engine.platform import Platform
-from engine.settings import Settings
+from engine.settings import Settings, hand_to_library
 
 log = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
@@ -104,9 +104,9 @@ def init(settings: Settings, role: str | None = None) -> Metrics:
             if folder:
                 folder = os.path.abspath(folder)
                 os.makedirs(folder, exist_ok=True)
-                if "prometheus_client" in sys.modules and os.environ.get("PROMETHEUS_MULTIPROC_DIR") != folder:
+                before = hand_to_library("PROMETHEUS_MULTIPROC_DIR", folder)
+                if "prometheus_client" in sys.modules and before != folder:
                     raise RuntimeError("prometheus_client was imported before the metrics folder was set")
-                os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
                 forget_dead_processes(folder)
                 atexit.register(_mark_dead, os.getpid(), folder)
             _metrics = Metrics(folder)
