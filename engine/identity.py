@@ -711,6 +711,7 @@ class _Listener:
     def _run(self) -> None:
         import psycopg
 
+        failing = False
         while True:
             with self.lock:
                 if not self.caches:
@@ -722,16 +723,22 @@ class _Listener:
                     self._clear_all()  # changes made while not listening
                     self.listening = True
                     self.ready.set()
+                    if failing:
+                        log.info("identity listener connected again")
+                        failing = False
                     while self.caches:
                         for _notice in conn.notifies(timeout=1.0):
                             self._clear_all()
-            except Exception:  # noqa: BLE001  the database went away: distrust the caches, try again
-                log.warning("identity listener lost its connection; API tokens are read from the database "
-                            "until it is back", exc_info=True)
+            except Exception as exc:  # noqa: BLE001  the database went away: distrust the caches, try again
+                if not failing:  # once per outage, not every second of it
+                    log.warning("identity listener lost its connection (%s); API tokens are read from the "
+                                "database until it is back", exc)
+                failing = True
                 self.listening = False
                 self._clear_all()
                 self.ready.set()
                 threading.Event().wait(1.0)
+                continue
             finally:
                 self.listening = False
 
