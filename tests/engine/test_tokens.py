@@ -288,3 +288,22 @@ def test_a_revocation_counts_at_once_in_another_server_process(platform, other_s
     assert answers[-1] == 401, answers
     if not platform.is_postgres:
         assert answers == [401]
+
+
+def test_while_not_listening_a_postgresql_process_trusts_no_cached_token(platform, li):
+    """The database restarting drops the LISTEN connection: until it is back, notices may be lost,
+    so every lookup reads the database (a change made by hand in SQL counts at once, too)."""
+    if not platform.is_postgres:
+        pytest.skip("SQLite processes look at a file beside the database, never a connection")
+    with platform.transaction() as session:
+        token = identity.create_token(session, "li")
+    assert identity.principal_for_token(platform, token).username == "li"
+    assert len(identity.token_cache(platform)) == 1
+    listener = identity._listener_for(platform.engine)
+    listener.listening = False  # as the listener thread marks it when its connection is lost
+    try:
+        with platform.transaction() as session:  # by hand: no identity function, so no NOTIFY
+            session.execute(update(ApiToken).values(revoked_at=platform.clock.now()))
+        assert identity.principal_for_token(platform, token) is None
+    finally:
+        listener.listening = True
