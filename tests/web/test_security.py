@@ -172,7 +172,7 @@ def test_pages_as_served_hold_no_inline_script(platform, api):
     api("root", ["admin"])
     client = create_app({"TESTING": True}, platform=platform).test_client()
     assert sign_in(client, "root").status_code == 302
-    for url in ("/inbox", "/instances", "/admin/users", "/admin/events", "/dashboard", "/designer"):
+    for url in ("/inbox", "/instances", "/admin/users", "/admin/events", "/dashboard", "/designer/"):
         page = client.get(url)
         assert page.status_code == 200, url
         assert INLINE_SCRIPT.findall(page.get_data(as_text=True)) == [], url
