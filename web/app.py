@@ -53,10 +53,12 @@ def create_app(config: dict[str, Any] | None = None, platform: Platform | None =
 
     from .api import register_api
     from .errors import register_error_handlers
+    from .security import register_security
     from .ui import register_ui
 
     register_ui(app, api_blueprints=register_api(app))
     register_error_handlers(app)
+    register_security(app, platform.settings.cookie_secure)
 
     if app.config["START_CLOCK"]:
         from .clock import start_clock
