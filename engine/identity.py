@@ -620,21 +620,28 @@ def _stamp_last_used(platform: Platform, token_id: int, now: datetime) -> None:
 
 
 def _forget_cached_tokens(session: Session) -> None:
-    """Clear this process's cache now and again at commit, so a request that read the old rows
+    """Clear this process's caches now and again at commit, so a request that read the old rows
     in between cannot keep them; tell the other processes at commit (nothing if it rolls back)."""
     bind = session.get_bind()
     engine = getattr(bind, "engine", bind)
     if engine.dialect.name == "postgresql":
-        session.execute(text(f"NOTIFY {IDENTITY_CHANNEL}"))  # delivered to every listener at commit
+        # delivered to every listener at commit; the payload names this process, which clears its
+        # own caches itself (below) and so skips its own notice
+        session.execute(text("SELECT pg_notify(:channel, :sender)"),
+                        {"channel": IDENTITY_CHANNEL, "sender": str(os.getpid())})
     else:
         marker = _sqlite_marker(engine)
         if marker is not None:
             event.listen(session, "after_commit", lambda _session: _touch(marker), once=True)
-    cache = _token_caches.get(engine)
-    if cache is None or not cache.enabled:
-        return
-    cache.clear()
-    event.listen(session, "after_commit", lambda _session: cache.clear(), once=True)
+    _clear_local_caches()
+    event.listen(session, "after_commit", lambda _session: _clear_local_caches(), once=True)
+
+
+def _clear_local_caches() -> None:
+    """Every token cache of this process (each platform has one): an identity may be cached by any."""
+    for cache in {id(cache): cache for cache in list(_token_caches.values())}.values():
+        if cache.enabled:
+            cache.clear()
 
 
 def _obey_other_processes(platform: Platform, cache: TokenCache) -> None:
@@ -726,9 +733,11 @@ class _Listener:
                     if failing:
                         log.info("identity listener connected again")
                         failing = False
+                    me = str(os.getpid())
                     while self.caches:
-                        for _notice in conn.notifies(timeout=1.0):
-                            self._clear_all()
+                        for notice in conn.notifies(timeout=1.0):
+                            if notice.payload != me:  # this process cleared its caches at commit
+                                self._clear_all()
             except Exception as exc:  # noqa: BLE001  the database went away: distrust the caches, try again
                 if not failing:  # once per outage, not every second of it
                     log.warning("identity listener lost its connection (%s); API tokens are read from the "

@@ -90,8 +90,9 @@ def test_another_platform_refuses_a_revocation_before_its_entry_expires(platform
     with platform.transaction() as session:
         identity.revoke_token(session, token)
     assert who(platform, token) is None
-    # other's clock stands still, so its entry never expires: only being told (a file beside SQLite,
-    # NOTIFY on PostgreSQL, which arrives a moment after the commit) can clear it (issue 17)
+    # other's clock stands still, so its entry never expires: only being told can clear it (issue 17;
+    # in one process every platform's cache is cleared at commit, another process is told by a file
+    # beside SQLite or NOTIFY on PostgreSQL: tests/engine/test_tokens.py runs a real second server)
     deadline = time.monotonic() + 10
     while who(other, token) is not None and time.monotonic() < deadline:
         time.sleep(0.05)
