@@ -24,9 +24,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 # Per system: a few worker threads and request threads call at once; more waiting calls queue
 # for a free connection (the pool timeout) rather than flooding the system.
@@ -52,6 +54,8 @@ class ClientConfig:
     def timeout(self) -> httpx.Timeout:
         """Connect and read apart; writing the body counts as reading, and waiting for a free
         pooled connection may last as long as the calls that hold them."""
+        import httpx
+
         return httpx.Timeout(self.read_timeout, connect=self.connect_timeout, write=self.read_timeout,
                              pool=self.read_timeout)
 
@@ -119,6 +123,8 @@ class ClientPool:
 
 
 def _build(config: ClientConfig) -> httpx.Client:
+    import httpx  # (imported on the first call: see handlers/outbound.py)
+
     return httpx.Client(
         timeout=config.timeout(),
         limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_KEEPALIVE,

@@ -30,7 +30,6 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import httpx
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -144,6 +143,8 @@ def post_json(system: str, url: str, payload: dict[str, Any], idempotency_key: s
     headers = {"Content-Type": "application/json", "Accept": "application/json",
                "Idempotency-Key": idempotency_key}
     connect = timeout if connect_timeout is None else connect_timeout
+    import httpx  # here, not at the top: a server whose systems have no URL never pays its 5 MiB
+
     try:
         with clients.lease(system, ClientConfig.of(url, connect, timeout)) as client:
             answer = client.post(url, content=body, headers=headers)

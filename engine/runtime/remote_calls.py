@@ -57,6 +57,8 @@ def call_outside(platform: Platform, job_id: int) -> Answer | None:
         row = session.get(ProcessInstance, job.instance_id)
         if row is None or row.state in FINAL_STATES or row.state == "suspended" or row.parent_id is not None:
             return None
+        if not _may_be_remote(platform, platform.specs_for(session, row), job.element_id):
+            return None  # (decided from the specs: most handlers are not remote, load nothing for them)
         run = InstanceRun.load(platform, session, row)
         task = find_task(run.workflow, job.spiff_task_id)
         if task is None or task.state != TaskState.READY or not is_remote(platform, task):
@@ -76,6 +78,16 @@ def call_outside(platform: Platform, job_id: int) -> Answer | None:
         if "result" not in got:
             return Answer(job.spiff_task_id, error=exc)
     return Answer(job.spiff_task_id, result=got.get("result"))
+
+
+def _may_be_remote(platform: Platform, specs, element_id: str) -> bool:
+    """Whether a service task named ``element_id`` in the version's specs (or a called
+    process's) has a remote handler; an element found nowhere is looked at in the workflow."""
+    spec, subprocess_specs = specs
+    found = [s.task_specs[element_id] for s in (spec, *subprocess_specs.values()) if element_id in s.task_specs]
+    if not found:
+        return True
+    return any(platform.services.is_remote(getattr(t, "operation_name", None), platform) for t in found)
 
 
 def is_remote(platform: Platform, task) -> bool:
