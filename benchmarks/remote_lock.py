@@ -52,15 +52,16 @@ def remote_lock(workspace: Workspace, section: Section) -> None:
                              ms(max(waits))])
     inside, outside = results[False][0], results[True][0]
     section.targets.append(Target(
-        "a person's completion while another instance's 100 ms remote call runs (SQLite, p95)",
-        f"{ms(pct(outside, 95))} ms outside the lock, {ms(pct(inside, 95))} ms inside",
-        "not held up by the call", pct(outside, 95) < CALL_SECONDS / 2))
+        "the longest a person's completion waited while another instance's 100 ms remote calls ran (SQLite)",
+        f"{ms(max(outside))} ms outside the lock, {ms(max(inside))} ms inside",
+        "never held up by a call (< 50 ms)", max(outside) < CALL_SECONDS / 2))
     section.notes.append(
         f"A job runner thread makes {QUEUED} calls of pms.create_project to a local HTTP server that answers "
         f"after {ms(CALL_SECONDS)} ms, while a person completes {COMPLETIONS} tasks of other instances, one "
         "after another (engine API, same process, SQLite file). Inside the job's transaction every call holds "
         "SQLite's one write lock, so a completion waits for the call in progress; called outside every lock, "
-        "the completion waits for no call.")
+        "the completion waits for no call. Most completions fall between two calls either way, so the "
+        "medians are alike; the longest wait tells the two apart.")
 
 
 def _measure(workspace: Workspace, pms_url: str, remote: bool) -> tuple[list[float], int]:
