@@ -172,19 +172,26 @@ def history(platform, instance_id: int) -> list[tuple[str, str | None]]:
             select(AuditEvent).where(AuditEvent.instance_id == instance_id).order_by(AuditEvent.id))]
 
 
+def alone_then_together(platform, clock, monkeypatch, process_key: str, count: int,
+                        wait: timedelta) -> tuple[int, list[int]]:
+    """One instance whose timer fires alone (a batch of one runs the one-at-a-time path), then
+    ``count`` whose timers fire in one batch; their ids."""
+    alone = start_many(platform, process_key, 1)[0]
+    clock.advance(wait)
+    assert jobs.run_due_jobs(platform, limit=1) == 1
+    together = start_many(platform, process_key, count)
+    sizes = batches(monkeypatch)
+    clock.advance(wait)
+    assert jobs.run_due_jobs(platform, limit=20) == count
+    assert sizes == [count], "the timers were not fired in one batch"
+    return alone, together
+
+
 def test_a_batch_leaves_the_same_rows_and_history_as_one_timer_at_a_time(platform, clock, monkeypatch):
     from rows_check import mismatches
 
     deploy(platform, "jobs_wait.bpmn")
-    alone = start_many(platform, "jobs_wait", 1)[0]
-    clock.advance(timedelta(minutes=31))
-    assert jobs.run_due_jobs(platform, limit=1) == 1  # a batch of one: the one-at-a-time path
-    together = start_many(platform, "jobs_wait", 9)
-    sizes = batches(monkeypatch)
-    clock.advance(timedelta(minutes=31))
-    assert jobs.run_due_jobs(platform, limit=20) == 9
-
-    assert sizes == [9]
+    alone, together = alone_then_together(platform, clock, monkeypatch, "jobs_wait", 9, timedelta(minutes=31))
     assert mismatches(platform) == []
     expected = history(platform, alone)
     assert ("timer.fired", "pause") in expected
@@ -221,15 +228,7 @@ def test_a_batch_of_boundary_timers_cancels_the_tasks_and_keeps_values_searchabl
     from engine.models import InstanceValue
 
     deploy(platform, "jobs_timer_bare.bpmn")  # a review task, its 15-minute boundary timer, timed_out = True
-    alone = start_many(platform, "jobs_timer_bare", 1)[0]
-    clock.advance(timedelta(minutes=16))
-    assert jobs.run_due_jobs(platform, limit=1) == 1
-    together = start_many(platform, "jobs_timer_bare", 8)
-    sizes = batches(monkeypatch)
-    clock.advance(timedelta(minutes=16))
-    assert jobs.run_due_jobs(platform, limit=20) == 8
-
-    assert sizes == [8]
+    alone, together = alone_then_together(platform, clock, monkeypatch, "jobs_timer_bare", 8, timedelta(minutes=16))
     assert mismatches(platform) == []
     assert all(history(platform, i) == history(platform, alone) for i in together)
     with platform.Session() as session:
