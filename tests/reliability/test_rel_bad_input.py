@@ -305,8 +305,8 @@ def test_a_list_as_product_in_the_group_order_start_form_is_a_422_not_a_500(form
     ("/api/v1/incidents?process_instance_id=99999999999", {422}),
     ("/api/v1/process-instances?page=99999999999999999999", {422}),
     ("/api/v1/process-instances?version=-99999999999", {422}),
-    ("/api/v1/process-instances?business_key=a%00b", {200, 422}),  # PostgreSQL refuses NUL in text: 422
-    ("/api/v1/tasks?q=%00", {200, 422}),
+    ("/api/v1/process-instances?business_key=a%00b", {422}),  # NUL: refused on both databases
+    ("/api/v1/tasks?q=%00", {422}),
 ])
 def test_values_no_database_column_holds_are_answered_4xx_not_500(api, url, statuses):
     r = api("root", ["admin"]).get(url)
@@ -323,7 +323,8 @@ def test_pages_answer_values_no_database_column_holds_with_4xx_not_500(app, plat
     client = app.test_client()
     assert client.post("/login", data={"username": "root", "password": "password123",
                                        "csrf_token": csrf(client, "/login")}).status_code == 302
-    assert client.get(url).status_code in (200, 404, 422)
+    expected = {422} if "%00" in url else {200, 404, 422}  # a NUL is refused on both databases
+    assert client.get(url).status_code in expected
 
 
 # --- hypothesis: start forms of the shipped processes ----------------------------------------------
