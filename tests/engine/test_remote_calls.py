@@ -88,7 +88,8 @@ def test_while_a_remote_call_waits_other_instances_go_on_and_its_answer_is_store
             AuditEvent.instance_id == waiting, AuditEvent.action == "service.completed",
             AuditEvent.element_id == "reserve")).all()
         assert [event.data["result"] for event in completed] == ["R-SLOW"]
-        assert session.scalar(select(Job.state).where(Job.instance_id == waiting, Job.element_id == "reserve")) == "done"
+        reserve = session.scalar(select(Job).where(Job.instance_id == waiting, Job.element_id == "reserve"))
+        assert reserve.state == "done"
     assert [(attempt, in_session) for key, attempt, in_session in slow.calls if key.startswith(f"{waiting}:")] \
         == [(1, False)], "called once, with no transaction of the engine's open"
 
