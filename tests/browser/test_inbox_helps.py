@@ -116,7 +116,8 @@ def test_a_refused_file_keeps_the_accepted_one(new_page, users, platform):
     assert "“notes.exe”未能上传" in refused.inner_text()
     page.locator("[data-preview-for=task-photos] li.attached", has_text="mast.png").wait_for()
     assert page.locator("[data-field=photos] .kept-file input[type=checkbox]:checked").count() == 1
-    page.click("[data-testid=complete]")
+    with page.expect_navigation():  # the form is posted and comes back (count() below does not wait)
+        page.click("[data-testid=complete]")
 
     field = page.locator("[data-field=photos]")  # the form came back: the accepted file is still attached
     kept = field.locator(".kept-file input[type=checkbox]")
