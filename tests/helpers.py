@@ -74,3 +74,16 @@ def seed_demo_world(platform: Platform) -> None:
         for username, groups, tenant, display in DEMO_USERS:
             identity.add_user(session, username, DEMO_PASSWORD, groups, tenant, display_name=display)
     seed_world(platform)
+
+
+def outbox_rows(platform, **where):
+    """The outbox rows (oldest first) whose columns have the given values."""
+    from sqlalchemy import select
+
+    from engine.models import OutboxMessage
+
+    with platform.Session() as session:
+        stmt = select(OutboxMessage).order_by(OutboxMessage.id)
+        for name, value in where.items():
+            stmt = stmt.where(getattr(OutboxMessage, name) == value)
+        return list(session.scalars(stmt))

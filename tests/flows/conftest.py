@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from rows_check import mismatches
 
+from handlers import outbound
+
 
 @pytest.fixture(autouse=True)
 def rows_mirror_workflows(request):
@@ -21,3 +23,11 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     if call.when == "call":
         item.rep_call_passed = outcome.get_result().passed
+
+
+@pytest.fixture
+def configured(platform, monkeypatch):
+    """The outbound handlers write their outbox rows through this test's platform."""
+    monkeypatch.setattr(outbound, "_platform", None)
+    outbound.configure(platform)
+    return platform

@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from helpers import deploy, instance, set_settings, start
+from helpers import outbox_rows as rows
 from sqlalchemy import func, select
 
 from engine.errors import Forbidden
@@ -93,21 +94,6 @@ def no_configured_urls(monkeypatch):
     """Every system records only, unless a test sets its URL; the transport knows the platform."""
     for name in SYSTEM_URLS + ["TOWERFLOW_HTTP_TIMEOUT"]:
         monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def configured(platform, monkeypatch):
-    monkeypatch.setattr(outbound, "_platform", None)
-    outbound.configure(platform)
-    return platform
-
-
-def rows(platform, **where) -> list[OutboxMessage]:
-    with platform.Session() as session:
-        stmt = select(OutboxMessage).order_by(OutboxMessage.id)
-        for name, value in where.items():
-            stmt = stmt.where(getattr(OutboxMessage, name) == value)
-        return list(session.scalars(stmt))
 
 
 def history(user, instance_id: int) -> list[dict]:

@@ -24,9 +24,8 @@ import httpx
 import pytest
 import respx
 from helpers import deploy, set_settings, start
-from sqlalchemy import select
+from helpers import outbox_rows as rows
 
-from engine.models import OutboxMessage
 from engine.runtime import jobs
 from engine.services import ServiceCall, registry
 from engine.settings import Settings
@@ -176,21 +175,6 @@ def idle_connections_kept(monkeypatch):
     clients.close()
     yield
     clients.close()
-
-
-@pytest.fixture
-def configured(platform, monkeypatch):
-    monkeypatch.setattr(outbound, "_platform", None)
-    outbound.configure(platform)
-    return platform
-
-
-def rows(platform, **where) -> list[OutboxMessage]:
-    with platform.Session() as session:
-        stmt = select(OutboxMessage).order_by(OutboxMessage.id)
-        for name, value in where.items():
-            stmt = stmt.where(getattr(OutboxMessage, name) == value)
-        return list(session.scalars(stmt))
 
 
 def a_call(operator: str = "sms.send", key: str = "7:abc") -> ServiceCall:
