@@ -200,8 +200,12 @@ def sign_in_page_status(server: Server, password: str = "password123") -> tuple[
         csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"',
                          response.read().decode())
     token = next(g for g in csrf.groups() if g)
-    form = urllib.parse.urlencode({"csrf_token": token, "username": "li0", "password": password}).encode()
-    request = urllib.request.Request(f"{server.base}/login", data=form, method="POST",
+    return post_page(opener, f"{server.base}/login", {"csrf_token": token, "username": "li0", "password": password})
+
+
+def post_page(opener: urllib.request.OpenerDirector, url: str, form: dict) -> tuple[int, str, str]:
+    """POST a page's form as a browser would: (status, Retry-After, page), errors included."""
+    request = urllib.request.Request(url, data=urllib.parse.urlencode(form).encode(), method="POST",
                                      headers={"Accept": "text/html"})
     try:
         with opener.open(request, timeout=60) as response:

@@ -29,6 +29,7 @@ from faultwork import (
     complete,
     completion_state,
     open_reviews,
+    post_page,
     start_timers,
     tokens,
 )
@@ -96,13 +97,7 @@ def draft_saver(server: Server, task_id: int):
 
     def save(comment: str) -> tuple[int, str, str]:
         form = {"csrf_token": csrf(f"/tasks/{task_id}"), "action": "draft", "comment": comment}
-        request = urllib.request.Request(f"{server.base}/tasks/{task_id}", data=urllib.parse.urlencode(form).encode(),
-                                         headers={"Accept": "text/html"})
-        try:
-            with opener.open(request, timeout=60) as response:
-                return response.status, "", response.read().decode()
-        except urllib.error.HTTPError as err:
-            return err.code, err.headers.get("Retry-After", ""), err.read().decode()
+        return post_page(opener, f"{server.base}/tasks/{task_id}", form)
 
     return save
 
